@@ -1,0 +1,86 @@
+"""The one contract between sheetsync and a spreadsheet.
+
+A source reads every configured tab at once and writes a set of cells at once. Rows come back
+as Google returns them: row 0 is the header row, each row trimmed of trailing empty cells,
+trailing empty rows dropped, an empty row in the middle as ``[]``. Cell values are typed:
+
+    str        text (never a formula: formulas are read as their computed value)
+    int/float  numbers (Google date cells arrive as serial numbers; the row normaliser turns
+               them into dates only in date columns)
+    bool       checkboxes and TRUE/FALSE cells
+    datetime   date cells of an xlsx workbook
+    None       an empty cell inside a row (xlsx); Google sends "" instead
+
+Sheet row numbers are 1-based (row 1 = header); column indexes are 0-based.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+CellValue = str | int | float | bool | datetime | date | None
+Row = list[CellValue]
+
+
+@dataclass(frozen=True)
+class SheetData:
+    """One read of the spreadsheet: the rows of every requested tab that exists."""
+
+    tabs: dict[str, list[Row]]  # by exact tab title, in the order requested
+    titles: list[str]  # every tab title in the spreadsheet, for "tab not found" messages
+
+
+@dataclass(frozen=True)
+class KeyColumns:
+    """A fresh read of a tab's header row and a few columns, taken right before writing."""
+
+    header: Row
+    columns: dict[int, list[CellValue]]  # column index -> values from row 2 down (index 0 = row 2)
+
+
+@dataclass(frozen=True)
+class CellWrite:
+    tab: str
+    row: int  # 1-based sheet row
+    col: int  # 0-based column index
+    value: str | int | float | bool | None  # None clears the cell; strings are written RAW
+
+
+@dataclass
+class RequestCounts:
+    """Requests a source made, by kind. `reads` and `writes` are what PRODUCT.md reports."""
+
+    reads: int = 0
+    writes: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def count(self, kind: str, *, write: bool) -> None:
+        if write:
+            self.writes += 1
+        else:
+            self.reads += 1
+        self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+
+
+class SheetSource(Protocol):
+    """Google Sheets, an xlsx workbook, or anything else that holds tabs of rows."""
+
+    counts: RequestCounts
+
+    @property
+    def label(self) -> str:
+        """Human name for messages: the spreadsheet id or the workbook path."""
+
+    def read(self, tabs: Sequence[str]) -> SheetData:
+        """Read every tab in `tabs` that exists, in ONE request. Missing tabs are left out of
+        `SheetData.tabs` (the caller decides whether that is an error)."""
+
+    def read_keys(self, columns: Mapping[str, Sequence[int]]) -> dict[str, KeyColumns]:
+        """Re-read the header row and the given columns of each tab, in ONE request."""
+
+    def write(self, cells: Sequence[CellWrite]) -> None:
+        """Write every cell in ONE request, values RAW (text stays text, never a formula).
+        Writing beyond the last column or row grows the tab. An empty list does nothing."""

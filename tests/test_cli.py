@@ -1,0 +1,14 @@
+import pytest
+from click.testing import CliRunner
+
+from sheetsync.cli import cli
+
+COMMANDS = ["init", "check", "plan", "sync", "run", "status", "sandbox", "demo"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help(name: str) -> None:
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0
+    assert cli.commands[name].help
+    assert "Usage:" in result.output
