@@ -1,0 +1,100 @@
+"""samples/ and the package data: the demo workbook is reproducible, every sample config loads,
+the lead-export mapping maps the CSV's headers, and the example config shipped as package data
+is the one in config/."""
+
+from __future__ import annotations
+
+import csv
+from importlib.resources import files
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from sheetsync.config import load_config
+from sheetsync.data import demo_workbook as dw
+from sheetsync.tabs import match_headers
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+
+
+def test_demo_workbook_is_rebuilt_byte_for_byte() -> None:
+    built = dw.build_workbook()
+    assert (ROOT / "sheetsync" / "data" / dw.WORKBOOK_NAME).read_bytes() == built, (
+        "run .venv/bin/python samples/make_demo_workbook.py"
+    )
+    assert (SAMPLES / dw.WORKBOOK_NAME).read_bytes() == built
+
+
+def test_demo_workbook_is_package_data_with_the_sample_rows() -> None:
+    ref = files("sheetsync.data") / dw.WORKBOOK_NAME
+    with ref.open("rb") as fh:
+        wb = openpyxl.load_workbook(fh)
+    try:
+        assert wb.sheetnames == ["Prospects", "Campaigns", "Steps", "Enrollments"]
+        prospects = wb["Prospects"]
+        assert [c.value for c in prospects[1]][:3] == ["Email", "First Name", "Last Name"]
+        assert "Industry" in [c.value for c in prospects[1]]
+        assert prospects.max_row - 1 == len(dw.PROSPECTS) == 26
+        assert prospects.freeze_panes == "A2"
+        status = [c for c in prospects[1] if c.value == "Sync Status"][0]
+        assert status.comment is not None and "overwritten" in status.comment.text
+        enrolled = wb["Enrollments"]
+        assert [c.value for c in enrolled[2]][3] is True  # a real boolean, not "TRUE"
+        assert enrolled.data_validations.dataValidation[0].formula1 == '"TRUE,FALSE"'
+    finally:
+        wb.close()
+
+
+def test_example_config_package_data_matches_config_folder() -> None:
+    shipped = (files("sheetsync.data") / "sheetsync.example.toml").read_text(encoding="utf-8")
+    assert shipped == (ROOT / "config" / "sheetsync.example.toml").read_text(encoding="utf-8"), (
+        "copy config/sheetsync.example.toml to sheetsync/data/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("config-xlsx.toml", "xlsx"),
+        ("config-google.toml", "google"),
+        ("lead-export-mapping.toml", "xlsx"),
+    ],
+)
+def test_sample_configs_load(name: str, source: str) -> None:
+    config = load_config(SAMPLES / name, env={"WARMYSENDER_API_KEY": "k"})
+    assert config.sheets[0].source == source
+    assert config.warmysender.api_key is not None
+    if source == "google":
+        assert config.sheets[0].spreadsheet == "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+    else:
+        assert Path(config.sheets[0].spreadsheet).parent == SAMPLES
+
+
+def test_lead_export_headers_map_to_prospect_columns() -> None:
+    config = load_config(SAMPLES / "lead-export-mapping.toml", env={})
+    spec = config.sheets[0].tab("prospects")
+    with (SAMPLES / "lead-export.csv").open(newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
+    found = match_headers(spec, header)
+    by_field = {f: header[i] for f, i in found.index.items()}
+    assert by_field == {
+        "email": "Email Address",
+        "first_name": "First Name",
+        "last_name": "Last Name",
+        "company": "Company Name",
+        "role": "Title",
+        "linkedin_url": "Person Linkedin Url",
+        "custom:Industry": "Industry",
+    }
+    assert "City" not in by_field.values()
+
+
+def test_systemd_unit_runs_the_daemon_and_stops_with_sigterm() -> None:
+    text = (SAMPLES / "sheetsync.service").read_text(encoding="utf-8")
+    exec_start = [line for line in text.splitlines() if line.startswith("ExecStart=")]
+    assert len(exec_start) == 1 and exec_start[0].endswith(" run")
+    assert "KillSignal=SIGTERM" in text
+    assert "EnvironmentFile=" in text  # the key lives outside the unit
+    assert "WARMYSENDER_API_KEY=" not in text.split("[Unit]", 1)[1]
