@@ -5,10 +5,12 @@
     ├── ServiceError           a service could not be reached or refused us (exit 3)
     │   ├── ApiError           WarmySender answered with an error (carries status, code, endpoint)
     │   │   ├── AuthError           401: key unknown, revoked or expired             (fatal)
+    │   │   │   └── Forbidden           403 other than a missing scope                (fatal)
     │   │   ├── ScopeError          403 insufficient_scope: .missing_scope           (fatal)
     │   │   ├── RowError            refused for this row only: write `error:`, go on
     │   │   │   ├── InvalidRequest      400/422 with the server's message
     │   │   │   ├── NotFound            404
+    │   │   │   ├── PaymentRequired     402: subscription inactive (start refused)
     │   │   │   └── StateConflict       409 on the resource's state (PATCH while running)
     │   │   ├── IdempotencyConflict 409: a key was reused with another body; a bug, never retried
     │   │   └── RetriableError      429, 5xx, timeouts and lost connections after retries ran out
@@ -116,6 +118,10 @@ class AuthError(ApiError):
     """401: the API key is unknown, revoked or expired. Fatal."""
 
 
+class Forbidden(AuthError):
+    """403 for a reason other than a missing scope: the key or account may not do this. Fatal."""
+
+
 class ScopeError(ApiError):
     """403 insufficient_scope: the key lacks `missing_scope`. Fatal: retrying does not help."""
 
@@ -134,6 +140,10 @@ class InvalidRequest(RowError):
 
 class NotFound(RowError):
     """404: the resource does not exist (deleted in WarmySender, or a wrong id)."""
+
+
+class PaymentRequired(RowError):
+    """402: the WarmySender subscription is not active, so the server refused (e.g. a start)."""
 
 
 class StateConflict(RowError):

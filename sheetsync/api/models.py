@@ -65,6 +65,8 @@ class Campaign:
     steps: tuple[Step, ...]
     stats: dict[str, int]  # progress counts as the server reports them (sent, opened, …)
     raw: JSON = field(default_factory=dict, repr=False)
+    channel: str | None = None  # email, linkedin, multichannel (None: the server did not say)
+    mailbox_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class EnrollResult:
     already_enrolled: int | None
     outcomes: tuple[EnrollmentOutcome, ...] | None  # None when the server sent no detail
     raw: JSON = field(default_factory=dict, repr=False)
+    not_found: tuple[str, ...] = ()  # ids or emails the server reported as `notFound`
 
 
 @dataclass(frozen=True)

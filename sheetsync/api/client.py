@@ -1,0 +1,370 @@
+"""The WarmySender API client: the only way sheetsync talks to WarmySender.
+
+Every attempt takes a slot from the workspace's RateLimiter, is counted in `calls` by route
+template ("POST /campaigns/{id}/start"), and its response headers feed the limiter back. Writes
+carry the caller's Idempotency-Key, and a retry resends the very same bytes with the same key.
+5xx, timeouts and lost connections are retried with capped, fully jittered exponential backoff;
+429 waits for Retry-After. Refusals become the exceptions of `sheetsync.errors` (see
+`refusals.TABLE`); success bodies are read tolerantly (see `parse`).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import logging
+import random
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from sheetsync.api import parse
+from sheetsync.api.models import (
+    Campaign,
+    EnrollResult,
+    Identity,
+    Mailbox,
+    Prospect,
+    ProspectResult,
+    UnenrollResult,
+)
+from sheetsync.api.ratelimit import RateLimiter
+from sheetsync.api.refusals import read_refusal, to_error
+from sheetsync.api.retry import (
+    RETRIABLE_STATUS,
+    RETRIABLE_TRANSPORT,
+    RetryPolicy,
+    parse_retry_after,
+)
+from sheetsync.clock import Clock, SystemClock
+from sheetsync.config import Secret
+from sheetsync.errors import ApiError, RetriableError
+
+log = logging.getLogger("sheetsync.api")
+
+PAGE_SIZE = 100
+MAX_PAGES = 10_000
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+class WarmySenderClient:
+    """Typed calls to the WarmySender REST API (`base_url` like https://…/api/v1)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Secret,
+        *,
+        http: httpx.Client | None = None,
+        limiter: RateLimiter | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._key = api_key
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client()
+        self.clock: Clock = clock or SystemClock()
+        # Public so the engine can swap in the workspace's shared limiter after GET /me.
+        self.limiter = limiter if limiter is not None else RateLimiter(clock=self.clock)
+        self.retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()
+        self._timeout = httpx.Timeout(timeout_s)
+        self.calls: collections.Counter[str] = collections.Counter()
+        self._calls_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"WarmySenderClient(base_url={self._base_url!r})"
+
+    @property
+    def total_calls(self) -> int:
+        with self._calls_lock:
+            return sum(self.calls.values())
+
+    def close(self) -> None:
+        """Close the HTTP client if this client created it (an injected one stays open)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> WarmySenderClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- endpoints ---------------------------------------------------------------------------
+
+    def me(self) -> Identity:
+        ep = "GET /me"
+        return parse.identity(self._call("GET", ep, "/me").json(), ep)
+
+    def list_mailboxes(self) -> list[Mailbox]:
+        ep = "GET /mailboxes"
+        return [parse.mailbox(m, ep) for m in self._pages(ep, "/mailboxes", {})]
+
+    def create_prospect(self, body: Mapping[str, Any], *, idempotency_key: str) -> ProspectResult:
+        ep = "POST /prospects"
+        response = self._call("POST", ep, "/prospects", body=body, key=idempotency_key)
+        data = response.json()
+        if response.status_code == 201:
+            created = True
+        elif response.status_code == 200:
+            created = False
+        else:
+            inner = parse.payload(data)
+            flags = [d for d in (data, inner) if isinstance(d, dict)]
+            created = not any(d.get("existing") is True or d.get("created") is False for d in flags)
+        return ProspectResult(parse.prospect(parse.obj(data, ep), ep), created)
+
+    def update_prospect(
+        self, prospect_id: str, body: Mapping[str, Any], *, idempotency_key: str
+    ) -> Prospect:
+        ep = "PATCH /prospects/{id}"
+        path = f"/prospects/{_seg(prospect_id)}"
+        response = self._call("PATCH", ep, path, body=body, key=idempotency_key)
+        return parse.prospect(parse.obj(response.json(), ep), ep)
+
+    def find_prospect(self, email: str) -> Prospect | None:
+        """The prospect with this email (compared trimmed and lower-cased), or None."""
+        ep = "GET /prospects"
+        wanted = email.strip().lower()
+        for entry in self._pages(ep, "/prospects", {"email": email.strip()}):
+            found = parse.prospect(entry, ep)
+            if found.email.strip().lower() == wanted:
+                return found
+        return None
+
+    def create_campaign(self, body: Mapping[str, Any], *, idempotency_key: str) -> Campaign:
+        ep = "POST /campaigns"
+        response = self._call("POST", ep, "/campaigns", body=body, key=idempotency_key)
+        return parse.campaign(parse.obj(response.json(), ep), ep)
+
+    def list_campaigns(self) -> list[Campaign]:
+        ep = "GET /campaigns"
+        return [parse.campaign(c, ep) for c in self._pages(ep, "/campaigns", {})]
+
+    def get_campaign(self, campaign_id: str) -> Campaign:
+        ep = "GET /campaigns/{id}"
+        response = self._call("GET", ep, f"/campaigns/{_seg(campaign_id)}")
+        return parse.campaign(parse.obj(response.json(), ep), ep)
+
+    def update_campaign(
+        self, campaign_id: str, body: Mapping[str, Any], *, idempotency_key: str
+    ) -> Campaign:
+        ep = "PATCH /campaigns/{id}"
+        path = f"/campaigns/{_seg(campaign_id)}"
+        response = self._call("PATCH", ep, path, body=body, key=idempotency_key)
+        return parse.campaign(parse.obj(response.json(), ep), ep)
+
+    def start_campaign(self, campaign_id: str, *, idempotency_key: str) -> Campaign:
+        return self._campaign_action(campaign_id, "start", idempotency_key)
+
+    def pause_campaign(self, campaign_id: str, *, idempotency_key: str) -> Campaign:
+        return self._campaign_action(campaign_id, "pause", idempotency_key)
+
+    def enroll(
+        self,
+        campaign_id: str,
+        *,
+        prospect_ids: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        list_ids: Sequence[str] = (),
+        idempotency_key: str,
+    ) -> EnrollResult:
+        ep = "POST /campaigns/{id}/enrollments"
+        body = _who(prospectIds=prospect_ids, emails=emails, listIds=list_ids)
+        path = f"/campaigns/{_seg(campaign_id)}/enrollments"
+        response = self._call("POST", ep, path, body=body, key=idempotency_key)
+        return parse.enroll_result(response.json(), ep)
+
+    def unenroll(
+        self,
+        campaign_id: str,
+        *,
+        prospect_ids: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        idempotency_key: str,
+    ) -> UnenrollResult:
+        ep = "DELETE /campaigns/{id}/enrollments"
+        body = _who(prospectIds=prospect_ids, emails=emails)
+        path = f"/campaigns/{_seg(campaign_id)}/enrollments"
+        response = self._call("DELETE", ep, path, body=body, key=idempotency_key)
+        return parse.unenroll_result(response.json(), ep)
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _campaign_action(self, campaign_id: str, action: str, key: str) -> Campaign:
+        ep = f"POST /campaigns/{{id}}/{action}"
+        path = f"/campaigns/{_seg(campaign_id)}/{action}"
+        response = self._call("POST", ep, path, body={}, key=key)
+        return parse.campaign(parse.obj(response.json(), ep), ep)
+
+    def _pages(self, ep: str, path: str, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        """Every object of a paginated list, page after page (lazily)."""
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            params = {**query, "limit": str(PAGE_SIZE)}
+            if cursor:
+                params["cursor"] = cursor
+            body = self._call("GET", ep, path, params=params).json()
+            yield from parse.items(body, ep)
+            cursor = parse.next_cursor(body)
+            if cursor is None:
+                return
+            if cursor in seen:
+                raise ApiError(
+                    f"WarmySender sent the same page cursor twice while listing {ep}; stopped "
+                    "instead of looping forever. Try again later; if it persists, report it",
+                    code="pagination_loop",
+                    endpoint=ep,
+                )
+            seen.add(cursor)
+        raise ApiError(f"listing {ep} went past {MAX_PAGES} pages; stopped", endpoint=ep)
+
+    def _headers(self, key: str | None, has_body: bool) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self._key.reveal()}",
+            "Accept": "application/json",
+        }
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return headers
+
+    def _redact(self, text: str) -> str:
+        secret = self._key.reveal()
+        return text.replace(secret, "***") if secret else text
+
+    def _call(
+        self,
+        method: str,
+        ep: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        key: str | None = None,
+    ) -> _Answer:
+        """One logical call: attempts, waits and retries until a 2xx or an ApiError."""
+        if method != "GET" and not key:
+            raise ValueError(f"{ep} is a write and needs an idempotency_key")
+        content = None
+        if body is not None:
+            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        url = self._base_url + path
+        policy = self.retry
+        started: float | None = None
+        attempt = 0
+        while True:
+            self.limiter.acquire()
+            if started is None:
+                started = self.clock.monotonic()
+            attempt += 1
+            with self._calls_lock:
+                self.calls[ep] += 1
+            t0 = self.clock.monotonic()
+            try:
+                response = self._http.request(
+                    method,
+                    url,
+                    params=params,
+                    content=content,
+                    headers=self._headers(key, content is not None),
+                    timeout=self._timeout,
+                )
+            except RETRIABLE_TRANSPORT as exc:
+                what = _describe(exc)
+                log.debug("%s %s -> %s (attempt %d)", method, ep, what, attempt)
+                wait = policy.backoff(attempt - 1, self._rng)
+                if not self._may_retry(attempt, started, wait):
+                    raise RetriableError(
+                        f"could not get an answer from WarmySender ({what}) after {attempt} "
+                        "attempts; it will be tried again next poll",
+                        code="timeout" if isinstance(exc, httpx.TimeoutException) else "network",
+                        endpoint=ep,
+                    ) from exc
+                self.clock.sleep(wait)
+                continue
+            except httpx.HTTPError as exc:
+                raise ApiError(
+                    f"could not send the request to WarmySender ({self._redact(_describe(exc))})"
+                    ": check [warmysender] base_url in the config",
+                    code="bad_request_setup",
+                    endpoint=ep,
+                ) from exc
+            duration = self.clock.monotonic() - t0
+            log.debug("%s %s -> %d in %.3fs", method, ep, response.status_code, duration)
+            self.limiter.observe(response.headers)
+            status = response.status_code
+            if 200 <= status < 300:
+                return _Answer(response, ep)
+            refusal = read_refusal(response, self._redact)
+            if status == 429:
+                now = self.clock.time()
+                hint = parse_retry_after(response.headers.get("retry-after"), now)
+                if hint is None:
+                    hint = refusal.retry_after
+                wait = hint if hint is not None else policy.backoff(attempt - 1, self._rng)
+                if not self._may_retry(attempt, started, wait):
+                    raise to_error(dataclasses.replace(refusal, retry_after=wait), ep)
+                self.limiter.block_until(now + wait)
+                continue
+            if status in RETRIABLE_STATUS:
+                hinted = parse_retry_after(response.headers.get("retry-after"), self.clock.time())
+                wait = hinted if hinted is not None else policy.backoff(attempt - 1, self._rng)
+                if self._may_retry(attempt, started, wait):
+                    self.clock.sleep(wait)
+                    continue
+            raise to_error(refusal, ep)
+
+    def _may_retry(self, attempt: int, started: float, wait: float) -> bool:
+        policy = self.retry
+        if attempt >= policy.max_attempts:
+            return False
+        return self.clock.monotonic() - started + wait <= policy.deadline_s
+
+
+class _Answer:
+    """A 2xx response whose JSON is read once, with a clear error when it is not JSON."""
+
+    def __init__(self, response: httpx.Response, ep: str) -> None:
+        self.status_code = response.status_code
+        self._response = response
+        self._ep = ep
+
+    def json(self) -> Any:
+        try:
+            return self._response.json()
+        except ValueError:
+            raise parse.Unreadable(self._ep, "it is not JSON", status=self.status_code) from None
+
+
+def _who(**lists: Sequence[str]) -> dict[str, list[str]]:
+    body = {name: list(values) for name, values in lists.items() if values}
+    if not body:
+        names = " or ".join(lists)
+        raise ValueError(f"pass at least one of {names}")
+    return body
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    text = str(exc).strip()
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
