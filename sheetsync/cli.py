@@ -144,7 +144,9 @@ def sandbox(
     drop_rate: float,
 ) -> None:
     """A local WarmySender-compatible API to try a sheet safely."""
-    _not_yet("sandbox", 2)
+    from sheetsync.sandbox import serve
+
+    serve(port, seed, rate_limit, latency_ms, error_rate, drop_rate)
 
 
 @cli.command()

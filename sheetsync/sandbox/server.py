@@ -1,0 +1,201 @@
+"""HTTP around a Sandbox (stdlib ThreadingHTTPServer on 127.0.0.1), and `serve()` for the CLI.
+
+The request log (logger `sheetsync.sandbox`, INFO) shows method, route template and status only:
+never headers (the API key), never ids or query strings.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import click
+
+from sheetsync.errors import ConfigError
+from sheetsync.sandbox.seed import demo_seed, load_seed
+from sheetsync.sandbox.service import Faults, Reply, Sandbox
+
+log = logging.getLogger("sheetsync.sandbox")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+    _reply: Reply | None = None
+
+    def _dispatch(self) -> None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self._send(
+                Reply(
+                    411,
+                    b'{"error":{"code":"length_required","message":'
+                    b'"send a Content-Length header"}}',
+                )
+            )
+            self.close_connection = True
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        reply = self.server.sandbox.handle(self.command, self.path, headers, body)
+        if reply.drop:
+            log.info("%s -> dropped (fault)", reply.endpoint)
+            self.close_connection = True
+            return
+        self._send(reply)
+
+    def _send(self, reply: Reply) -> None:
+        self._reply = reply
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _dispatch
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        endpoint = self._reply.endpoint if self._reply else self.command
+        log.info("%s -> %s", endpoint, code)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        log.debug("http: " + format, *args)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = False  # joined on close
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Unblock handler threads waiting on idle keep-alive connections."""
+        with self._open_lock:
+            for sock in list(self._open):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+class SandboxServer:
+    """Serves a Sandbox over HTTP on 127.0.0.1. Binds at construction (port 0 = any free)."""
+
+    def __init__(self, sandbox: Sandbox, *, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.sandbox = sandbox
+        self._httpd = _HTTPServer((host, port), sandbox)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        host = self._httpd.server_address[0]
+        return f"http://{host!s}:{self.port}/api/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The server root, where /_sandbox/ lives."""
+        return self.base_url.removesuffix("/api/v1")
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, name="sandbox-http", daemon=True
+            )
+            self._thread.start()
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until close() or KeyboardInterrupt."""
+        self._httpd.serve_forever()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+        self._httpd.drop_connections()
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def serve(
+    port: int,
+    seed_path: str | None,
+    rate_limit: int | None,
+    latency_ms: int,
+    error_rate: float,
+    drop_rate: float,
+) -> None:
+    """`sheetsync sandbox`: print the base URL and the keys, serve until Ctrl-C, exit cleanly."""
+    seed = load_seed(Path(seed_path)) if seed_path else demo_seed()
+    if rate_limit is not None:
+        if rate_limit < 1:
+            raise ConfigError(
+                "must be a positive number of requests per minute", key="--rate-limit"
+            )
+        for ws in seed["workspaces"]:
+            ws["rateLimitPerMinute"] = rate_limit
+    try:
+        faults = Faults(error_rate=error_rate, drop_rate=drop_rate, latency_ms=latency_ms)
+    except ValueError as exc:
+        raise ConfigError("--" + str(exc).replace("_", "-", 1)) from exc
+    sandbox = Sandbox(seed, faults=faults)
+    try:
+        server = SandboxServer(sandbox, port=port)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another with --port",
+            key="--port",
+        ) from exc
+    click.echo(f"WarmySender sandbox at {server.base_url}")
+    for ws in seed["workspaces"]:
+        limit = ws["rateLimitPerMinute"]
+        click.echo(f"workspace {ws['id']} ({limit} requests/min):")
+        for key in ws["apiKeys"]:
+            click.echo(f"  key {key['key']}  scopes: {', '.join(key['scopes']) or 'none'}")
+    click.echo(f"state: GET {server.root_url}/_sandbox/state   Ctrl-C stops.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("sandbox stopped.")
+    finally:
+        server.close()
