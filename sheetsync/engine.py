@@ -1,0 +1,343 @@
+"""One sync cycle of one sheet: read → parse → diff → plan → perform → write back → record.
+
+`open_sync(config, sheet)` builds a SheetSync that owns its state, client and source (unless
+they are given); `cycle()` is the unit the CLI, the daemon and the tests drive; `plan()` is the
+dry run (API reads only; no API writes, no sheet writes, no state changes).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from sheetsync.api.client import WarmySenderClient
+from sheetsync.api.ratelimit import RateLimiter
+from sheetsync.clock import Clock, SystemClock, utc_iso
+from sheetsync.config import Config, SheetConfig
+from sheetsync.errors import AuthError, RetriableError, ScopeError
+from sheetsync.executor import Api, Counts, Executor, Stop
+from sheetsync.planner import Plan, make_plan
+from sheetsync.records import RowIssue, SheetRows
+from sheetsync.sources.base import SheetData, SheetSource
+from sheetsync.state import Item, State
+from sheetsync.writeback import Value, address, project
+
+ROLES = ("prospects", "campaigns", "steps", "enrollments")
+READ_ROLES = (*ROLES, "sync_log")
+Items = dict[str, dict[str, Item]]
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did. The field order is the key order of `sync --json`."""
+
+    sheet: str
+    started_at: str
+    duration_s: float = 0.0
+    rows_read: int = 0
+    prospects_created: int = 0
+    prospects_existing: int = 0
+    prospects_updated: int = 0
+    campaigns_created: int = 0
+    campaigns_updated: int = 0
+    campaigns_started: int = 0
+    campaigns_paused: int = 0
+    enrolled: int = 0
+    unenrolled: int = 0
+    suppressed: int = 0
+    errors: int = 0
+    held: int = 0
+    deferred: int = 0
+    api_calls: int = 0
+    sheets_reads: int = 0
+    sheets_writes: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the cycle changed anything in WarmySender (a Sync Log row is due)."""
+        return any(
+            getattr(self, f) > 0
+            for f in (
+                "prospects_created",
+                "prospects_existing",
+                "prospects_updated",
+                "campaigns_created",
+                "campaigns_updated",
+                "campaigns_started",
+                "campaigns_paused",
+                "enrolled",
+                "unenrolled",
+                "suppressed",
+            )
+        )
+
+
+@dataclass
+class DryRun:
+    """What `plan()` found: the actions the next cycle would take and the rows in error."""
+
+    sheet: str
+    plan: Plan
+    issues: list[RowIssue] = field(default_factory=list)
+    rows_read: int = 0
+
+
+class Parser(Protocol):
+    def __call__(self, data: SheetData, sheet: SheetConfig) -> SheetRows: ...
+
+
+def _parser() -> Parser:
+    module = importlib.import_module("sheetsync.rows")
+    parse: Parser = module.parse_sheet
+    return parse
+
+
+class SheetSync:
+    """Syncs one sheet. A context manager; closes what it opened."""
+
+    def __init__(
+        self,
+        sheet: SheetConfig,
+        *,
+        state: State,
+        api: WarmySenderClient,
+        source: SheetSource,
+        clock: Clock,
+        owned: tuple[Any, ...] = (),
+    ) -> None:
+        self.sheet = sheet
+        self.state = state
+        self.api = api
+        self.source = source
+        self.clock = clock
+        self._owned = owned
+
+    def __enter__(self) -> SheetSync:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for thing in reversed(self._owned):
+            thing.close()
+        self._owned = ()
+
+    # --- the cycle -----------------------------------------------------------------------------
+
+    def _read(self) -> tuple[SheetData, SheetRows]:
+        titles = [self.sheet.tab(r).title for r in READ_ROLES]
+        data = self.source.read(titles)
+        return data, _parser()(data, self.sheet)
+
+    def _items(self) -> Items:
+        return {r: self.state.items(self.sheet.name, r) for r in ROLES}
+
+    def plan(self) -> DryRun:
+        data, rows = self._read()
+        plan = make_plan(
+            rows,
+            self._items(),
+            self.sheet,
+            first_poll=not self.state.known(self.sheet.name),
+            confirm_unenroll=False,
+            now=self.clock.time(),
+        )
+        return DryRun(self.sheet.name, plan, list(rows.issues), rows.rows_read)
+
+    def cycle(
+        self,
+        *,
+        confirm_unenroll: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> CycleReport:
+        name = self.sheet.name
+        t0 = self.clock.monotonic()
+        report = CycleReport(name, utc_iso(self.clock))
+        calls0 = self.api.total_calls
+        reads0, writes0 = self.source.counts.reads, self.source.counts.writes
+        first_poll = not self.state.known(name)
+
+        data, rows = self._read()
+        items = self._items()
+        ex = Executor(
+            self.api,
+            self.state,
+            name,
+            rows,
+            items,
+            clock=self.clock,
+            limiter=self.api.limiter,
+            deadline=t0 + self.sheet.poll_seconds,
+            progress=progress,
+        )
+        fatal: Exception | None = None
+        try:
+            try:
+                ex.replay()
+            except Stop:
+                pass  # the plan below finds no budget either and defers its work
+            plan = make_plan(
+                rows,
+                items,
+                self.sheet,
+                first_poll=first_poll,
+                confirm_unenroll=confirm_unenroll,
+                now=self.clock.time(),
+            )
+            self._bookkeep(plan, items, ex)
+            ex.run(plan)
+        except (AuthError, ScopeError, RetriableError) as exc:
+            fatal = exc  # what was done is still written back; then it is raised
+
+        _fill(report, ex.counts)
+        report.rows_read = rows.rows_read
+        report.errors = _errors(rows, items)
+        report.api_calls = self.api.total_calls - calls0
+        log_row = None
+        if report.changed:
+            report.duration_s = round(self.clock.monotonic() - t0, 3)
+            reads = self.source.counts.reads - reads0 + 1
+            log_row = _log_row(report, ex.counts, reads + self.source.counts.writes - writes0 + 1)
+        proj = project(data, rows, self.sheet, items, now_iso=utc_iso(self.clock), log_row=log_row)
+        if proj.targets or proj.headers or proj.extra:
+            keyed = proj.key_columns(self.sheet)
+            fresh = self.source.read_keys(keyed) if keyed else {}
+            cells = address(proj, self.sheet, fresh)
+            if cells:
+                self.source.write(cells)
+        report.sheets_reads = self.source.counts.reads - reads0
+        report.sheets_writes = self.source.counts.writes - writes0
+        report.api_calls = self.api.total_calls - calls0
+        report.duration_s = round(self.clock.monotonic() - t0, 3)
+        self.state.record_run(name, {**report.to_json(), "issues": _issue_lines(rows)})
+        if fatal is not None:
+            raise fatal
+        return report
+
+    def _bookkeep(self, plan: Plan, items: Items, ex: Executor) -> None:
+        """Settle counters, statuses set without a call, and the safety brake, in state."""
+        dirty: dict[tuple[str, str], Item] = {}
+        for role, d in plan.diffs.items():
+            for key, ch in d.changes.items():
+                it = ex.item(role, key)
+                if (it.seen_hash, it.settle) != (ch.seen_hash, ch.settle):
+                    it.seen_hash, it.settle = ch.seen_hash, ch.settle
+                    dirty[(role, key)] = it
+        for note in plan.notes:
+            it = ex.item(note.role, note.key)
+            ex.set_status(it, note.status)
+            if note.done:
+                it.hash = plan.diffs[note.role].changes[note.key].seen_hash
+            if note.status.startswith("held:"):
+                ex.counts.held += 1
+            dirty[(note.role, note.key)] = it
+        for key, it in items["campaigns"].items():
+            held = plan.held.get(key)
+            if it.data.get("held") != held:
+                if held:
+                    it.data["held"] = held
+                else:
+                    it.data.pop("held", None)
+                dirty[("campaigns", key)] = it
+        if dirty:
+            ex.save(*dirty.values())
+
+
+def _fill(report: CycleReport, counts: Counts) -> None:
+    for k, v in asdict(counts).items():
+        if hasattr(report, k) and isinstance(v, int):
+            setattr(report, k, v)
+
+
+def _errors(rows: SheetRows, items: Items) -> int:
+    n = len(rows.issues)
+    for role, recs in (
+        ("prospects", [p.key for p in rows.prospects if not p.sync_off]),
+        ("campaigns", [c.key for c in rows.campaigns]),
+        ("enrollments", [e.key for e in rows.enrollments]),
+    ):
+        for key in set(recs):
+            it = items[role].get(key)
+            if it is not None and it.status.startswith("error:"):
+                n += 1
+    for c in rows.campaigns:
+        it = items["campaigns"].get(c.key)
+        if it and it.remote_id and it.data.get("steps_hash") not in (None, c.steps_hash):
+            n += 1
+    return n
+
+
+def _issue_lines(rows: SheetRows) -> list[str]:
+    return [f"{i.role} row {i.row}: error: {i.message}" for i in rows.issues]
+
+
+def _log_row(report: CycleReport, counts: Counts, requests: int) -> list[Value]:
+    changes = "; ".join(
+        f"{target.split(':', 1)[1]}: {', '.join(parts)}" for target, parts in counts.changes.items()
+    )
+    started = report.campaigns_started + report.campaigns_paused
+    extra = f"{report.campaigns_created} created, {started} started/paused"
+    return [
+        report.started_at,
+        report.sheet,
+        report.prospects_created + report.campaigns_created,
+        report.prospects_updated + report.campaigns_updated,
+        report.enrolled,
+        report.unenrolled,
+        report.suppressed,
+        f"{extra}; {changes}" if changes else extra,
+        report.errors,
+        report.api_calls,
+        requests,
+        report.duration_s,
+    ]
+
+
+def open_sync(
+    config: Config,
+    sheet: SheetConfig,
+    *,
+    clock: Clock | None = None,
+    limiter: RateLimiter | None = None,
+    http: httpx.Client | None = None,
+    source: SheetSource | None = None,
+) -> SheetSync:
+    """A SheetSync for `sheet`, opening the state file, the API client and the source."""
+    clock = clock or SystemClock()
+    owned: list[Any] = []
+    state = State(config.state_path, clock=clock)
+    owned.append(state)
+    try:
+        api = WarmySenderClient(
+            config.warmysender.base_url,
+            config.warmysender.require_key(),
+            http=http,
+            limiter=limiter,
+            clock=clock,
+            timeout_s=config.warmysender.timeout_s,
+        )
+        owned.append(api)
+        if source is None:
+            sources = importlib.import_module("sheetsync.sources")
+            source = sources.open_source(sheet, config.google, clock=clock)
+            if hasattr(source, "close"):
+                owned.append(source)
+    except BaseException:
+        for thing in reversed(owned):
+            thing.close()
+        raise
+    assert source is not None
+    return SheetSync(sheet, state=state, api=api, source=source, clock=clock, owned=tuple(owned))
+
+
+def _check(client: WarmySenderClient) -> Api:
+    """Never called: mypy checks here that the client honours the executor's protocol."""
+    return client

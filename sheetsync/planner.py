@@ -1,0 +1,239 @@
+"""What the next cycle does, in order: prospects → campaigns → enrollments → start/pause →
+monitoring. Pure: rows, state and diffs in; actions and notes out. Ids that only exist once an
+earlier action ran (a prospect created this cycle, then enrolled) are resolved by the executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sheetsync.config import SheetConfig
+from sheetsync.diff import Diff, diff
+from sheetsync.records import CampaignRecord, EnrollmentRecord, SheetRows
+from sheetsync.state import Item
+
+SETTLING = "waiting: settling (changed since the last poll)"
+PAUSE_FIRST = "waiting: pause the campaign to change its settings"
+STEPS_LOCKED = (
+    "error: the API cannot change the steps of a campaign that exists; change them in "
+    "WarmySender, or put the old steps back"
+)
+RUNNING = ("running", "active", "scheduled")
+BRAKE_MIN = 10
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # create_prospect update_prospect create_campaign update_campaign enroll
+    # unenroll start pause monitor
+    key: str  # prospect key, campaign key, or enrollment target ("sheet:<key>" / "id:<id>")
+    rows: tuple[str, ...] = ()  # enrollment keys of a batch
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        what = self.kind.replace("_", " ")
+        target = self.key.split(":", 1)[1] if self.kind in ("enroll", "unenroll") else self.key
+        extra = f" ({len(self.rows)} rows)" if self.rows else ""
+        if self.fields and self.kind.startswith("update"):
+            extra = f" ({', '.join(sorted(self.fields))})"
+        return f"{what} {target}{extra}"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A status set without an API call. `done` records the row's content as acted on."""
+
+    role: str
+    key: str
+    status: str
+    done: bool = False
+
+
+@dataclass
+class Plan:
+    actions: list[Action] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    diffs: dict[str, Diff] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)  # campaign key -> held status
+
+    def count(self, kind: str) -> int:
+        return sum(1 for a in self.actions if a.kind == kind)
+
+
+def enrollment_target(r: EnrollmentRecord, campaigns: Mapping[str, CampaignRecord]) -> str:
+    ref = r.campaign.strip()
+    return f"sheet:{ref.casefold()}" if ref.casefold() in campaigns else f"id:{ref}"
+
+
+def make_plan(
+    rows: SheetRows,
+    items: Mapping[str, Mapping[str, Item]],
+    sheet: SheetConfig,
+    *,
+    first_poll: bool,
+    confirm_unenroll: bool,
+    now: float,
+) -> Plan:
+    plan = Plan()
+
+    def d(role: str, pairs: list[tuple[str, str]]) -> Diff:
+        out = diff(pairs, items[role], settle_polls=sheet.settle_polls, first_poll=first_poll)
+        plan.diffs[role] = out
+        return out
+
+    # --- prospects ---
+    pitems = items["prospects"]
+    live = [r for r in rows.prospects if not r.sync_off]
+    pd = d("prospects", [(r.key, r.hash) for r in live])
+    seen: set[str] = set()
+    for r in live:
+        if r.key in seen:
+            continue
+        seen.add(r.key)
+        if pd.settling(r.key):
+            plan.notes.append(Note("prospects", r.key, SETTLING))
+        elif pd.todo(r.key):
+            item = pitems.get(r.key)
+            if item is None or item.remote_id is None:
+                plan.actions.append(Action("create_prospect", r.key, fields=r.body))
+            else:
+                changed = _changed(item.data.get("body", {}), r.body)
+                if changed:
+                    plan.actions.append(Action("update_prospect", r.key, fields=changed))
+                else:
+                    plan.notes.append(Note("prospects", r.key, item.status, done=True))
+
+    # --- campaigns ---
+    citems = items["campaigns"]
+    campaigns = {c.key: c for c in rows.campaigns}
+    cd = d("campaigns", [(c.key, c.hash) for c in rows.campaigns])
+    startable: dict[str, str] = {}  # campaign key -> api status expected after this phase
+    for c in rows.campaigns:
+        item = citems.get(c.key)
+        status = str(item.data.get("api_status", "")) if item else ""
+        if cd.settling(c.key):
+            plan.notes.append(Note("campaigns", c.key, SETTLING))
+            continue
+        if item is None or item.remote_id is None:
+            if not cd.todo(c.key) and item is not None and item.hash == c.hash:
+                continue  # refused before with this content: wait for a change
+            missing = _missing(c)
+            if missing:
+                plan.notes.append(Note("campaigns", c.key, f"waiting: add {missing}"))
+                continue
+            plan.actions.append(Action("create_campaign", c.key))
+            startable[c.key] = "draft"
+            continue
+        startable[c.key] = status
+        if item.data.get("window_pending"):  # a create cut off before its window PATCH
+            plan.actions.append(Action("update_campaign", c.key, fields={"window_pending": 1}))
+        if not cd.todo(c.key):
+            continue
+        fields = _changed(item.data.get("settings", {}), c.settings)
+        if fields and status in RUNNING:
+            plan.notes.append(Note("campaigns", c.key, PAUSE_FIRST))
+        elif fields:
+            plan.actions.append(Action("update_campaign", c.key, fields=fields))
+        else:
+            plan.notes.append(Note("campaigns", c.key, item.status, done=True))
+
+    # --- enrollments ---
+    eitems = items["enrollments"]
+    ed = d("enrollments", [(e.key, e.hash) for e in rows.enrollments])
+    enroll: dict[str, list[str]] = {}
+    unenroll: dict[str, list[str]] = {}
+    seen = set()
+    for e in rows.enrollments:
+        if e.key in seen:
+            continue
+        seen.add(e.key)
+        if ed.settling(e.key):
+            plan.notes.append(Note("enrollments", e.key, SETTLING))
+            continue
+        if not ed.todo(e.key):
+            continue
+        target = enrollment_target(e, campaigns)
+        item = eitems.get(e.key)
+        active = bool(item and item.data.get("active"))
+        if e.enrolled:
+            enroll.setdefault(target, []).append(e.key)
+        elif e.list_id:
+            msg = "error: the API cannot unenroll a list; unenroll its prospects one by one"
+            plan.notes.append(Note("enrollments", e.key, msg, done=True))
+        elif active:
+            unenroll.setdefault(target, []).append(e.key)
+        else:
+            plan.notes.append(Note("enrollments", e.key, "unenrolled", done=True))
+    if sheet.on_row_removed == "unenroll":
+        for key in ed.removed:
+            item = eitems[key]
+            if item.data.get("active") and item.data.get("target"):
+                unenroll.setdefault(str(item.data["target"]), []).append(key)
+    for target, keys in enroll.items():
+        plan.actions.append(Action("enroll", target, rows=tuple(keys)))
+    for target, keys in unenroll.items():
+        enrolled = sum(
+            1 for i in eitems.values() if i.data.get("active") and i.data.get("target") == target
+        )
+        n = len(keys)
+        if not confirm_unenroll and n > BRAKE_MIN and n > sheet.max_unenroll_fraction * enrolled:
+            name = target.split(":", 1)[1]
+            held = (
+                f"held: {n} of {enrolled} enrolled would be unenrolled from {name!r}; check the "
+                f"sheet, then run `sheetsync sync --confirm-unenroll` to release"
+            )
+            plan.notes.extend(Note("enrollments", k, held) for k in keys)
+            if target.startswith("sheet:"):
+                plan.held[target[6:]] = held
+            continue
+        plan.actions.append(Action("unenroll", target, rows=tuple(keys)))
+
+    # --- start / pause ---
+    for c in rows.campaigns:
+        if c.key not in startable or c.state is None or cd.settling(c.key):
+            continue
+        item = citems.get(c.key)
+        if item is not None and item.data.get("wanted") == c.state:
+            continue
+        status = startable[c.key]
+        if c.state == "running" and status not in RUNNING:
+            plan.actions.append(Action("start", c.key, fields={"wanted": c.state}))
+        elif c.state == "paused" and status in RUNNING:
+            plan.actions.append(Action("pause", c.key, fields={"wanted": c.state}))
+        elif item is not None and c.state == "draft" and status not in ("draft", ""):
+            msg = "error: a started campaign cannot go back to Draft; set State to Paused"
+            plan.notes.append(Note("campaigns", c.key, msg))
+        elif item is not None:
+            plan.actions.append(Action("want", c.key, fields={"wanted": c.state}))
+
+    # --- monitoring ---
+    for c in rows.campaigns:
+        item = citems.get(c.key)
+        if item is None or item.remote_id is None:
+            continue
+        if str(item.data.get("api_status", "")) not in RUNNING:
+            continue
+        if now - float(item.data.get("monitored_at", 0)) >= sheet.monitor_seconds:
+            plan.actions.append(Action("monitor", c.key))
+    return plan
+
+
+def _changed(sent: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `now` that differ from what was sent (customFields always whole)."""
+    out = {k: v for k, v in now.items() if sent.get(k) != v}
+    for k in sent:
+        if k not in now and k != "email":
+            out[k] = {} if k == "customFields" else None
+    return out
+
+
+def _missing(c: CampaignRecord) -> str:
+    if not c.mailboxes and not c.steps:
+        return "a mailbox in Mailboxes and at least one row in the Steps tab"
+    if not c.mailboxes:
+        return "a mailbox in Mailboxes"
+    if not c.steps:
+        return "at least one row in the Steps tab"
+    return ""

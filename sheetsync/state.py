@@ -1,0 +1,250 @@
+"""What sheetsync remembers between polls, in SQLite: per sheet the rows it knows (by key, never
+by row number), the intents for writes that may have been sent, and the run history.
+
+Schema is versioned: `migrations` lists the steps applied; `_MIGRATIONS[n]` takes version n to
+n + 1. A file written by a newer sheetsync raises StateError instead of being guessed at.
+Every method that changes something commits before it returns, except inside `transaction()`,
+which commits once at its end (one transaction per known outcome).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sheetsync.clock import Clock, SystemClock, utc_iso
+from sheetsync.errors import StateError
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: rows, intents, runs
+    """
+    CREATE TABLE items (
+        sheet TEXT NOT NULL, role TEXT NOT NULL, key TEXT NOT NULL,
+        hash TEXT, seen_hash TEXT, settle INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT '', synced_at TEXT NOT NULL DEFAULT '',
+        remote_id TEXT, data TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (sheet, role, key)
+    );
+    CREATE TABLE intents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, sheet TEXT NOT NULL, op TEXT NOT NULL,
+        body TEXT NOT NULL, idempotency_key TEXT NOT NULL, created_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, sheet TEXT NOT NULL, at TEXT NOT NULL,
+        ok INTEGER NOT NULL, report TEXT, message TEXT
+    );
+    CREATE INDEX runs_sheet ON runs (sheet, id);
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclass
+class Item:
+    """One row sheetsync knows, by role and key. `hash` is the content last acted on (None: not
+    yet); `seen_hash`/`settle` track settling; `status` is what the status cell shows."""
+
+    role: str
+    key: str
+    hash: str | None = None
+    seen_hash: str | None = None
+    settle: int = 0
+    status: str = ""
+    synced_at: str = ""
+    remote_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: int
+    op: str
+    body: dict[str, Any]
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class Run:
+    at: str
+    ok: bool
+    report: dict[str, Any] | None
+    message: str | None
+
+
+class State:
+    """The state file of every sheet. A context manager; `close()` releases the file."""
+
+    def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
+        self.path = path
+        self.clock = clock or SystemClock()
+        self._depth = 0
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StateError(
+                f"the state file {path} cannot be used ({exc}); move it aside and run again "
+                f"(sheetsync rebuilds it from WarmySender)"
+            ) from None
+        except OSError as exc:
+            raise StateError(f"cannot create the state file {path}: {exc.strerror}") from None
+
+    # --- schema --------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at TEXT)"
+        )
+        row = self.db.execute("SELECT MAX(version) FROM migrations").fetchone()
+        version = int(row[0] or 0)
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"the state file {self.path} was written by a newer sheetsync (schema "
+                f"{version}, this one knows {SCHEMA_VERSION}); upgrade sheetsync"
+            )
+        for n in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for stmt in _MIGRATIONS[n].split(";"):
+                    if stmt.strip():
+                        self.db.execute(stmt)
+                self.db.execute(
+                    "INSERT INTO migrations VALUES (?, ?)", (n + 1, utc_iso(self.clock))
+                )
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("SELECT MAX(version) FROM migrations").fetchone()[0] or 0)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together, or not at all."""
+        if self._depth == 0:
+            self.db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self.db.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- rows ----------------------------------------------------------------------------------
+
+    def items(self, sheet: str, role: str) -> dict[str, Item]:
+        rows = self.db.execute(
+            "SELECT key, hash, seen_hash, settle, status, synced_at, remote_id, data "
+            "FROM items WHERE sheet = ? AND role = ?",
+            (sheet, role),
+        )
+        return {
+            r[0]: Item(role, r[0], r[1], r[2], int(r[3]), r[4], r[5], r[6], json.loads(r[7]))
+            for r in rows
+        }
+
+    def put(self, sheet: str, item: Item) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sheet,
+                    item.role,
+                    item.key,
+                    item.hash,
+                    item.seen_hash,
+                    item.settle,
+                    item.status,
+                    item.synced_at,
+                    item.remote_id,
+                    json.dumps(item.data, sort_keys=True),
+                ),
+            )
+
+    def known(self, sheet: str) -> bool:
+        """Whether this sheet was polled before (False: first poll, nothing to settle against)."""
+        q = "SELECT 1 FROM items WHERE sheet = ? UNION SELECT 1 FROM runs WHERE sheet = ? LIMIT 1"
+        return self.db.execute(q, (sheet, sheet)).fetchone() is not None
+
+    # --- intents -------------------------------------------------------------------------------
+
+    def add_intent(self, sheet: str, op: str, body: dict[str, Any], idempotency_key: str) -> int:
+        """Record a write BEFORE it is sent, so a crash leaves something to replay."""
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO intents (sheet, op, body, idempotency_key, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (sheet, op, json.dumps(body, sort_keys=True), idempotency_key, utc_iso(self.clock)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def resolve_intent(self, intent_id: int) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM intents WHERE id = ?", (intent_id,))
+
+    def pending_intents(self, sheet: str) -> list[Intent]:
+        rows = self.db.execute(
+            "SELECT id, op, body, idempotency_key FROM intents WHERE sheet = ? ORDER BY id",
+            (sheet,),
+        )
+        return [Intent(int(r[0]), r[1], json.loads(r[2]), r[3]) for r in rows]
+
+    # --- runs ----------------------------------------------------------------------------------
+
+    def record_run(self, sheet: str, report: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO runs (sheet, at, ok, report) VALUES (?, ?, 1, ?)",
+                (sheet, utc_iso(self.clock), json.dumps(report)),
+            )
+
+    def record_failure(self, sheet: str, message: str) -> None:
+        """A cycle that stopped on an error (the daemon and `sync` record it for `status`)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO runs (sheet, at, ok, message) VALUES (?, ?, 0, ?)",
+                (sheet, utc_iso(self.clock), message),
+            )
+
+    def recent_runs(self, sheet: str, limit: int = 5) -> list[Run]:
+        rows = self.db.execute(
+            "SELECT at, ok, report, message FROM runs WHERE sheet = ? ORDER BY id DESC LIMIT ?",
+            (sheet, limit),
+        )
+        return [Run(r[0], bool(r[1]), json.loads(r[2]) if r[2] else None, r[3]) for r in rows]
+
+    def last_failure(self, sheet: str) -> Run | None:
+        r = self.db.execute(
+            "SELECT at, ok, report, message FROM runs WHERE sheet = ? AND ok = 0 "
+            "ORDER BY id DESC LIMIT 1",
+            (sheet,),
+        ).fetchone()
+        return Run(r[0], False, None, r[3]) if r else None
+
+    def statuses(self, sheet: str, prefix: str) -> list[Item]:
+        """Rows whose status starts with `prefix` (`error:`, `waiting:`, `held:`)."""
+        rows = self.db.execute(
+            "SELECT role, key, status FROM items WHERE sheet = ? AND status LIKE ? "
+            "ORDER BY role, key",
+            (sheet, prefix + "%"),
+        )
+        return [Item(r[0], r[1], status=r[2]) for r in rows]

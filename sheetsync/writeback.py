@@ -1,0 +1,258 @@
+"""Status cells as a projection of state. Pure: what each row's status cells should say, which of
+them differ from the sheet as read, and where they are now (re-addressed by key after a fresh
+read of the key columns, so a row sorted or inserted between read and write still gets its own
+status). Missing status headers are added at the end of the header row; the optional Sync Log
+tab gets the newest cycle under its header. Everything goes out in ONE write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sheetsync.config import SheetConfig
+from sheetsync.planner import STEPS_LOCKED
+from sheetsync.records import SheetRows
+from sheetsync.sources.base import CellValue, CellWrite, KeyColumns, SheetData
+from sheetsync.state import Item
+from sheetsync.tabs import PROGRESS_FIELDS, match_headers
+
+KEY_FIELDS: dict[str, tuple[str, ...]] = {
+    "prospects": ("email",),
+    "campaigns": ("name",),
+    "steps": ("campaign", "step"),
+    "enrollments": ("email", "list_id", "campaign"),
+}
+STATUS_FIELD = {"enrollments": "enrollment_status"}
+Value = str | int | float | bool | None
+Identity = tuple[str, ...]
+
+
+@dataclass
+class Target:
+    """Status values for one row, found again by its key cells and their occurrence."""
+
+    role: str
+    identity: Identity
+    occurrence: int
+    values: dict[str, Value]
+
+
+@dataclass
+class Projection:
+    targets: list[Target] = field(default_factory=list)
+    headers: list[CellWrite] = field(default_factory=list)  # new status headers (row 1)
+    extra: list[CellWrite] = field(default_factory=list)  # positional (the Sync Log tab)
+    columns: dict[str, dict[str, int]] = field(default_factory=dict)  # tab -> field -> index
+    read_header: dict[str, list[str]] = field(default_factory=dict)  # tab -> header as read
+
+    def key_columns(self, sheet: SheetConfig) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for t in {x.role for x in self.targets}:
+            tab = sheet.tab(t).title
+            out[tab] = [self.columns[tab][f] for f in KEY_FIELDS[t] if f in self.columns[tab]]
+        return out
+
+
+def norm(v: CellValue) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip().casefold()
+
+
+def same(a: CellValue, b: Value) -> bool:
+    return norm(a) == norm(b)
+
+
+def identity(row: Sequence[CellValue], cols: Sequence[int]) -> Identity:
+    return tuple(norm(row[i]) if i < len(row) else "" for i in cols)
+
+
+def project(
+    data: SheetData,
+    rows: SheetRows,
+    sheet: SheetConfig,
+    items: Mapping[str, Mapping[str, Item]],
+    *,
+    now_iso: str,
+    log_row: Sequence[Value] | None = None,
+) -> Projection:
+    """The cells whose value should change, with their tab's new status headers."""
+    out = Projection()
+    wanted: dict[str, dict[int, dict[str, Value]]] = {}  # role -> sheet row -> values
+
+    def want(role: str, row: int, values: dict[str, Value]) -> None:
+        wanted.setdefault(role, {}).setdefault(row, {}).update(values)
+
+    campaign_recs = {c.key: c for c in rows.campaigns}
+    seen: set[tuple[str, str]] = set()
+    for p in rows.prospects:
+        it = items["prospects"].get(p.key)
+        if p.sync_off or it is None or not it.status or ("p", p.key) in seen:
+            continue
+        seen.add(("p", p.key))
+        values: dict[str, Value] = {"sync_status": it.status, "synced_at": it.synced_at}
+        values["prospect_id"] = it.remote_id or ""
+        want("prospects", p.row, values)
+    for c in rows.campaigns:
+        it = items["campaigns"].get(c.key)
+        if it is None or not it.status:
+            continue
+        status = it.status
+        steps_changed = it.remote_id and it.data.get("steps_hash") not in (None, c.steps_hash)
+        if it.data.get("held"):
+            status = str(it.data["held"])
+        elif steps_changed:
+            status = STEPS_LOCKED
+        stats = it.data.get("stats") or {}
+        values = {"sync_status": status, "synced_at": it.synced_at}
+        values.update(campaign_id=it.remote_id or "", api_status=it.data.get("api_status", ""))
+        values.update(enrolled=it.data.get("enrolled", 0) if it.remote_id else "")
+        values["last_change"] = it.data.get("last_change", "")
+        for f, _ in PROGRESS_FIELDS:
+            values[f] = stats.get(f, "") if it.remote_id else ""
+        want("campaigns", c.row, values)
+        for s in c.steps:
+            if it.remote_id:
+                step_status = STEPS_LOCKED if steps_changed else "synced"
+            else:
+                step_status = status if status.startswith(("waiting", "error")) else ""
+            want("steps", s.row, {"sync_status": step_status})
+    for s in rows.steps:
+        if s.campaign_key not in campaign_recs:
+            want("steps", s.row, {"sync_status": f"error: no campaign {s.campaign_key!r} in the "
+                                  "Campaigns tab; add it there or fix the name"})  # fmt: skip
+    for e in rows.enrollments:
+        it = items["enrollments"].get(e.key)
+        if it is None or not it.status or ("e", e.key) in seen:
+            continue
+        seen.add(("e", e.key))
+        want("enrollments", e.row, {"enrollment_status": it.status, "synced_at": it.synced_at})
+    for issue in rows.issues:
+        f = STATUS_FIELD.get(issue.role, "sync_status")
+        want(issue.role, issue.row, {f: f"error: {issue.message}"})
+
+    for role, by_row in wanted.items():
+        tab = sheet.tab(role).title
+        table = data.tabs.get(tab)
+        if not table:
+            continue
+        header = list(table[0])
+        out.read_header[tab] = [norm(h) for h in header]
+        hm = match_headers(sheet.tab(role), header)
+        cols = dict(hm.index)
+        width = len(header)
+        for col in sheet.tab(role).statuses:
+            if col.field not in cols:
+                cols[col.field] = width
+                out.headers.append(CellWrite(tab, 1, width, col.header))
+                width += 1
+        out.columns[tab] = cols
+        key_cols = [cols[f] for f in KEY_FIELDS[role] if f in cols]
+        counter: dict[Identity, int] = {}
+        occurrences: dict[int, tuple[Identity, int]] = {}
+        for n, r in enumerate(table[1:], start=2):
+            ident = identity(r, key_cols)
+            counter[ident] = counter.get(ident, 0) + 1
+            occurrences[n] = (ident, counter[ident] - 1)
+        for row, values in sorted(by_row.items()):
+            if row not in occurrences or row - 1 >= len(table):
+                continue
+            cells = table[row - 1]
+            status_field = STATUS_FIELD.get(role, "sync_status")
+            current = cells[cols[status_field]] if cols[status_field] < len(cells) else None
+            if "synced_at" in cols and "synced_at" not in values:
+                old = cells[cols["synced_at"]] if cols["synced_at"] < len(cells) else None
+                if not same(current, values.get(status_field)):
+                    values["synced_at"] = now_iso
+                elif old is not None:
+                    values["synced_at"] = old  # type: ignore[assignment]
+            changed = {
+                f: v
+                for f, v in values.items()
+                if f in cols and not same(cells[cols[f]] if cols[f] < len(cells) else None, v)
+            }
+            if changed:
+                ident, occ = occurrences[row]
+                out.targets.append(Target(role, ident, occ, changed))
+    if log_row is not None:
+        out.extra = _log_cells(data, sheet, log_row)
+    return out
+
+
+def address(
+    proj: Projection, sheet: SheetConfig, fresh: Mapping[str, KeyColumns]
+) -> list[CellWrite] | None:
+    """The cell writes at the rows where the keys are now; None when a header changed under
+    us (skip this write: the next poll heals)."""
+    cells: list[CellWrite] = []
+    keyed = proj.key_columns(sheet)
+    rows_now: dict[str, dict[tuple[Identity, int], int]] = {}
+    for tab, key_cols in keyed.items():
+        kc = fresh.get(tab)
+        if kc is None or [norm(h) for h in kc.header] != proj.read_header.get(tab):
+            return None
+        length = max((len(v) for v in kc.columns.values()), default=0)
+        counter: dict[Identity, int] = {}
+        found: dict[tuple[Identity, int], int] = {}
+        for i in range(length):
+            ident = tuple(
+                norm(kc.columns[c][i]) if i < len(kc.columns.get(c, [])) else "" for c in key_cols
+            )
+            occ = counter.get(ident, 0)
+            counter[ident] = occ + 1
+            found[(ident, occ)] = i + 2
+        rows_now[tab] = found
+    cells.extend(proj.headers)
+    for t in proj.targets:
+        tab = sheet.tab(t.role).title
+        row = rows_now[tab].get((t.identity, t.occurrence))
+        if row is None:
+            continue  # the row was deleted since the read
+        for f, v in t.values.items():
+            cells.append(CellWrite(tab, row, proj.columns[tab][f], v))
+    cells.extend(proj.extra)
+    return cells
+
+
+def _log_cells(data: SheetData, sheet: SheetConfig, log_row: Sequence[Value]) -> list[CellWrite]:
+    """The Sync Log tab with `log_row` first under the header, kept to `log_rows` rows."""
+    spec = sheet.tab("sync_log")
+    table = data.tabs.get(spec.title)
+    if table is None or sheet.log_rows == 0:
+        return []
+    out: list[CellWrite] = []
+    header = list(table[0]) if table else []
+    hm = match_headers(spec, header)
+    cols = dict(hm.index)
+    width = len(header)
+    for col in spec.columns:
+        if col.field not in cols:
+            cols[col.field] = width
+            out.append(CellWrite(spec.title, 1, width, col.header))
+            width += 1
+    order = [cols[c.field] for c in spec.columns]
+    old = [list(r) for r in table[1:]]
+    new_rows: list[list[Value]] = []
+    for r in old:
+        full: list[Value] = [None] * width
+        for i, v in enumerate(r[:width]):
+            full[i] = v if isinstance(v, str | int | float | bool) or v is None else str(v)
+        new_rows.append(full)
+    first: list[Value] = [None] * width
+    for i, v in zip(order, log_row, strict=True):
+        first[i] = v
+    layout = [first, *new_rows][: sheet.log_rows]
+    for n, line in enumerate(layout, start=2):
+        before = new_rows[n - 2] if n - 2 < len(new_rows) else []
+        for i in order:
+            cur = before[i] if i < len(before) else None
+            if not same(cur, line[i]):
+                out.append(CellWrite(spec.title, n, i, line[i]))
+    for n in range(len(layout) + 2, len(old) + 2):  # rows beyond the limit: clear them
+        for i in order:
+            if n - 2 < len(old) and i < len(old[n - 2]) and old[n - 2][i] not in (None, ""):
+                out.append(CellWrite(spec.title, n, i, None))
+    return out
