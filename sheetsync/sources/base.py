@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
+from sheetsync.errors import TabNotFound
+
 CellValue = str | int | float | bool | datetime | date | None
 Row = list[CellValue]
 
@@ -32,6 +34,12 @@ class SheetData:
     tabs: dict[str, list[Row]]  # by exact tab title, in the order requested
     titles: list[str]  # every tab title in the spreadsheet, for "tab not found" messages
 
+    def require(self, tab: str, *, sheet: str | None = None) -> list[Row]:
+        """The rows of `tab`, or TabNotFound naming the tabs that exist."""
+        if tab not in self.tabs:
+            raise TabNotFound(tab, list(self.titles), sheet=sheet)
+        return self.tabs[tab]
+
 
 @dataclass(frozen=True)
 class KeyColumns:
@@ -39,6 +47,7 @@ class KeyColumns:
 
     header: Row
     columns: dict[int, list[CellValue]]  # column index -> values from row 2 down (index 0 = row 2)
+    # In `columns` an empty cell is None (both sources) and trailing empty cells are dropped.
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,17 @@ class RequestCounts:
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
 
 
+@dataclass(frozen=True)
+class TabLayout:
+    """A tab for `sheetsync init` to create: headers, checkboxes, protected status columns."""
+
+    title: str
+    headers: list[str]
+    checkbox_columns: list[int]  # 0-based; checkbox validation on rows 2 and down
+    status_columns: list[int]  # written by sheetsync: protected with a warning (Google) + a note
+    note: str  # the explanatory note put on the status headers
+
+
 class SheetSource(Protocol):
     """Google Sheets, an xlsx workbook, or anything else that holds tabs of rows."""
 
@@ -84,3 +104,8 @@ class SheetSource(Protocol):
     def write(self, cells: Sequence[CellWrite]) -> None:
         """Write every cell in ONE request, values RAW (text stays text, never a formula).
         Writing beyond the last column or row grows the tab. An empty list does nothing."""
+
+    def create_tabs(self, layouts: Sequence[TabLayout]) -> list[str]:
+        """Create the tabs that do not exist yet (headers, checkbox validation, frozen header
+        row, status columns protected with a warning and noted). Existing tabs and their data
+        are never touched. Returns the titles created."""

@@ -1,0 +1,70 @@
+"""Sheet sources: Google Sheets and xlsx workbooks behind one contract (`base.SheetSource`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+from google.auth.transport.requests import AuthorizedSession
+from gspread.http_client import HTTPClient
+
+from sheetsync.clock import Clock
+from sheetsync.config import GoogleConfig, SheetConfig
+from sheetsync.sources.base import (
+    CellValue,
+    CellWrite,
+    KeyColumns,
+    RequestCounts,
+    Row,
+    SheetData,
+    SheetSource,
+    TabLayout,
+)
+from sheetsync.sources.google import GoogleSource, RetryPolicy, rebase_session
+from sheetsync.sources.google_auth import load_credentials
+from sheetsync.sources.xlsx import XlsxSource
+
+__all__ = [
+    "CellValue",
+    "CellWrite",
+    "GoogleSource",
+    "KeyColumns",
+    "RequestCounts",
+    "RetryPolicy",
+    "Row",
+    "SheetData",
+    "SheetSource",
+    "TabLayout",
+    "XlsxSource",
+    "open_source",
+]
+
+
+def open_source(
+    sheet: SheetConfig,
+    google: GoogleConfig,
+    *,
+    session: requests.Session | None = None,
+    clock: Clock | None = None,
+    interactive: bool = False,
+    token_path: Path | None = None,
+) -> SheetSource:
+    """The source for one [[sheet]]. For Google, `session` replaces the AuthorizedSession (it
+    must then add the Authorization header itself); `interactive` allows the OAuth browser
+    sign-in; `sheets_base_url` reroutes requests (proxies, the test emulator)."""
+    if sheet.source == "xlsx":
+        return XlsxSource(Path(sheet.spreadsheet))
+    auth = load_credentials(google, token_path=token_path, interactive=interactive)
+    if session is None:
+        session = AuthorizedSession(auth.credentials)  # type: ignore[no-untyped-call]
+    if google.sheets_base_url:
+        rebase_session(session, google.sheets_base_url)
+    client = HTTPClient(auth.credentials, session=session)
+    client.set_timeout(google.timeout_s)
+    return GoogleSource(
+        sheet.spreadsheet,
+        client,
+        clock=clock,
+        account=auth.account,
+        fix_for_401=auth.fix_for_401(),
+    )

@@ -1,0 +1,599 @@
+"""Google Sheets as a sheet source, through gspread's HTTP client and google-auth.
+
+Requests (Sheets API v4):
+
+    read       ONE values:batchGet of every configured tab that exists
+    read_keys  ONE values:batchGet of each tab's row 1 and the key columns ('Tab'!A2:A)
+    write      ONE values:batchUpdate, valueInputOption=RAW: text stays text, never a formula
+    metadata   spreadsheets.get, once; cached (tab titles, sheet ids, grid sizes) and refreshed
+               only when a tab is missing or a range falls outside the cached grid
+
+Render options, chosen on purpose (checked against the recorded traffic in
+google-sheets-recordings/, test_get_all_values_date_time_render_options):
+
+    valueRenderOption=UNFORMATTED_VALUE   checkboxes read as true/false, numbers as numbers: a
+                                          phone typed as a number keeps its digits (5551234567,
+                                          never "5.55E+09"); text stays text; formulas read as
+                                          their computed value
+    dateTimeRenderOption=SERIAL_NUMBER    dates read as serial day numbers (days since
+                                          1899-12-30); the row normaliser turns them into dates
+                                          in date columns only
+
+Writes beyond the grid (a new status column, a row past the last one) first grow the tab with
+appendDimension in one spreadsheets.batchUpdate, so they work whether or not values writes
+auto-grow. 429, 5xx, timeouts and lost connections are retried with full-jitter backoff until a
+deadline on the injected Clock (gspread's BackOffHTTPClient is not used: it never stops and
+ignores the status code); then SheetUnavailable. Other errors become the sheetsync.errors class
+that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from google.auth.exceptions import RefreshError, TransportError
+from gspread.exceptions import APIError
+from gspread.http_client import HTTPClient
+from requests.adapters import HTTPAdapter
+
+from sheetsync.clock import Clock, SystemClock
+from sheetsync.errors import (
+    SheetError,
+    SheetNotFound,
+    SheetPermission,
+    SheetUnavailable,
+    TabNotFound,
+)
+from sheetsync.sources.base import (
+    CellValue,
+    CellWrite,
+    KeyColumns,
+    RequestCounts,
+    Row,
+    SheetData,
+    TabLayout,
+)
+
+log = logging.getLogger(__name__)
+
+GOOGLE_SHEETS_URL = "https://sheets.googleapis.com"
+READ_PARAMS = {
+    "valueRenderOption": "UNFORMATTED_VALUE",
+    "dateTimeRenderOption": "SERIAL_NUMBER",
+    "majorDimension": "ROWS",
+}
+GOOGLE_MAX_CELL_CHARS = 50_000
+NEW_TAB_ROWS = 1000
+MISSING_TAB_RECHECK_S = 600.0  # a tab known to be absent is looked for again at most this often
+QUOTA_LOG_INTERVAL_S = 60.0  # quota (429) warnings are logged at most once a minute
+
+T = TypeVar("T")
+
+
+@dataclass
+class TabMeta:
+    sheet_id: int
+    rows: int
+    cols: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Full jitter: wait uniform(0, min(cap, base * 2**attempt)); give up past `deadline_s`."""
+
+    base_s: float = 1.0
+    cap_s: float = 32.0
+    deadline_s: float = 120.0
+
+
+class RebaseAdapter(HTTPAdapter):
+    """Sends requests for https://sheets.googleapis.com to `base_url` instead (proxies,
+    emulators). gspread hard-codes its URLs, so the rewrite happens at the transport."""
+
+    def __init__(self, base_url: str, prefix: str = GOOGLE_SHEETS_URL) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.prefix = prefix
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        url = request.url or ""
+        if url.startswith(self.prefix):
+            request.url = self.base_url + url[len(self.prefix) :]
+        return super().send(request, *args, **kwargs)
+
+
+def rebase_session(session: requests.Session, base_url: str) -> None:
+    session.mount(GOOGLE_SHEETS_URL + "/", RebaseAdapter(base_url))
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, quota: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.quota = quota
+
+
+class GoogleSource:
+    """One Google spreadsheet. `client` is gspread's HTTPClient over an AuthorizedSession."""
+
+    def __init__(
+        self,
+        spreadsheet_id: str,
+        client: HTTPClient,
+        *,
+        clock: Clock | None = None,
+        account: str | None = None,
+        fix_for_401: str = "check the Google credentials",
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.spreadsheet_id = spreadsheet_id
+        self.client = client
+        self.clock = clock or SystemClock()
+        self.account = account
+        self.fix_for_401 = fix_for_401
+        self.retry = retry or RetryPolicy()
+        self.rng = rng or random.Random()
+        self.counts = RequestCounts()
+        self.waits: list[float] = []  # backoff waits taken, for tests and the run report
+        self._meta: dict[str, TabMeta] | None = None
+        self._titles: list[str] = []
+        self._absent_checked: dict[str, float] = {}  # tab -> monotonic time it was last looked for
+        self._quota_logged_at: float | None = None
+
+    @property
+    def label(self) -> str:
+        return self.spreadsheet_id
+
+    def __repr__(self) -> str:
+        return f"GoogleSource({self.spreadsheet_id!r})"
+
+    def close(self) -> None:
+        self.client.session.close()
+
+    # --- the contract ----------------------------------------------------------------------
+
+    def read(self, tabs: Sequence[str]) -> SheetData:
+        meta = self._meta_with(tabs)
+        present = [t for t in tabs if t in meta]
+        values = self._batch_get(present, [quote_title(t) for t in present])
+        out = {
+            t: _trim_rows([_trim(list(r)) for r in vr])
+            for t, vr in zip(present, values, strict=True)
+            if vr is not None
+        }
+        return SheetData(tabs=out, titles=list(self._titles))
+
+    def read_keys(self, columns: Mapping[str, Sequence[int]]) -> dict[str, KeyColumns]:
+        meta = self._meta_with(list(columns))
+        ranges: list[str] = []
+        plan: list[tuple[str, int | None]] = []  # (tab, column or None for the header)
+        for tab, cols in columns.items():
+            if tab not in meta:
+                continue
+            q = quote_title(tab)
+            ranges.append(f"{q}!1:1")
+            plan.append((tab, None))
+            for c in cols:
+                if c < meta[tab].cols:  # beyond the grid there is nothing, and Google says 400
+                    letter = col_letters(c)
+                    ranges.append(f"{q}!{letter}2:{letter}")
+                    plan.append((tab, c))
+        values = self._batch_get([t for t, _ in plan], ranges)
+        out: dict[str, KeyColumns] = {}
+        for (tab, col), rows in zip(plan, values, strict=True):
+            if rows is None:
+                continue  # the tab vanished since the metadata was cached
+            if col is None:
+                out[tab] = KeyColumns(header=_trim(list(rows[0])) if rows else [], columns={})
+            else:
+                cells: list[CellValue] = [r[0] if r and r[0] != "" else None for r in rows]
+                while cells and cells[-1] is None:
+                    cells.pop()
+                out[tab].columns[col] = cells
+        for tab, cols in columns.items():
+            if tab in out:
+                for c in cols:
+                    out[tab].columns.setdefault(c, [])
+        return out
+
+    def write(self, cells: Sequence[CellWrite]) -> None:
+        if not cells:
+            return
+        meta = self._meta_with(sorted({c.tab for c in cells}))
+        for c in cells:
+            if c.tab not in meta:
+                raise TabNotFound(c.tab, list(self._titles), sheet=self.label)
+        self._grow(cells)
+        body = {"valueInputOption": "RAW", "data": _ranges(cells)}
+        try:
+            self._call(
+                "values.batchUpdate",
+                True,
+                lambda: self.client.values_batch_update(self.spreadsheet_id, body),
+            )
+        except _GridError:
+            self._meta = None  # the tab shrank under us: look again, grow, write once more
+            self._meta_with([])
+            self._grow(cells)
+            self._call(
+                "values.batchUpdate",
+                True,
+                lambda: self.client.values_batch_update(self.spreadsheet_id, body),
+            )
+
+    def create_tabs(self, layouts: Sequence[TabLayout]) -> list[str]:
+        self._meta = None
+        meta = self._meta_with([])
+        todo = [lay for lay in layouts if lay.title not in meta]
+        if not todo:
+            return []
+        used = {m.sheet_id for m in meta.values()}
+        requests_: list[dict[str, Any]] = []
+        for lay in todo:
+            sheet_id = _new_sheet_id(self.rng, used)
+            used.add(sheet_id)
+            cols = max(26, len(lay.headers))
+            requests_.extend(_layout_requests(lay, sheet_id, NEW_TAB_ROWS, cols))
+            meta[lay.title] = TabMeta(sheet_id, NEW_TAB_ROWS, cols)
+        body = {"requests": requests_}
+        self._call("batchUpdate", True, lambda: self.client.batch_update(self.spreadsheet_id, body))
+        self._titles.extend(lay.title for lay in todo)
+        data = [
+            {"range": f"{quote_title(lay.title)}!A1", "values": [list(lay.headers)]}
+            for lay in todo
+            if lay.headers
+        ]
+        if data:
+            hbody = {"valueInputOption": "RAW", "data": data}
+            self._call(
+                "values.batchUpdate",
+                True,
+                lambda: self.client.values_batch_update(self.spreadsheet_id, hbody),
+            )
+        return [lay.title for lay in todo]
+
+    # --- metadata --------------------------------------------------------------------------
+
+    def _meta_with(self, tabs: Sequence[str]) -> dict[str, TabMeta]:
+        """The cached metadata, fetched the first time and refreshed once when a wanted tab is
+        not in it (a tab still absent is looked for again only every few minutes)."""
+        now = self.clock.monotonic()
+        if self._meta is not None:
+            missing = [t for t in tabs if t not in self._meta]
+            stale = [
+                t
+                for t in missing
+                if now - self._absent_checked.get(t, -MISSING_TAB_RECHECK_S)
+                >= MISSING_TAB_RECHECK_S
+            ]
+            if not stale:
+                return self._meta
+        data = self._call(
+            "spreadsheets.get",
+            False,
+            lambda: self.client.fetch_sheet_metadata(self.spreadsheet_id),
+        )
+        meta: dict[str, TabMeta] = {}
+        titles: list[str] = []
+        for sheet in data.get("sheets", []):
+            p = sheet.get("properties", {})
+            grid = p.get("gridProperties", {})
+            title = str(p.get("title", ""))
+            titles.append(title)
+            meta[title] = TabMeta(
+                int(p.get("sheetId", 0)),
+                int(grid.get("rowCount", 0)),
+                int(grid.get("columnCount", 0)),
+            )
+        self._meta, self._titles = meta, titles
+        for t in tabs:
+            if t in meta:
+                self._absent_checked.pop(t, None)
+            else:
+                self._absent_checked[t] = now
+        return meta
+
+    def _grow(self, cells: Sequence[CellWrite]) -> None:
+        assert self._meta is not None
+        need: dict[str, tuple[int, int]] = {}
+        for c in cells:
+            r, k = need.get(c.tab, (0, 0))
+            need[c.tab] = (max(r, c.row), max(k, c.col + 1))
+        reqs: list[dict[str, Any]] = []
+        for tab, (rows, cols) in need.items():
+            m = self._meta[tab]
+            for dim, have, want in (("ROWS", m.rows, rows), ("COLUMNS", m.cols, cols)):
+                if want > have:
+                    reqs.append(
+                        {
+                            "appendDimension": {
+                                "sheetId": m.sheet_id,
+                                "dimension": dim,
+                                "length": want - have,
+                            }
+                        }
+                    )
+        if not reqs:
+            return
+        body = {"requests": reqs}
+        self._call("batchUpdate", True, lambda: self.client.batch_update(self.spreadsheet_id, body))
+        for tab, (rows, cols) in need.items():
+            m = self._meta[tab]
+            m.rows, m.cols = max(m.rows, rows), max(m.cols, cols)
+
+    def _batch_get(self, tabs: list[str], ranges: list[str]) -> list[list[list[Any]] | None]:
+        """ONE values:batchGet; when a tab vanished since the metadata was cached (Google then
+        fails the whole batch), refresh the metadata and try once more without it. A range of a
+        tab that is gone comes back as None."""
+        if not ranges:
+            return []
+        try:
+            return list(self._get(ranges))
+        except (_RangeError, _GridError):
+            self._meta = None
+            meta = self._meta_with([])
+            keep = [i for i, t in enumerate(tabs) if t in meta]
+            got = self._get([ranges[i] for i in keep]) if keep else []
+            by_index = dict(zip(keep, got, strict=True))
+            return [by_index.get(i) for i in range(len(ranges))]
+
+    def _get(self, ranges: list[str]) -> list[list[list[Any]]]:
+        data = self._call(
+            "values.batchGet",
+            False,
+            lambda: self.client.values_batch_get(
+                self.spreadsheet_id, list(ranges), dict(READ_PARAMS)
+            ),
+        )
+        value_ranges = data.get("valueRanges", [])
+        return [list(vr.get("values", [])) for vr in value_ranges] + [
+            [] for _ in range(len(ranges) - len(value_ranges))
+        ]
+
+    # --- requests, retries and errors ------------------------------------------------------
+
+    def _call(self, kind: str, write: bool, fn: Callable[[], T]) -> T:
+        start = self.clock.monotonic()
+        attempt = 0
+        while True:
+            self.counts.count(kind, write=write)
+            try:
+                return self._once(fn)
+            except _Transient as exc:
+                wait = self.rng.uniform(0, min(self.retry.cap_s, self.retry.base_s * 2**attempt))
+                elapsed = self.clock.monotonic() - start
+                if elapsed + wait > self.retry.deadline_s:
+                    raise SheetUnavailable(
+                        f"Google Sheets kept failing for {elapsed:.0f}s ({exc.reason}) on "
+                        f"{kind} of spreadsheet {self.spreadsheet_id}; sheetsync tries again on "
+                        f"the next poll. If it lasts, check https://www.google.com/appsstatus "
+                        f"and the Sheets API quota of the Google Cloud project.",
+                        sheet=self.label,
+                    ) from None
+                self._log_transient(kind, exc, wait)
+                self.waits.append(wait)
+                self.clock.sleep(wait)
+                attempt += 1
+
+    def _log_transient(self, kind: str, exc: _Transient, wait: float) -> None:
+        if exc.quota:
+            now = self.clock.monotonic()
+            if self._quota_logged_at is None or now - self._quota_logged_at >= QUOTA_LOG_INTERVAL_S:
+                self._quota_logged_at = now
+                log.warning(
+                    "Google Sheets quota exceeded (429) on %s; backing off (quota warnings are "
+                    "shown at most once a minute)",
+                    kind,
+                )
+                return
+        log.debug("Google Sheets %s failed (%s); retrying in %.1fs", kind, exc.reason, wait)
+
+    def _once(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except APIError as exc:
+            raise self._translate(exc) from None
+        except RefreshError:
+            raise SheetPermission(
+                f"Google refused to refresh the credentials: {self.fix_for_401}",
+                sheet=self.label,
+            ) from None
+        except TransportError as exc:
+            raise _Transient(
+                f"cannot reach Google's sign-in server: {type(exc).__name__}"
+            ) from None
+        except requests.Timeout:
+            raise _Transient("timed out") from None
+        except requests.ConnectionError:
+            raise _Transient("connection failed") from None
+        except requests.RequestException as exc:
+            raise SheetError(
+                f"request to Google Sheets failed: {type(exc).__name__}", sheet=self.label
+            ) from None
+
+    def _translate(self, exc: APIError) -> Exception:
+        status = exc.response.status_code if exc.response is not None else exc.code
+        message = str(exc.error.get("message", "")) if isinstance(exc.error, dict) else ""
+        short = message.strip().splitlines()[0][:300] if message.strip() else f"HTTP {status}"
+        sid = self.spreadsheet_id
+        if status == 429:
+            return _Transient("HTTP 429 quota exceeded", quota=True)
+        if status in (408,) or status >= 500:
+            return _Transient(f"HTTP {status}")
+        if status == 400 and "Unable to parse range" in message:
+            return _RangeError(short)
+        if status == 400 and "exceeds grid limits" in message:
+            return _GridError(short)
+        if status == 404:
+            return SheetNotFound(
+                f"spreadsheet {sid} not found (Google: {short}); check the spreadsheet id in "
+                f"the config: it is the part of the sheet's URL between /d/ and /edit",
+                sheet=sid,
+            )
+        if status == 403:
+            if "has not been used" in message or "is disabled" in message:
+                fix = "enable the Google Sheets API in the Google Cloud project of the credentials"
+            elif self.account:
+                fix = f"share the sheet with {self.account} as Editor (Share button in the sheet)"
+            else:
+                fix = "share the sheet, as Editor, with the Google account sheetsync signs in as"
+            return SheetPermission(
+                f"no access to spreadsheet {sid} (Google: {short}); {fix}", sheet=sid
+            )
+        if status == 401:
+            return SheetPermission(
+                f"Google rejected the credentials (HTTP 401); {self.fix_for_401}", sheet=sid
+            )
+        return SheetError(f"Google Sheets refused the request (HTTP {status}: {short})", sheet=sid)
+
+
+class _RangeError(SheetError):
+    """400 Unable to parse range: a tab in the request does not exist (any more)."""
+
+
+class _GridError(SheetError):
+    """400 exceeds grid limits: the cached grid size is out of date."""
+
+
+# --- A1 notation and request bodies --------------------------------------------------------
+
+
+def quote_title(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def col_letters(c: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    out = ""
+    n = c + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def _cell_out(v: str | int | float | bool | None) -> str | int | float | bool:
+    if v is None:
+        return ""  # RAW "" clears the cell
+    if isinstance(v, str) and len(v) > GOOGLE_MAX_CELL_CHARS:
+        return v[:GOOGLE_MAX_CELL_CHARS]
+    return v
+
+
+def _ranges(cells: Sequence[CellWrite]) -> list[dict[str, Any]]:
+    """Contiguous runs of cells on one row become one range; the last write to a cell wins."""
+    last: dict[tuple[str, int, int], CellWrite] = {}
+    for c in cells:
+        last[(c.tab, c.row, c.col)] = c
+    out: list[dict[str, Any]] = []
+    run: list[CellWrite] = []
+
+    def flush() -> None:
+        if run:
+            first, end = run[0], run[-1]
+            q = quote_title(first.tab)
+            rng = f"{q}!{col_letters(first.col)}{first.row}:{col_letters(end.col)}{end.row}"
+            out.append({"range": rng, "values": [[_cell_out(c.value) for c in run]]})
+            run.clear()
+
+    for key in sorted(last):
+        c = last[key]
+        if run and not (run[-1].tab == c.tab and run[-1].row == c.row and run[-1].col + 1 == c.col):
+            flush()
+        run.append(c)
+    flush()
+    return out
+
+
+def _new_sheet_id(rng: random.Random, used: set[int]) -> int:
+    while True:
+        candidate = rng.randint(1, 2_000_000_000)
+        if candidate not in used:
+            return candidate
+
+
+def _layout_requests(lay: TabLayout, sheet_id: int, rows: int, cols: int) -> list[dict[str, Any]]:
+    reqs: list[dict[str, Any]] = [
+        {
+            "addSheet": {
+                "properties": {
+                    "sheetId": sheet_id,
+                    "title": lay.title,
+                    "sheetType": "GRID",
+                    "gridProperties": {"rowCount": rows, "columnCount": cols},
+                }
+            }
+        },
+        {
+            "updateSheetProperties": {
+                "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": 1}},
+                "fields": "gridProperties.frozenRowCount",
+            }
+        },
+    ]
+    for c in lay.checkbox_columns:
+        reqs.append(
+            {
+                "setDataValidation": {
+                    "range": _col_range(sheet_id, c, start_row=1, end_row=rows),
+                    "rule": {
+                        "condition": {"type": "BOOLEAN"},
+                        "strict": True,
+                        "showCustomUi": True,
+                    },
+                }
+            }
+        )
+    for c in lay.status_columns:
+        reqs.append(
+            {
+                "addProtectedRange": {
+                    "protectedRange": {
+                        "range": _col_range(sheet_id, c),
+                        "description": lay.note,
+                        "warningOnly": True,
+                    }
+                }
+            }
+        )
+        reqs.append(
+            {
+                "updateCells": {
+                    "rows": [{"values": [{"note": lay.note}]}],
+                    "fields": "note",
+                    "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": c},
+                }
+            }
+        )
+    return reqs
+
+
+def _col_range(
+    sheet_id: int, c: int, *, start_row: int | None = None, end_row: int | None = None
+) -> dict[str, int]:
+    r: dict[str, int] = {"sheetId": sheet_id, "startColumnIndex": c, "endColumnIndex": c + 1}
+    if start_row is not None:
+        r["startRowIndex"] = start_row
+    if end_row is not None:
+        r["endRowIndex"] = end_row
+    return r
+
+
+def _trim(row: list[Any]) -> Row:
+    end = len(row)
+    while end and (row[end - 1] is None or row[end - 1] == ""):
+        end -= 1
+    return row[:end]
+
+
+def _trim_rows(rows: list[Row]) -> list[Row]:
+    end = len(rows)
+    while end and not rows[end - 1]:
+        end -= 1
+    return rows[:end]
