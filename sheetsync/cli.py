@@ -71,24 +71,107 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--xlsx",
+    "xlsx",
+    metavar="PATH",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sync this local workbook (created if missing).",
+)
+@click.option("--spreadsheet", metavar="ID", help="Sync this Google Sheet (its id or URL).")
+@click.option("--force", is_flag=True, help="Replace an existing config file.")
 @pass_ctx
-def init(ctx: Ctx) -> None:
-    """Write a config template and create the tabs, headers and checkboxes."""
-    _not_yet("init", 5)
+@_friendly
+def init(ctx: Ctx, xlsx: Path | None, spreadsheet: str | None, force: bool) -> None:
+    """Write a config template and create the tabs, headers and checkboxes.
+
+    With --xlsx or --spreadsheet, writes the config (never over an existing one without
+    --force) and creates the tabs. Without them, creates the missing tabs of the existing
+    config. Existing tabs and data are never touched.
+    """
+    from sheetsync import initcmd
+
+    path = ctx.config_path
+    if xlsx is not None or spreadsheet is not None:
+        config = initcmd.write_config(path, xlsx=xlsx, spreadsheet=spreadsheet, force=force)
+        click.echo(f"Wrote {path} (every key is explained in its comments).")
+    elif not path.exists():
+        click.echo(
+            f"error: {path}: no config yet; run `sheetsync init --xlsx PATH` for a local "
+            "workbook or `sheetsync init --spreadsheet ID` for a Google Sheet",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+    else:
+        config = load_config(path)
+    for sheet in config.sheets:
+        try:
+            done = initcmd.create_sheet_tabs(config, sheet)
+        except SheetsyncError:
+            click.echo(
+                f"Could not create the tabs of sheet {sheet.name!r}; fix the problem below, "
+                "then run `sheetsync init` again (it keeps the config and any tabs already "
+                "there).",
+                err=True,
+            )
+            raise
+        click.echo(f"Sheet {sheet.name!r} ({done.label}):")
+        for layout in done.layouts:
+            if layout.title in done.created:
+                click.echo(f"  created tab {layout.title!r}: {initcmd.describe(layout)}")
+            else:
+                click.echo(f"  kept tab {layout.title!r} as it is (it already exists)")
+    env = config.warmysender.api_key_env
+    click.echo(
+        "Next steps:\n"
+        f"  1. export {env}=<your key> (Settings > API Keys in WarmySender)\n"
+        f"  2. sheetsync check        # config, key, scopes, sheet, headers, mailboxes\n"
+        f"  3. fill in the tabs, then: sheetsync plan, sheetsync sync (or sheetsync run)"
+    )
 
 
 @cli.command()
 @pass_ctx
 def check(ctx: Ctx) -> None:
-    """Check config, credentials, key scopes, sheet access, headers and mailboxes."""
-    _not_yet("check", 5)
+    """Check config, credentials, key scopes, sheet access, headers and mailboxes.
+
+    One line per check; exit 0 when every check passes, 1 when any failed.
+    """
+    from sheetsync.check import run_checks
+
+    failed = 0
+    for result in run_checks(ctx.config_path):
+        mark = "\u2713" if result.ok else "\u2717"
+        line = f"{mark} {result.name}: {result.detail}" if result.detail else f"{mark} {result.name}"
+        if result.fix:
+            line += f" \u2192 fix: {result.fix}"
+        click.echo(line)
+        failed += not result.ok
+    if failed:
+        click.echo(f"{failed} check{'s' if failed != 1 else ''} failed.")
+        sys.exit(1)
+    click.echo("All checks passed.")
 
 
 @cli.command()
 @pass_ctx
+@_friendly
 def plan(ctx: Ctx) -> None:
     """Dry run: show what the next sync would do. Writes nothing anywhere."""
-    _not_yet("plan", 4)
+    from rich.console import Console
+
+    from sheetsync.engine import open_sync
+    from sheetsync.report import plan_table
+
+    config = ctx.load()
+    console = Console(highlight=False)
+    errors = 0
+    for sheet in config.sheets:
+        with open_sync(config, sheet) as ss:
+            dry = ss.plan()
+        console.print(plan_table(dry))
+        errors += len(dry.issues)
+    sys.exit(1 if errors else 0)
 
 
 @cli.command()
@@ -96,9 +179,41 @@ def plan(ctx: Ctx) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary object per sheet.")
 @click.option("--confirm-unenroll", is_flag=True, help="Release unenrolls held by the brake.")
 @pass_ctx
+@_friendly
 def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> None:
     """Run one sync cycle per sheet."""
-    _not_yet("sync", 4)
+    import json
+
+    from rich.console import Console
+
+    from sheetsync.engine import open_sync
+    from sheetsync.errors import EXIT_ROWS_FAILED, ConfigError, StateError
+    from sheetsync.report import progress_bar, summary
+
+    config = ctx.load()
+    sheets = [config.sheet(sheet)] if sheet else list(config.sheets)
+    console = Console(stderr=True)
+    code = 0
+    for s in sheets:
+        with open_sync(config, s) as ss:
+            try:
+                bar = not as_json and console.is_terminal
+                with progress_bar(console, s.name, enabled=bar) as progress:
+                    report = ss.cycle(confirm_unenroll=confirm_unenroll, progress=progress)
+            except (ConfigError, StateError):
+                raise
+            except SheetsyncError as exc:
+                ss.state.record_failure(s.name, str(exc))
+                click.echo(f"error: {s.name}: {exc}", err=True)
+                code = max(code, exc.exit_code)
+                continue
+        if as_json:
+            click.echo(json.dumps(report.to_json()))
+        else:
+            click.echo(summary(report))
+        if report.errors:
+            code = max(code, EXIT_ROWS_FAILED)
+    sys.exit(code)
 
 
 @cli.command()
@@ -110,9 +225,20 @@ def run(ctx: Ctx) -> None:
 
 @cli.command()
 @pass_ctx
+@_friendly
 def status(ctx: Ctx) -> None:
     """Recent runs, deferred work and rows in error, per sheet."""
-    _not_yet("status", 4)
+    from rich.console import Console
+
+    from sheetsync.report import status_tables
+    from sheetsync.state import State
+
+    config = ctx.load()
+    console = Console(highlight=False)
+    with State(config.state_path) as state:
+        for sheet in config.sheets:
+            for table in status_tables(state, sheet.name):
+                console.print(table)
 
 
 @cli.command()
@@ -150,9 +276,16 @@ def sandbox(
 
 
 @cli.command()
+@_friendly
 def demo() -> None:
-    """The whole loop on a sample workbook against the sandbox, offline."""
-    _not_yet("demo", 5)
+    """The whole loop on a sample workbook against the sandbox, offline.
+
+    Copies the sample workbook to ./sheetsync-demo.xlsx (replacing an earlier demo copy), runs
+    two sync cycles against an in-process sandbox, and prints what happened.
+    """
+    from sheetsync.demo import run_demo
+
+    run_demo(Path.cwd())
 
 
 def main() -> None:

@@ -1,0 +1,127 @@
+"""What `plan`, `sync` and `status` show: rich tables, one-line summaries and the progress bar.
+Rendering only; the numbers come from the engine and the state file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from sheetsync.engine import CycleReport, DryRun
+from sheetsync.state import State
+
+
+def plan_table(dry: DryRun) -> Table:
+    """The actions the next cycle would take, in order, then the rows that would get errors."""
+    table = Table(title=f"{dry.sheet}: the next sync would", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("Action")
+    n = 0
+    for a in dry.plan.actions:
+        if a.kind == "want":
+            continue
+        n += 1
+        table.add_row(str(n), a.describe())
+    for note in dry.plan.notes:
+        if note.status.startswith(("waiting", "held", "error")):
+            n += 1
+            table.add_row(str(n), f"{note.role} {note.key}: {note.status}")
+    for issue in dry.issues:
+        n += 1
+        table.add_row(str(n), f"{issue.role} row {issue.row}: error: {issue.message}")
+    if n == 0:
+        table.add_row("", "nothing: the sheet and WarmySender are in step")
+    return table
+
+
+def summary(r: CycleReport) -> str:
+    """One line per sheet after `sync`."""
+    parts = [
+        f"{r.prospects_created} prospects created",
+        f"{r.prospects_existing} existing",
+        f"{r.prospects_updated} updated",
+        f"{r.campaigns_created} campaigns created",
+        f"{r.campaigns_updated} updated",
+        f"{r.campaigns_started} started",
+        f"{r.campaigns_paused} paused",
+        f"+{r.enrolled} enrolled",
+        f"{r.suppressed} suppressed",
+        f"\u2212{r.unenrolled} unenrolled",
+    ]
+    tail = [f"{r.errors} rows in error"]
+    if r.held:
+        tail.append(f"{r.held} held (sync --confirm-unenroll releases)")
+    if r.deferred:
+        tail.append(f"{r.deferred} deferred to the next poll")
+    tail.append(f"{r.api_calls} API calls, {r.sheets_reads + r.sheets_writes} sheet requests")
+    return f"{r.sheet}: {', '.join(parts)}; {'; '.join(tail)} ({r.duration_s:g}s)"
+
+
+def status_tables(state: State, sheet: str, *, runs: int = 5) -> list[Table]:
+    """Recent runs, then deferred/held rows and rows in error, then the last failure."""
+    out: list[Table] = []
+    recent = Table(title=f"{sheet}: recent runs", title_justify="left")
+    for col in ("When", "Result", "Created", "Enrolled", "Errors", "Deferred", "API calls"):
+        recent.add_column(col)
+    for run in state.recent_runs(sheet, runs):
+        if run.ok and run.report is not None:
+            r = run.report
+            created = int(r.get("prospects_created", 0)) + int(r.get("campaigns_created", 0))
+            recent.add_row(
+                run.at,
+                "ok",
+                str(created),
+                str(r.get("enrolled", 0)),
+                str(r.get("errors", 0)),
+                str(r.get("deferred", 0)),
+                str(r.get("api_calls", 0)),
+            )
+        else:
+            recent.add_row(run.at, f"failed: {run.message}", "", "", "", "", "")
+    if not recent.row_count:
+        recent.add_row("never synced", "", "", "", "", "", "")
+    out.append(recent)
+    rows = Table(title=f"{sheet}: rows waiting or in error", title_justify="left")
+    rows.add_column("Tab")
+    rows.add_column("Key")
+    rows.add_column("Status")
+    for prefix in ("waiting:", "held:", "error:"):
+        for it in state.statuses(sheet, prefix):
+            rows.add_row(it.role, it.key, it.status)
+    last = state.recent_runs(sheet, 1)
+    if last and last[0].report:
+        for line in last[0].report.get("issues", []):
+            tab, _, rest = str(line).partition(" ")
+            rows.add_row(tab, "", rest)
+    if not rows.row_count:
+        rows.add_row("", "", "none")
+    out.append(rows)
+    failure = state.last_failure(sheet)
+    fail = Table(title=f"{sheet}: last failure", title_justify="left")
+    fail.add_column("When")
+    fail.add_column("Message")
+    fail.add_row(failure.at if failure else "", failure.message or "" if failure else "none")
+    out.append(fail)
+    return out
+
+
+@contextmanager
+def progress_bar(
+    console: Console, label: str, *, enabled: bool
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback drawing a bar on a terminal, or None when disabled."""
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
