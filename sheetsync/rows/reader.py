@@ -1,0 +1,156 @@
+"""A tab of a read: found by title, headers matched, data rows handed out one `Line` at a time.
+
+A `Line` reads its cells by field name through the tab's header map and coerces them with the
+functions of `cells`, labelling every problem with the header as it appears in the sheet.
+Blank lines are skipped: a line is blank when every *input* cell it has is empty (status
+columns and columns sheetsync does not know are not input; an unticked checkbox counts as
+empty, because Google sends FALSE for every unticked box of a checkbox column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+
+from sheetsync.errors import HeaderError, TabNotFound
+from sheetsync.records import RowIssue
+from sheetsync.rows import cells
+from sheetsync.sources.base import CellValue, Row, SheetData
+from sheetsync.tabs import HeaderMap, TabSpec, header_key, match_headers
+
+
+@dataclass(frozen=True)
+class Tab:
+    spec: TabSpec
+    title: str  # as found in the spreadsheet
+    headers: HeaderMap
+    header_row: Row
+    rows: list[Row]  # data rows only (sheet row 2 is rows[0])
+
+    @property
+    def role(self) -> str:
+        return self.spec.role
+
+    def label(self, field: str) -> str:
+        """The header of `field` as typed in the sheet (the configured header if absent)."""
+        i = self.headers.get(field)
+        if i is not None and i < len(self.header_row):
+            text = cells.clean(str(self.header_row[i]))
+            if text:
+                return text
+        return self.spec.column(field).header
+
+    def has(self, field: str) -> bool:
+        return self.headers.get(field) is not None
+
+    @cached_property
+    def lines(self) -> list[Line]:
+        """The non-blank data rows, with their 1-based sheet row numbers."""
+        return list(self._lines())
+
+    def _lines(self) -> Iterator[Line]:
+        inputs = [
+            (i, c.kind == "bool")
+            for c in self.spec.inputs
+            if (i := self.headers.get(c.field)) is not None
+        ]
+        for n, row in enumerate(self.rows, start=2):
+            for i, is_bool in inputs:
+                value = row[i] if i < len(row) else None
+                if not (cells.is_empty(value) or (is_bool and value is False)):
+                    yield Line(self, n, row)
+                    break
+
+    def header_issues(self) -> list[RowIssue]:
+        """A header that appears twice: the first column is used; say so on row 1."""
+        issues = []
+        for field, hits in self.headers.duplicates.items():
+            texts = [cells.clean(str(self.header_row[i])) for i in hits]
+            letters = [cells.column_letter(i) for i in hits]
+            if len({header_key(t) for t in texts}) == 1:
+                times = "twice" if len(hits) == 2 else f"{len(hits)} times"
+                message = (
+                    f"header {texts[0]!r} appears {times} (columns {_and(letters)}); "
+                    f"rename or delete one"
+                )
+            else:
+                both = _and([f"{t!r} (column {c})" for t, c in zip(texts, letters, strict=True)])
+                message = (
+                    f"headers {both} all mean {self.spec.column(field).header}; column "
+                    f"{letters[0]} is used; rename or delete the others"
+                )
+            issues.append(RowIssue(self.role, 1, message))
+        return issues
+
+
+@dataclass(frozen=True)
+class Line:
+    """One data row of a tab."""
+
+    tab: Tab
+    row: int  # 1-based sheet row
+    values: Sequence[CellValue]
+
+    def raw(self, field: str) -> CellValue:
+        i = self.tab.headers.get(field)
+        return self.values[i] if i is not None and i < len(self.values) else None
+
+    def label(self, field: str) -> str:
+        return self.tab.label(field)
+
+    def empty(self, field: str) -> bool:
+        return cells.is_empty(self.raw(field))
+
+    def text(self, field: str, limit: int = cells.LIMIT_TEXT) -> str:
+        return cells.as_text(self.raw(field), self.label(field), limit)
+
+    def required(self, field: str, limit: int = cells.LIMIT_TEXT) -> str:
+        text = self.text(field, limit)
+        if not text:
+            raise cells.Problem(f"{self.label(field)} is empty")
+        return text
+
+    def email(self, field: str) -> str:
+        return cells.as_email(self.raw(field), self.label(field))
+
+    def phone(self, field: str) -> str:
+        return cells.as_phone(self.raw(field), self.label(field))
+
+    def flag(self, field: str) -> bool | None:
+        return cells.as_bool(self.raw(field), self.label(field))
+
+    def whole(self, field: str) -> int | None:
+        return cells.as_int(self.raw(field), self.label(field))
+
+    def day(self, field: str) -> date | None:
+        return cells.as_date(self.raw(field), self.label(field))
+
+    def items(self, field: str) -> tuple[str, ...]:
+        return cells.as_list(self.raw(field), self.label(field))
+
+    def scalar(self, field: str) -> str | int | float | bool:
+        return cells.as_scalar(self.raw(field), self.label(field))
+
+
+def find_tab(data: SheetData, spec: TabSpec, *, sheet: str) -> Tab | None:
+    """The tab whose title matches `spec.title` case- and space-insensitively, its required
+    headers checked. None for a missing optional tab; TabNotFound for a missing required one."""
+    want = header_key(spec.title)
+    title = next((t for t in data.tabs if header_key(t) == want), None)
+    if title is None:
+        if spec.optional:
+            return None
+        raise TabNotFound(spec.title, list(data.titles or data.tabs), sheet=sheet)
+    rows = data.tabs[title]
+    header_row: Row = list(rows[0]) if rows else []
+    headers = match_headers(spec, header_row)
+    for col in spec.columns:
+        if col.required and headers.get(col.field) is None:
+            raise HeaderError(title, col.header, sheet=sheet)
+    return Tab(spec, title, headers, header_row, rows[1:])
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
