@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sheetsync.clock import Clock, SystemClock
 
 # A Reset above this is in milliseconds; below `_RELATIVE_BELOW` it is "seconds from now".
 _MS_ABOVE = 100_000_000_000.0
 _RELATIVE_BELOW = 1_000_000_000.0
+_MIN_SLEEP = 1e-6
+_MAX_BUDGETS = 128
 
 
 class RateLimiter:
@@ -36,6 +38,7 @@ class RateLimiter:
         clock: Clock | None = None,
         window_s: float = 60.0,
         margin_s: float = 0.5,
+        on_start: Callable[[float], None] | None = None,
     ) -> None:
         if per_minute < 1:
             raise ValueError(f"per_minute must be at least 1, got {per_minute}")
@@ -46,9 +49,9 @@ class RateLimiter:
         self._hold = window_s + max(margin_s, 0.0)
         self._log: deque[float] = deque()  # monotonic start times, oldest first
         self._lock = threading.Lock()
-        self._budget: int | None = None  # starts left before _reset, per the server
-        self._reset = 0.0  # epoch seconds
+        self._budgets: dict[float, int] = {}  # server Reset (epoch s) -> starts left before it
         self._blocked_until = 0.0  # epoch seconds
+        self._on_start = on_start  # called under the lock with each start's monotonic time
 
     def __repr__(self) -> str:
         return f"RateLimiter(limit={self._limit}, window_s={self._hold:g})"
@@ -73,12 +76,16 @@ class RateLimiter:
             with self._lock:
                 wait = self._wait_locked()
                 if wait <= 0:
-                    self._log.append(self._clock.monotonic())
-                    if self._budget is not None:
-                        self._budget -= 1
+                    started = self._clock.monotonic()
+                    self._log.append(started)
+                    for reset in self._budgets:
+                        self._budgets[reset] -= 1
+                    if self._on_start is not None:
+                        self._on_start(started)
                     return True
             if max_wait is not None and waited + wait > max_wait:
                 return False
+            wait = max(wait, _MIN_SLEEP)  # always move on, even when float rounding leaves 1 ulp
             self._clock.sleep(wait)
             waited += wait
 
@@ -98,11 +105,12 @@ class RateLimiter:
             if reset <= now:
                 return  # that window is over already: nothing to honour
             left = max(int(remaining), 0)
-            if self._budget is None or self._reset <= now or reset > self._reset:
-                self._budget, self._reset = left, reset  # a new server window
-            elif reset == self._reset:
-                self._budget = min(self._budget, left)  # same window: trust the lower count
-            # an older window (a late answer from another thread): ignore
+            # Every promise holds until its Reset; for the same Reset trust the lower count
+            # (ours already counts calls the server had not seen when it answered).
+            self._budgets[reset] = min(self._budgets.get(reset, left), left)
+            if len(self._budgets) > _MAX_BUDGETS:
+                loosest = max(self._budgets, key=lambda r: (self._budgets[r], -r))
+                del self._budgets[loosest]
 
     def block_until(self, when: float) -> None:
         """After a 429: no call starts before `when` (epoch seconds)."""
@@ -119,11 +127,11 @@ class RateLimiter:
         now = self._clock.time()
         if self._blocked_until > now:
             wait = max(wait, self._blocked_until - now)
-        if self._budget is not None:
-            if self._reset <= now:
-                self._budget = None
-            elif self._budget <= 0:
-                wait = max(wait, self._reset - now)
+        for reset in [r for r in self._budgets if r <= now]:
+            del self._budgets[reset]
+        for reset, left in self._budgets.items():
+            if left <= 0:
+                wait = max(wait, reset - now)
         return max(wait, 0.0)
 
 

@@ -113,6 +113,10 @@ def _scope_error(r: Refusal, kw: dict[str, Any]) -> ApiError:
     return ScopeError(text, missing_scope=scope, **kw)
 
 
+def _asks(retry_after: float | None) -> str:
+    return f" (it asks to wait {retry_after:g}s)" if retry_after is not None else ""
+
+
 Build = Callable[[Refusal, dict[str, Any]], ApiError]
 
 
@@ -152,8 +156,8 @@ TABLE: tuple[Row, ...] = (
     Row(_s(409), None, lambda r, kw: StateConflict(
         f"WarmySender refused in the resource's current state: {r.message}", **kw)),
     Row(_s(429), None, lambda r, kw: RateLimited(
-        f"WarmySender is still rate limiting after waiting: {r.message}. The call is left "
-        f"for the next poll", retry_after=r.retry_after, **kw)),
+        f"WarmySender is still rate limiting{_asks(r.retry_after)}: {r.message}. The call is "
+        f"left for the next poll", retry_after=r.retry_after, **kw)),
     Row(_s(408) | _5XX, None, lambda r, kw: RetriableError(
         f"WarmySender kept failing ({r.message}); gave up after retrying. It will be tried "
         f"again next poll", **kw)),
