@@ -142,7 +142,7 @@ def check(ctx: Ctx) -> None:
     failed = 0
     for result in run_checks(ctx.config_path):
         mark = "\u2713" if result.ok else "\u2717"
-        line = f"{mark} {result.name}: {result.detail}" if result.detail else f"{mark} {result.name}"
+        line = f"{mark} {result.name}" + (f": {result.detail}" if result.detail else "")
         if result.fix:
             line += f" \u2192 fix: {result.fix}"
         click.echo(line)
@@ -217,10 +217,29 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
 
 
 @cli.command()
+@click.option("--verbose", "-v", is_flag=True, help="Detailed logs (DEBUG for sheetsync).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one readable line per event; json: one JSON object per line.",
+)
 @pass_ctx
-def run(ctx: Ctx) -> None:
+@_friendly
+def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
     """The hands-off daemon: poll every sheet on its schedule until SIGINT or SIGTERM."""
-    _not_yet("run", 5)
+    from sheetsync.daemon import Daemon
+    from sheetsync.lock import RunLock
+    from sheetsync.logs import secrets_of, setup_logging
+
+    config = ctx.load()
+    setup_logging(
+        verbose, "json" if log_format == "json" else "text", sys.stderr, secrets=secrets_of(config)
+    )
+    config.warmysender.require_key()
+    with RunLock(config.state_path):
+        Daemon(config).run_forever()
 
 
 @cli.command()

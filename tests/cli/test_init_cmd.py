@@ -1,0 +1,233 @@
+"""`sheetsync init`: writes the config from the shipped example, creates exactly the template
+tabs (headers, checkboxes, frozen header row, protected and noted status columns) on both
+sources, never touches existing tabs, and never overwrites a config without --force."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from sheetsync.cli import cli
+from sheetsync.config import load_config
+from sheetsync.initcmd import STATUS_NOTE, render_config, tab_layouts
+from sheetsync.tabs import TAB_ROLES
+from sheetsync.testing.sheets_emulator import SheetsEmulator
+
+from .conftest import GOOGLE_TOKEN
+
+CONFIG = Path("config/sheetsync.toml")
+TITLES = ["Prospects", "Campaigns", "Steps", "Enrollments", "Sync Log"]
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def expected_headers(role: str) -> list[str]:
+    headers = [c.header for c in TAB_ROLES[role].columns]
+    if role == "prospects":  # the example config's custom_fields = ["Industry"]
+        first_status = next(i for i, c in enumerate(TAB_ROLES[role].columns) if c.status)
+        headers.insert(first_status, "Industry")
+    return headers
+
+
+def test_render_config_fills_source_and_spreadsheet_and_keeps_comments() -> None:
+    template = '# about\nname = "a"\nsource = "google"\n# the sheet\nspreadsheet = "x"\n'
+    out = render_config(template, source="xlsx", spreadsheet='C:\\My "Leads".xlsx', name="b")
+    assert tomllib.loads(out) == {
+        "name": "b",
+        "source": "xlsx",
+        "spreadsheet": 'C:\\My "Leads".xlsx',
+    }
+    assert "# about" in out and "# the sheet" in out
+
+
+def test_init_xlsx_writes_config_and_creates_the_template(tmp_path: Path) -> None:
+    code, out = invoke("init", "--xlsx", "leads.xlsx")
+    assert code == 0, out
+    assert "Wrote config/sheetsync.toml" in out
+    assert "created tab 'Prospects'" in out and "Next steps" in out
+
+    config = load_config(CONFIG, env={})
+    sheet = config.sheets[0]
+    assert (sheet.source, sheet.name) == ("xlsx", "leads")
+    assert Path(sheet.spreadsheet) == tmp_path / "leads.xlsx"
+    text = CONFIG.read_text(encoding="utf-8")
+    assert 'spreadsheet = "../leads.xlsx"' in text  # relative to the config's folder
+    assert "# Safety brake" in text  # the example's comments are kept
+
+    wb = openpyxl.load_workbook(tmp_path / "leads.xlsx")
+    try:
+        assert wb.sheetnames == TITLES
+        for role, title in zip(TAB_ROLES, TITLES, strict=True):
+            ws = wb[title]
+            header = [c.value for c in ws[1]]
+            assert header == expected_headers(role), title
+            assert ws.freeze_panes == "A2"
+            assert ws.max_row == 1  # headers only
+            layout = next(lay for lay in tab_layouts(sheet) if lay.title == title)
+            for i in layout.status_columns:
+                comment = ws.cell(row=1, column=i + 1).comment
+                assert comment is not None and STATUS_NOTE in comment.text, (title, header[i])
+            boxes = {
+                str(r).split(":")[0]
+                for dv in ws.data_validations.dataValidation
+                for r in dv.sqref.ranges
+            }
+            letters = {ws.cell(row=2, column=i + 1).coordinate for i in layout.checkbox_columns}
+            assert letters <= boxes, title
+        prospects = [c.value for c in wb["Prospects"][1]]
+        assert wb["Prospects"].cell(row=1, column=prospects.index("Email") + 1).comment is None
+        enrolled = [lay for lay in tab_layouts(sheet) if lay.title == "Enrollments"][0]
+        assert [enrolled.headers[i] for i in enrolled.checkbox_columns] == ["Enrolled"]
+    finally:
+        wb.close()
+
+
+def test_init_refuses_to_overwrite_a_config_without_force(tmp_path: Path) -> None:
+    assert invoke("init", "--xlsx", "leads.xlsx")[0] == 0
+    before = CONFIG.read_text(encoding="utf-8")
+
+    code, out = invoke("init", "--xlsx", "other.xlsx")
+    assert code == 2
+    assert "already exists" in out and "--force" in out
+    assert CONFIG.read_text(encoding="utf-8") == before
+    assert not (tmp_path / "other.xlsx").exists()
+
+    code, out = invoke("init", "--xlsx", "other.xlsx", "--force")
+    assert code == 0, out
+    assert load_config(CONFIG, env={}).sheets[0].name == "other"
+
+
+def test_init_never_touches_existing_tabs_or_data(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Prospects"
+    ws.append(["Email Address", "Notes"])
+    ws.append(["ann@example.com", "met at the fair"])
+    wb.create_sheet("Scratch").append(["keep", "me"])
+    wb.save(tmp_path / "mine.xlsx")
+
+    code, out = invoke("init", "--xlsx", "mine.xlsx")
+    assert code == 0, out
+    assert "kept tab 'Prospects' as it is" in out
+    assert "created tab 'Campaigns'" in out
+
+    wb = openpyxl.load_workbook(tmp_path / "mine.xlsx")
+    try:
+        rows = [[c.value for c in r] for r in wb["Prospects"].iter_rows()]
+        assert rows == [["Email Address", "Notes"], ["ann@example.com", "met at the fair"]]
+        assert [c.value for c in wb["Scratch"][1]] == ["keep", "me"]
+        assert set(TITLES) <= set(wb.sheetnames)
+    finally:
+        wb.close()
+
+    # Running init again on the existing config creates nothing and changes nothing.
+    before = (tmp_path / "mine.xlsx").read_bytes()
+    code, out = invoke("init")
+    assert code == 0, out
+    assert "created tab" not in out
+    assert (tmp_path / "mine.xlsx").read_bytes() == before
+
+
+def test_init_usage_errors() -> None:
+    code, out = invoke("init")
+    assert code == 2 and "sheetsync init --xlsx PATH" in out
+    code, out = invoke("init", "--xlsx", "a.xlsx", "--spreadsheet", "abc")
+    assert code == 2 and "exactly one of --xlsx PATH or --spreadsheet ID" in out
+    code, out = invoke("init", "--spreadsheet", "https://example.com/not-a-sheet")
+    assert code == 2 and "not a Google Sheets URL" in out
+    assert not CONFIG.exists()
+
+
+def test_init_google_creates_the_template_on_the_emulator(
+    emulator: SheetsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = emulator.create_spreadsheet({"Prospects": [["Email"], ["ann@example.com"]]})
+    url = f"https://docs.google.com/spreadsheets/d/{sid}/edit#gid=0"
+
+    # The example config signs in with a service account key file that is not there yet:
+    # the config is written, and the error says what to fix; no tab is created.
+    code, out = invoke("init", "--spreadsheet", url)
+    assert code == 2
+    assert "Wrote config/sheetsync.toml" in out
+    assert "run `sheetsync init` again" in out
+    assert "service-account.json" in out
+    assert emulator.counts.total() == 0
+    assert load_config(CONFIG, env={}).sheets[0].spreadsheet == sid
+
+    # The user switches to a bearer token (and here, the emulator's endpoint) and reruns init.
+    text = CONFIG.read_text(encoding="utf-8")
+    text = text.replace('auth = "service_account"', 'auth = "token"').replace(
+        '# sheets_base_url = "http://127.0.0.1:8765"', f'sheets_base_url = "{emulator.base_url}"'
+    )
+    CONFIG.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("SHEETSYNC_GOOGLE_TOKEN", GOOGLE_TOKEN)
+    code, out = invoke("init")
+    assert code == 0, out
+    assert "kept tab 'Prospects' as it is" in out
+
+    meta = emulator.metadata(sid)
+    sheets = {s["properties"]["title"]: s for s in meta["sheets"]}
+    assert list(sheets) == TITLES
+    # The existing tab is untouched: its values, no freeze, no rules, no protection.
+    assert emulator.values(sid, "Prospects") == [["Email"], ["ann@example.com"]]
+    assert sheets["Prospects"]["dataValidations"] == {}
+    assert not sheets["Prospects"].get("protectedRanges")
+
+    sheet = load_config(CONFIG, env={}).sheets[0]
+    for layout in tab_layouts(sheet):
+        if layout.title == "Prospects":
+            continue
+        entry = sheets[layout.title]
+        sheet_id = entry["properties"]["sheetId"]
+        assert emulator.values(sid, layout.title) == [layout.headers]
+        assert entry["properties"]["gridProperties"]["frozenRowCount"] == 1
+        # Checkboxes on every boolean column, from row 2 down.
+        rules = entry["dataValidations"]
+        for i in layout.checkbox_columns:
+            letter = _letter(i)
+            hits = [r for a1, r in rules.items() if a1.startswith(f"{letter}2")]
+            assert hits and hits[0]["condition"]["type"] == "BOOLEAN", (layout.title, letter)
+        assert all(_col(a1) in layout.checkbox_columns for a1 in rules), (
+            f"no rule outside the checkbox columns of {layout.title}"
+        )
+        # Status columns: protected with a warning and noted.
+        protected = entry.get("protectedRanges", [])
+        covered = {
+            c
+            for p in protected
+            if p["range"]["sheetId"] == sheet_id and p.get("warningOnly") is True
+            for c in range(p["range"]["startColumnIndex"], p["range"]["endColumnIndex"])
+        }
+        assert covered == set(layout.status_columns), layout.title
+        notes = entry["notes"]
+        for i in layout.status_columns:
+            assert notes.get(f"{_letter(i)}1") == STATUS_NOTE, (layout.title, layout.headers[i])
+
+    # And init refuses to replace the config.
+    code, out = invoke("init", "--spreadsheet", sid)
+    assert code == 2 and "already exists" in out
+
+
+def _letter(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _col(a1: str) -> int:
+    n = 0
+    for ch in a1:
+        if not ch.isalpha():
+            break
+        n = n * 26 + ord(ch.upper()) - 64
+    return n - 1
