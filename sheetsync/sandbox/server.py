@@ -25,6 +25,8 @@ log = logging.getLogger("sheetsync.sandbox")
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stall
+    wbufsize = 64 * 1024  # one buffered write per answer, flushed by handle_one_request
     server: _HTTPServer
     _reply: Reply | None = None
 
@@ -126,7 +128,10 @@ class SandboxServer:
         """Serve in a background thread."""
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._httpd.serve_forever, name="sandbox-http", daemon=True
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="sandbox-http",
+                daemon=True,
             )
             self._thread.start()
 
