@@ -7,10 +7,9 @@ dry run (API reads only; no API writes, no sheet writes, no state changes).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
@@ -22,6 +21,8 @@ from sheetsync.errors import AuthError, RetriableError, ScopeError
 from sheetsync.executor import Api, Counts, Executor, Stop
 from sheetsync.planner import Plan, make_plan
 from sheetsync.records import RowIssue, SheetRows
+from sheetsync.rows import parse_sheet
+from sheetsync.sources import open_source
 from sheetsync.sources.base import SheetData, SheetSource
 from sheetsync.state import Item, State
 from sheetsync.writeback import Value, address, project
@@ -89,16 +90,6 @@ class DryRun:
     rows_read: int = 0
 
 
-class Parser(Protocol):
-    def __call__(self, data: SheetData, sheet: SheetConfig) -> SheetRows: ...
-
-
-def _parser() -> Parser:
-    module = importlib.import_module("sheetsync.rows")
-    parse: Parser = module.parse_sheet
-    return parse
-
-
 class SheetSync:
     """Syncs one sheet. A context manager; closes what it opened."""
 
@@ -135,7 +126,7 @@ class SheetSync:
     def _read(self) -> tuple[SheetData, SheetRows]:
         titles = [self.sheet.tab(r).title for r in READ_ROLES]
         data = self.source.read(titles)
-        return data, _parser()(data, self.sheet)
+        return data, parse_sheet(data, self.sheet)
 
     def _items(self) -> Items:
         return {r: self.state.items(self.sheet.name, r) for r in ROLES}
@@ -205,12 +196,14 @@ class SheetSync:
         if report.changed:
             report.duration_s = round(self.clock.monotonic() - t0, 3)
             reads = self.source.counts.reads - reads0 + 1
-            log_row = _log_row(report, ex.counts, reads + self.source.counts.writes - writes0 + 1)
+            names = {f"sheet:{c.key}": c.name for c in rows.campaigns}
+            requests = reads + self.source.counts.writes - writes0 + 1
+            log_row = _log_row(report, ex.counts, requests, names)
         proj = project(data, rows, self.sheet, items, now_iso=utc_iso(self.clock), log_row=log_row)
         if proj.targets or proj.headers or proj.extra:
-            keyed = proj.key_columns(self.sheet)
+            keyed = proj.key_columns()
             fresh = self.source.read_keys(keyed) if keyed else {}
-            cells = address(proj, self.sheet, fresh)
+            cells = address(proj, fresh)
             if cells:
                 self.source.write(cells)
         report.sheets_reads = self.source.counts.reads - reads0
@@ -279,9 +272,12 @@ def _issue_lines(rows: SheetRows) -> list[str]:
     return [f"{i.role} row {i.row}: error: {i.message}" for i in rows.issues]
 
 
-def _log_row(report: CycleReport, counts: Counts, requests: int) -> list[Value]:
+def _log_row(
+    report: CycleReport, counts: Counts, requests: int, names: dict[str, str]
+) -> list[Value]:
     changes = "; ".join(
-        f"{target.split(':', 1)[1]}: {', '.join(parts)}" for target, parts in counts.changes.items()
+        f"{names.get(target, target.split(':', 1)[1])}: {', '.join(parts)}"
+        for target, parts in counts.changes.items()
     )
     started = report.campaigns_started + report.campaigns_paused
     extra = f"{report.campaigns_created} created, {started} started/paused"
@@ -326,8 +322,7 @@ def open_sync(
         )
         owned.append(api)
         if source is None:
-            sources = importlib.import_module("sheetsync.sources")
-            source = sources.open_source(sheet, config.google, clock=clock)
+            source = open_source(sheet, config.google, clock=clock)
             if hasattr(source, "close"):
                 owned.append(source)
     except BaseException:

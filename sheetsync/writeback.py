@@ -45,11 +45,12 @@ class Projection:
     extra: list[CellWrite] = field(default_factory=list)  # positional (the Sync Log tab)
     columns: dict[str, dict[str, int]] = field(default_factory=dict)  # tab -> field -> index
     read_header: dict[str, list[str]] = field(default_factory=dict)  # tab -> header as read
+    titles: dict[str, str] = field(default_factory=dict)  # role -> tab title
 
-    def key_columns(self, sheet: SheetConfig) -> dict[str, list[int]]:
+    def key_columns(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
         for t in {x.role for x in self.targets}:
-            tab = sheet.tab(t).title
+            tab = self.titles[t]
             out[tab] = [self.columns[tab][f] for f in KEY_FIELDS[t] if f in self.columns[tab]]
         return out
 
@@ -131,16 +132,19 @@ def project(
         seen.add(("e", e.key))
         want("enrollments", e.row, {"enrollment_status": it.status, "synced_at": it.synced_at})
     for issue in rows.issues:
+        if issue.row <= 1:
+            continue  # about the header row: shown by plan and the Sync Log, never written
         f = STATUS_FIELD.get(issue.role, "sync_status")
         want(issue.role, issue.row, {f: f"error: {issue.message}"})
 
     for role, by_row in wanted.items():
-        tab = sheet.tab(role).title
+        tab = rows.titles.get(role, sheet.tab(role).title)
         table = data.tabs.get(tab)
         if not table:
             continue
         header = list(table[0])
         out.read_header[tab] = [norm(h) for h in header]
+        out.titles[role] = tab
         hm = match_headers(sheet.tab(role), header)
         cols = dict(hm.index)
         width = len(header)
@@ -178,17 +182,15 @@ def project(
                 ident, occ = occurrences[row]
                 out.targets.append(Target(role, ident, occ, changed))
     if log_row is not None:
-        out.extra = _log_cells(data, sheet, log_row)
+        out.extra = _log_cells(data, rows, sheet, log_row)
     return out
 
 
-def address(
-    proj: Projection, sheet: SheetConfig, fresh: Mapping[str, KeyColumns]
-) -> list[CellWrite] | None:
+def address(proj: Projection, fresh: Mapping[str, KeyColumns]) -> list[CellWrite] | None:
     """The cell writes at the rows where the keys are now; None when a header changed under
     us (skip this write: the next poll heals)."""
     cells: list[CellWrite] = []
-    keyed = proj.key_columns(sheet)
+    keyed = proj.key_columns()
     rows_now: dict[str, dict[tuple[Identity, int], int]] = {}
     for tab, key_cols in keyed.items():
         kc = fresh.get(tab)
@@ -207,7 +209,7 @@ def address(
         rows_now[tab] = found
     cells.extend(proj.headers)
     for t in proj.targets:
-        tab = sheet.tab(t.role).title
+        tab = proj.titles[t.role]
         row = rows_now[tab].get((t.identity, t.occurrence))
         if row is None:
             continue  # the row was deleted since the read
@@ -217,10 +219,13 @@ def address(
     return cells
 
 
-def _log_cells(data: SheetData, sheet: SheetConfig, log_row: Sequence[Value]) -> list[CellWrite]:
+def _log_cells(
+    data: SheetData, rows: SheetRows, sheet: SheetConfig, log_row: Sequence[Value]
+) -> list[CellWrite]:
     """The Sync Log tab with `log_row` first under the header, kept to `log_rows` rows."""
     spec = sheet.tab("sync_log")
-    table = data.tabs.get(spec.title)
+    title = rows.titles.get("sync_log", spec.title)
+    table = data.tabs.get(title)
     if table is None or sheet.log_rows == 0:
         return []
     out: list[CellWrite] = []
@@ -231,7 +236,7 @@ def _log_cells(data: SheetData, sheet: SheetConfig, log_row: Sequence[Value]) ->
     for col in spec.columns:
         if col.field not in cols:
             cols[col.field] = width
-            out.append(CellWrite(spec.title, 1, width, col.header))
+            out.append(CellWrite(title, 1, width, col.header))
             width += 1
     order = [cols[c.field] for c in spec.columns]
     old = [list(r) for r in table[1:]]
@@ -250,9 +255,9 @@ def _log_cells(data: SheetData, sheet: SheetConfig, log_row: Sequence[Value]) ->
         for i in order:
             cur = before[i] if i < len(before) else None
             if not same(cur, line[i]):
-                out.append(CellWrite(spec.title, n, i, line[i]))
+                out.append(CellWrite(title, n, i, line[i]))
     for n in range(len(layout) + 2, len(old) + 2):  # rows beyond the limit: clear them
         for i in order:
             if n - 2 < len(old) and i < len(old[n - 2]) and old[n - 2][i] not in (None, ""):
-                out.append(CellWrite(spec.title, n, i, None))
+                out.append(CellWrite(title, n, i, None))
     return out
