@@ -242,7 +242,11 @@ class GoogleSource:
             requests_.extend(_layout_requests(lay, sheet_id, NEW_TAB_ROWS, cols))
             meta[lay.title] = TabMeta(sheet_id, NEW_TAB_ROWS, cols)
         body = {"requests": requests_}
-        self._call("batchUpdate", True, lambda: self.client.batch_update(self.spreadsheet_id, body))
+        self._call(
+            "spreadsheets.batchUpdate",
+            True,
+            lambda: self.client.batch_update(self.spreadsheet_id, body),
+        )
         self._titles.extend(lay.title for lay in todo)
         data = [
             {"range": f"{quote_title(lay.title)}!A1", "values": [list(lay.headers)]}
@@ -322,7 +326,11 @@ class GoogleSource:
         if not reqs:
             return
         body = {"requests": reqs}
-        self._call("batchUpdate", True, lambda: self.client.batch_update(self.spreadsheet_id, body))
+        self._call(
+            "spreadsheets.batchUpdate",
+            True,
+            lambda: self.client.batch_update(self.spreadsheet_id, body),
+        )
         for tab, (rows, cols) in need.items():
             m = self._meta[tab]
             m.rows, m.cols = max(m.rows, rows), max(m.cols, cols)
