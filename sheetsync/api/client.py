@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -279,7 +280,7 @@ class WarmySenderClient:
             attempt += 1
             with self._calls_lock:
                 self.calls[ep] += 1
-            t0 = self.clock.monotonic()
+            t0 = time.perf_counter()  # for the log only; waits go through the clock
             try:
                 response = self._http.request(
                     method,
@@ -291,7 +292,7 @@ class WarmySenderClient:
                 )
             except RETRIABLE_TRANSPORT as exc:
                 what = _describe(exc)
-                log.debug("%s %s -> %s (attempt %d)", method, ep, what, attempt)
+                log.debug("%s -> %s (attempt %d)", ep, what, attempt)
                 wait = policy.backoff(attempt - 1, self._rng)
                 if not self._may_retry(attempt, started, wait):
                     raise RetriableError(
@@ -302,15 +303,15 @@ class WarmySenderClient:
                     ) from exc
                 self.clock.sleep(wait)
                 continue
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise ApiError(
                     f"could not send the request to WarmySender ({self._redact(_describe(exc))})"
                     ": check [warmysender] base_url in the config",
                     code="bad_request_setup",
                     endpoint=ep,
                 ) from exc
-            duration = self.clock.monotonic() - t0
-            log.debug("%s %s -> %d in %.3fs", method, ep, response.status_code, duration)
+            duration = time.perf_counter() - t0
+            log.debug("%s -> %d in %.3fs (attempt %d)", ep, response.status_code, duration, attempt)
             self.limiter.observe(response.headers)
             status = response.status_code
             if 200 <= status < 300:
@@ -364,7 +365,7 @@ def _who(**lists: Sequence[str]) -> dict[str, list[str]]:
     return body
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def _describe(exc: Exception) -> str:
     text = str(exc).strip()
     name = type(exc).__name__
     return f"{name}: {text}" if text else name

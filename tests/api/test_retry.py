@@ -170,8 +170,9 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, now=1_900_000_000.0) == expected
 
 
-def test_bad_base_url_is_a_clear_error(clock: FakeClock) -> None:
-    with WarmySenderClient("warmysender.com/api/v1", Secret(KEY), clock=clock) as client:
+@pytest.mark.parametrize("base", ["warmysender.com/api/v1", "http://[::1/api/v1"])
+def test_bad_base_url_is_a_clear_error(clock: FakeClock, base: str) -> None:
+    with WarmySenderClient(base, Secret(KEY), clock=clock) as client:
         with pytest.raises(Exception, match=r"check \[warmysender\] base_url") as info:
             client.me()
     assert KEY not in str(info.value)
