@@ -149,6 +149,10 @@ class SheetsEmulator:
         with self._lock:
             self._books.pop(spreadsheet_id)
 
+    def spreadsheet_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._books)
+
     def share(self, spreadsheet_id: str, *, allowed_tokens: set[str] | None) -> None:
         """Only these bearer tokens may use the spreadsheet (others get 403); None = all."""
         with self._lock:
@@ -521,6 +525,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: _Server
     timeout = 10
 

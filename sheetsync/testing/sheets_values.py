@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sheetsync.testing.sheets_book import Book, bad_request
+from sheetsync.testing.sheets_book import ApiFailure, Book, bad_request
 from sheetsync.testing.sheets_grid import (
     A1Range,
     Cell,
@@ -85,7 +85,17 @@ def _rows_of(body: dict[str, Any], major: str | None) -> list[list[Any]]:
             "Invalid value at 'data.values' (type.googleapis.com/google.protobuf.ListValue), "
             f'"{shown}"'
         )
-        raise bad_request(msg)
+        violation = {"field": "data.values", "description": msg}
+        raise ApiFailure(
+            400,
+            msg,
+            details=[
+                {
+                    "@type": "type.googleapis.com/google.rpc.BadRequest",
+                    "fieldViolations": [violation],
+                }
+            ],
+        )
     major = _choice(major, DIMENSIONS, "data.major_dimension", "ROWS")
     if major == "COLUMNS":
         height = max((len(col) for col in values), default=0)
@@ -105,7 +115,8 @@ def write_range(
     r0, c0, r1, c1 = rng.bounds(tab)
     nrows = len(rows)
     ncols = max((len(r) for r in rows), default=0)
-    if not rng.whole and rng.r1 is not None and rng.c1 is not None:
+    single = r1 - r0 == 1 and c1 - c0 == 1  # one cell is only the start of the write
+    if not rng.whole and not single and rng.r1 is not None and rng.c1 is not None:
         if nrows > r1 - r0:
             raise bad_request(
                 f"Requested writing within range [{text}], but tried writing to row [{r0 + nrows}]"
