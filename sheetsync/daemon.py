@@ -1,0 +1,381 @@
+"""`sheetsync run`: every sheet polled on its own schedule until SIGINT or SIGTERM.
+
+The scheduler sits at the edge. `SheetSync.cycle()` is the unit of work; `Daemon.tick(sheet)` is
+one poll of one sheet with its bookkeeping (backoff after a failure, the failure recorded for
+`sheetsync status`, one log line per cycle); APScheduler only decides when ticks happen:
+
+- one job per sheet, interval trigger of `poll_seconds` with a little jitter, first run at start;
+- `max_instances=1`: a sheet never runs two cycles at once (a tick that finds its sheet busy is
+  skipped by APScheduler, and `tick()` refuses it too); when a cycle takes longer than
+  `poll_seconds`, the tick polls again at once, so a slow poll never silently drops the next;
+- `coalesce=True` and `misfire_grace_time=None`: polls the scheduler missed (a suspended laptop,
+  a busy machine) run once, however late.
+
+A failing sheet (any SheetsyncError from its cycle, or an unexpected exception, whose traceback is
+logged once) does not stop the others. Its ticks are skipped until `poll_seconds × 2^n` (capped
+at an hour) after the failed cycle started; a success resets that. One RateLimiter per
+WarmySender workspace is shared by every sheet of the workspace (the workspace comes from
+GET /me); a sheet whose workspace is not known yet runs with a limiter of its own and asks again
+on its next tick.
+
+Stopping: the first SIGINT/SIGTERM lets the cycles in progress finish and exits cleanly; a second
+one exits at once with 128 + the signal number. That is safe for the state: SQLite commits each
+change in a transaction, so an abrupt exit loses at most the transaction in flight, and intents
+recorded before each API write make the next run replay or skip it.
+
+Tests drive a Daemon on a FakeClock with `run_due()`, which fires the ticks that are due the way
+the interval trigger would; `run_forever()` uses APScheduler for real.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any, Literal, Protocol
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+
+from sheetsync.api.client import WarmySenderClient
+from sheetsync.api.ratelimit import RateLimiter, limiter_for
+from sheetsync.api.retry import RetryPolicy
+from sheetsync.clock import Clock, SystemClock
+from sheetsync.config import Config, SheetConfig
+from sheetsync.errors import SheetsyncError, StateError
+from sheetsync.logs import redact, secrets_of
+from sheetsync.state import State
+
+log = logging.getLogger("sheetsync.daemon")
+
+MAX_BACKOFF_S = 3600
+MAX_JITTER_S = 30
+Outcome = Literal["ok", "failed", "backoff", "busy", "stopped"]
+
+
+class Report(Protocol):
+    """What the daemon reads from a cycle's report (engine.CycleReport)."""
+
+    @property
+    def sheet(self) -> str: ...
+
+    def to_json(self) -> dict[str, object]: ...
+
+
+class Sync(Protocol):
+    """One opened sheet (engine.SheetSync)."""
+
+    def cycle(self, *, confirm_unenroll: bool = False) -> Report: ...
+
+
+OpenSync = Callable[[Config, SheetConfig, Clock, RateLimiter], AbstractContextManager[Sync]]
+Identify = Callable[[Config, SheetConfig], str]
+RecordFailure = Callable[[Config, str, str], None]
+
+
+def open_engine(
+    config: Config, sheet: SheetConfig, clock: Clock, limiter: RateLimiter
+) -> AbstractContextManager[Sync]:
+    from sheetsync.engine import open_sync  # the engine imports every source; only load it here
+
+    return open_sync(config, sheet, clock=clock, limiter=limiter)
+
+
+def identify_workspace(config: Config, sheet: SheetConfig) -> str:
+    """The workspace id behind the API key (GET /me), with a short retry budget."""
+    ws = config.warmysender
+    quick = RetryPolicy(deadline_s=10.0, max_attempts=3)
+    with WarmySenderClient(ws.base_url, ws.require_key(), retry=quick, timeout_s=ws.timeout_s) as c:
+        return c.me().workspace_id
+
+
+def record_failure(config: Config, sheet: str, message: str) -> None:
+    """Make a failed cycle visible in `sheetsync status`."""
+    with State(config.state_path) as state:
+        state.record_failure(sheet, message)
+
+
+def backoff_s(poll_seconds: int, failures: int) -> int:
+    """Wait after `failures` failed cycles in a row: poll × 2^failures, at most an hour (or one
+    poll, when the poll is longer than that)."""
+    cap = max(MAX_BACKOFF_S, poll_seconds)
+    return int(min(poll_seconds * 2 ** min(failures, 32), cap))
+
+
+def jitter_s(poll_seconds: int) -> int:
+    """Up to a tenth of the poll, at most 30 s: sheets started together drift apart."""
+    return min(poll_seconds // 10, MAX_JITTER_S)
+
+
+@dataclass
+class SheetRun:
+    """The daemon's bookkeeping for one sheet."""
+
+    sheet: SheetConfig
+    failures: int = 0  # failed cycles in a row
+    retry_at: float | None = None  # monotonic; ticks before it (give or take half a poll) skip
+    last_error: str | None = None
+    cycles: int = 0
+    next_fire: float = 0.0  # run_due's interval grid (monotonic)
+    busy: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        open_sync: OpenSync = open_engine,
+        identify: Identify = identify_workspace,
+        on_failure: RecordFailure = record_failure,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self._open = open_sync
+        self._identify = identify
+        self._on_failure = on_failure
+        self._secrets = secrets_of(config)
+        start = self.clock.monotonic()
+        self.runs = {s.name: SheetRun(s, next_fire=start) for s in config.sheets}
+        self._workspace: dict[str, str] = {}  # sheet name -> workspace id
+        self._own: dict[str, RateLimiter] = {}  # limiters of sheets with no known workspace
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._signals = 0
+
+    # --- one poll of one sheet -----------------------------------------------------------------
+
+    def tick(self, name: str) -> Outcome:
+        """Poll sheet `name` once (again at once if the cycle outlasted its poll), unless it is
+        backing off after a failure, already running, or the daemon is stopping."""
+        run = self.runs[name]
+        if self._stopping.is_set():
+            return "stopped"
+        if not run.busy.acquire(blocking=False):
+            log.warning("%s: the previous cycle is still running; skipping this poll", name)
+            return "busy"
+        try:
+            poll = run.sheet.poll_seconds
+            while True:
+                now = self.clock.monotonic()
+                if run.retry_at is not None and now < run.retry_at - poll / 2:
+                    log.debug("%s: backing off, next try in %.0fs", name, run.retry_at - now)
+                    return "backoff"
+                if not self._cycle(run):
+                    return "failed"
+                took = self.clock.monotonic() - now
+                if took < poll or self._stopping.is_set():
+                    return "ok"
+                log.info(
+                    "%s: the cycle took %.1fs, more than poll_seconds = %d; polling again now",
+                    name,
+                    took,
+                    poll,
+                )
+        finally:
+            run.busy.release()
+
+    def _cycle(self, run: SheetRun) -> bool:
+        sheet = run.sheet
+        started = self.clock.monotonic()
+        run.cycles += 1
+        try:
+            limiter = self.limiter(sheet)
+            with self._open(self.config, sheet, self.clock, limiter) as sync:
+                report = sync.cycle(confirm_unenroll=False)
+        except SheetsyncError as exc:
+            self._failed(run, started, str(exc), None)
+            return False
+        except Exception as exc:  # noqa: BLE001 - one sheet's boundary: classified as its failure
+            self._failed(run, started, f"unexpected {type(exc).__name__}: {exc}", exc)
+            return False
+        if run.failures:
+            log.info("%s: working again after %d failed cycles", sheet.name, run.failures)
+        run.failures, run.retry_at, run.last_error = 0, None, None
+        fields = {"event": "cycle", **report.to_json()}
+        log.info(cycle_line(fields), extra={"fields": fields})
+        return True
+
+    def _failed(self, run: SheetRun, started: float, message: str, exc: Exception | None) -> None:
+        name = run.sheet.name
+        message = redact(message, self._secrets)
+        repeat = message == run.last_error
+        run.failures += 1
+        wait = backoff_s(run.sheet.poll_seconds, run.failures)
+        run.retry_at = started + wait
+        run.last_error = message
+        fields = {
+            "event": "failure",
+            "sheet": name,
+            "error": message,
+            "failures": run.failures,
+            "retry_in_s": wait,
+        }
+        again = f" ({run.failures} in a row)" if run.failures > 1 else ""
+        log.error(
+            "%s: cycle failed%s: %s; next try in %ss",
+            name,
+            again,
+            message,
+            wait,
+            exc_info=exc if exc is not None and not repeat else None,
+            extra={"fields": fields},
+        )
+        try:
+            self._on_failure(self.config, name, message)
+        except (StateError, sqlite3.Error) as err:
+            log.error("%s: could not record the failure in the state file: %s", name, err)
+
+    # --- rate limits ---------------------------------------------------------------------------
+
+    def limiter(self, sheet: SheetConfig) -> RateLimiter:
+        """The shared limiter of the sheet's workspace; the sheet's own while that is unknown."""
+        with self._lock:
+            workspace = self._workspace.get(sheet.name)
+        if workspace is None:
+            try:
+                workspace = self._identify(self.config, sheet)
+            except SheetsyncError as exc:
+                log.warning(
+                    "%s: could not find the WarmySender workspace (GET /me: %s); this cycle "
+                    "uses a rate limiter of its own",
+                    sheet.name,
+                    redact(str(exc), self._secrets),
+                )
+                with self._lock:
+                    own = self._own.get(sheet.name)
+                    if own is None:
+                        own = self._own[sheet.name] = RateLimiter(clock=self.clock)
+                    return own
+            with self._lock:
+                self._workspace[sheet.name] = workspace
+            log.debug("%s: workspace %s", sheet.name, workspace)
+        return limiter_for(workspace, clock=self.clock)
+
+    # --- timing --------------------------------------------------------------------------------
+
+    def run_due(self) -> list[tuple[str, Outcome]]:
+        """Tick every sheet whose interval has come (on `clock`), as the interval trigger with
+        coalescing would: polls that fell while its own cycle ran are not queued up."""
+        done: list[tuple[str, Outcome]] = []
+        for name, run in self.runs.items():
+            if self.clock.monotonic() < run.next_fire:
+                continue
+            done.append((name, self.tick(name)))
+            now = self.clock.monotonic()
+            while run.next_fire <= now:
+                run.next_fire += run.sheet.poll_seconds
+        return done
+
+    def schedule(self, scheduler: BaseScheduler) -> None:
+        """One interval job per sheet, the first run now."""
+        now = datetime.now(UTC)
+        for name, run in self.runs.items():
+            poll = run.sheet.poll_seconds
+            scheduler.add_job(
+                self.tick,
+                "interval",
+                args=[name],
+                id=name,
+                name=f"poll {name}",
+                seconds=poll,
+                jitter=jitter_s(poll) or None,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                next_run_time=now,
+            )
+
+    def run_forever(self, *, handle_signals: bool = True) -> None:
+        """Poll until stop() or a signal, then let the cycles in progress finish."""
+        self.config.warmysender.require_key()
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=max(len(self.runs), 1))},
+        )
+        self.schedule(scheduler)
+        previous = self._install_signals() if handle_signals else {}
+        names = ", ".join(f"{n} every {r.sheet.poll_seconds}s" for n, r in self.runs.items())
+        log.info("sheetsync run: polling %s; SIGINT or SIGTERM stops", names)
+        scheduler.start()
+        try:
+            while not self._stopping.is_set():
+                if self._signals:
+                    self._stopping.set()
+                    break
+                time.sleep(0.1)
+            log.info("stopping: finishing the cycles in progress")
+            scheduler.shutdown(wait=True)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        log.info("stopped; state saved in %s", self.config.state_path)
+
+    def stop(self) -> None:
+        """Ask run_forever() to stop after the cycles in progress (any thread)."""
+        self._stopping.set()
+
+    def _install_signals(self) -> dict[int, Any]:
+        previous: dict[int, Any] = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, self._on_signal)
+        return previous
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # No locks here (the main thread may hold one): count, and let the main loop act.
+        self._signals += 1
+        name = signal.Signals(signum).name
+        if self._signals > 1:
+            os.write(2, f"sheetsync: second {name}, exiting now\n".encode())
+            os._exit(128 + signum)
+        os.write(
+            2,
+            f"sheetsync: {name}: finishing the cycle in progress, then exiting "
+            f"(send it again to exit at once)\n".encode(),
+        )
+
+
+_COUNTS = (
+    ("prospects_created", "prospect created", "prospects created"),
+    ("prospects_existing", "prospect existing", "prospects existing"),
+    ("prospects_updated", "prospect updated", "prospects updated"),
+    ("campaigns_created", "campaign created", "campaigns created"),
+    ("campaigns_updated", "campaign updated", "campaigns updated"),
+    ("campaigns_started", "campaign started", "campaigns started"),
+    ("campaigns_paused", "campaign paused", "campaigns paused"),
+    ("enrolled", "enrolled", "enrolled"),
+    ("unenrolled", "unenrolled", "unenrolled"),
+    ("suppressed", "suppressed", "suppressed"),
+    ("errors", "error", "errors"),
+    ("held", "held", "held"),
+    ("deferred", "deferred", "deferred"),
+)
+
+
+def _n(value: object, one: str, many: str) -> str:
+    n = value if isinstance(value, int | float) else 0
+    return f"{n:g} {one if n == 1 else many}"
+
+
+def cycle_line(report: dict[str, object]) -> str:
+    """`acme: 12 rows; 3 prospects created, 5 enrolled; 1.2s, 9 API calls, 1 sheet read, ...`"""
+    counts = [_n(report[k], one, many) for k, one, many in _COUNTS if report.get(k)]
+    duration = report.get("duration_s")
+    seconds = float(duration) if isinstance(duration, int | float) else 0.0
+    return (
+        f"{report.get('sheet')}: {_n(report.get('rows_read'), 'row', 'rows')}; "
+        f"{', '.join(counts) or 'no changes'}; {seconds:.1f}s, "
+        f"{_n(report.get('api_calls'), 'API call', 'API calls')}, "
+        f"{_n(report.get('sheets_reads'), 'sheet read', 'sheet reads')}, "
+        f"{_n(report.get('sheets_writes'), 'sheet write', 'sheet writes')}"
+    )
