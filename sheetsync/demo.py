@@ -19,6 +19,7 @@ from typing import Any
 
 import openpyxl
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sheetsync.clock import Clock
@@ -52,9 +53,9 @@ def run_demo(
     replaced = target.exists()
     target.write_bytes((files("sheetsync.data") / sample.WORKBOOK_NAME).read_bytes())
     if replaced:
-        console.print(f"Replaced the previous demo workbook at {target}")
+        console.print(f"Replaced the previous demo workbook at {target}", soft_wrap=True)
     else:
-        console.print(f"Copied the demo workbook to {target}")
+        console.print(f"Copied the demo workbook to {target}", soft_wrap=True)
 
     seed = demo_seed()
     seed["workspaces"][0]["rateLimitPerMinute"] = 600  # the demo should not wait for budget
@@ -79,7 +80,10 @@ def run_demo(
         _show(console, second, target)
 
     console.print(
-        f"\nOpen [bold]{target}[/bold] to see every status column sheetsync filled in.\n"
+        f"\nOpen [bold]{escape(str(target))}[/bold] to see the status columns sheetsync filled in.",
+        soft_wrap=True,
+    )
+    console.print(
         "Next: `sheetsync init --xlsx leads.xlsx` (or `--spreadsheet ID` for Google Sheets), "
         "then `sheetsync check` and `sheetsync sync`. `sheetsync sandbox` runs this API locally."
     )
@@ -192,7 +196,7 @@ def _show(console: Console, report: CycleReport, workbook: Path) -> None:
     for key in SHOWN:
         value = counts.get(key)
         if value:
-            table.add_row(key.replace("_", " "), str(value))
+            table.add_row(key.replace("_", " ").replace("duration s", "duration (s)"), str(value))
     console.print(table)
 
     wb = openpyxl.load_workbook(workbook, read_only=True)

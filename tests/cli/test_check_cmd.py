@@ -1,0 +1,163 @@
+"""`sheetsync check` against the sandbox and an xlsx workbook: all green on a good setup, and
+each failure (missing key, revoked key, missing scopes, missing tab, missing header, unknown or
+disconnected mailbox) on its own line with its fix, the other checks still shown, exit 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from sheetsync.cli import cli
+from sheetsync.data import demo_workbook as sample
+from sheetsync.sandbox import DEMO_KEY, DEMO_READONLY_KEY, SandboxServer
+
+from .conftest import REVOKED_KEY
+
+OK, BAD = "\u2713", "\u2717"
+
+
+@pytest.fixture
+def setup(tmp_path: Path, sandbox: SandboxServer) -> Path:
+    """A config pointing at the sandbox and a copy of the demo workbook."""
+    (tmp_path / "book.xlsx").write_bytes(sample.build_workbook())
+    config = tmp_path / "sheetsync.toml"
+    config.write_text(
+        "[warmysender]\n"
+        f'base_url = "{sandbox.base_url}"\n'
+        "[[sheet]]\n"
+        'name = "demo"\n'
+        'source = "xlsx"\n'
+        'spreadsheet = "book.xlsx"\n'
+        'custom_fields = ["Industry"]\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def run(config: Path, key: str | None) -> tuple[int, list[str]]:
+    env = {"WARMYSENDER_API_KEY": key} if key else {}
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "check"], env=env, catch_exceptions=False
+    )
+    return result.exit_code, result.output.splitlines()
+
+
+def line(lines: list[str], start: str) -> str:
+    hits = [ln for ln in lines if ln.startswith(start)]
+    assert len(hits) == 1, (start, lines)
+    return hits[0]
+
+
+def edit(path: Path, fn: object) -> None:
+    wb = openpyxl.load_workbook(path)
+    fn(wb)  # type: ignore[operator]
+    wb.save(path)
+    wb.close()
+
+
+def test_everything_passes(setup: Path) -> None:
+    code, lines = run(setup, DEMO_KEY)
+    assert code == 0, lines
+    assert lines[-1] == "All checks passed."
+    checks = lines[:-1]
+    assert all(ln.startswith(OK) for ln in checks), checks
+    assert [ln.split(":")[0] for ln in checks] == [
+        f"{OK} config valid",
+        f"{OK} API key present",
+        f"{OK} API key valid",
+        f"{OK} API key scopes",
+        f"{OK} sheet 'demo' reachable",
+        f"{OK} sheet 'demo' tabs and headers",
+        f"{OK} sheet 'demo' mailboxes",
+    ]
+    assert "workspace ws_demo" in line(lines, f"{OK} API key valid")
+    assert "2 named in 'Campaigns', all connected and sending" in lines[-2]
+    assert DEMO_KEY not in "\n".join(lines)
+
+
+def test_missing_key_names_the_variable_and_keeps_checking_the_sheet(setup: Path) -> None:
+    code, lines = run(setup, None)
+    assert code == 1
+    miss = line(lines, f"{BAD} API key present")
+    assert "$WARMYSENDER_API_KEY is not set" in miss
+    assert "fix: export WARMYSENDER_API_KEY=<your key>" in miss
+    assert line(lines, f"{OK} sheet 'demo' tabs and headers")
+    assert lines[-1] == "1 check failed."
+
+
+def test_revoked_key(setup: Path) -> None:
+    code, lines = run(setup, REVOKED_KEY)
+    assert code == 1
+    bad = line(lines, f"{BAD} API key valid")
+    assert "refused the key in $WARMYSENDER_API_KEY (401)" in bad
+    assert "fix: create a new key in Settings > API Keys" in bad
+    assert REVOKED_KEY not in "\n".join(lines)
+    assert not [ln for ln in lines if "scopes" in ln or "mailboxes:" in ln]
+
+
+def test_missing_scopes_are_listed(setup: Path) -> None:
+    code, lines = run(setup, DEMO_READONLY_KEY)
+    assert code == 1
+    bad = line(lines, f"{BAD} API key scopes")
+    assert "the key lacks prospects:write, campaigns:write, enrollments:write" in bad
+    assert "fix: in Settings > API Keys in WarmySender, create a key with mailboxes:read" in bad
+    # The read-only key can still list mailboxes, so that check runs and passes.
+    assert line(lines, f"{OK} sheet 'demo' mailboxes")
+    assert lines[-1] == "1 check failed."
+
+
+def test_missing_tab_and_missing_header(setup: Path) -> None:
+    def damage(wb: openpyxl.Workbook) -> None:
+        del wb["Steps"]
+        wb["Campaigns"]["A1"] = "Campaign Name"
+
+    edit(setup.parent / "book.xlsx", damage)
+    code, lines = run(setup, DEMO_KEY)
+    assert code == 1
+    steps = line(lines, f"{BAD} sheet 'demo' tab 'Steps'")
+    assert "not found; the tabs there are: 'Prospects', 'Campaigns', 'Enrollments'" in steps
+    assert "fix: create it with `sheetsync init`" in steps
+    header = line(lines, f"{BAD} sheet 'demo' tab 'Campaigns'")
+    assert "has no 'Campaign' column" in header
+    assert '[sheet.columns.campaigns] name = "<your header>"' in header
+    assert lines[-1] == "2 checks failed."
+
+
+def test_unknown_and_disconnected_mailboxes(setup: Path) -> None:
+    def mailboxes(wb: openpyxl.Workbook) -> None:
+        ws = wb["Campaigns"]
+        col = [c.value for c in ws[1]].index("Mailboxes") + 1
+        ws.cell(row=2, column=col).value = "old@outreach-demo.example, nobody@nowhere.example"
+
+    edit(setup.parent / "book.xlsx", mailboxes)
+    code, lines = run(setup, DEMO_KEY)
+    assert code == 1
+    bad = [ln for ln in lines if ln.startswith(f"{BAD} sheet 'demo' mailboxes")]
+    assert len(bad) == 2, lines
+    assert "'Campaigns' row 2: mailbox 'old@outreach-demo.example' is disconnected" in bad[0]
+    assert "fix: reconnect it in WarmySender" in bad[0]
+    assert "mailbox 'nobody@nowhere.example' is not in this workspace" in bad[1]
+    assert "these can send: alex@outreach-demo.example, sam@outreach-demo.example" in bad[1]
+
+
+def test_bad_config_is_one_failed_check(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[[sheet]]\nname = "x"\nsource = "csv"\nspreadsheet = "a"\n')
+    code, lines = run(config, DEMO_KEY)
+    assert code == 1
+    assert lines[0].startswith(f"{BAD} config valid: ")
+    assert "must be one of google, xlsx" in lines[0]
+    assert lines[-1] == "1 check failed."
+
+
+def test_unreachable_api(setup: Path, sandbox: SandboxServer) -> None:
+    sandbox.close()
+    code, lines = run(setup, DEMO_KEY)
+    assert code == 1
+    bad = line(lines, f"{BAD} API key valid")
+    assert "cannot reach WarmySender at http://127.0.0.1:" in bad
+    assert "fix: check [warmysender] base_url" in bad
+    assert line(lines, f"{OK} sheet 'demo' tabs and headers")

@@ -1,0 +1,105 @@
+"""`sheetsync demo` from an empty directory: two real cycles against the in-process sandbox,
+and the workbook it leaves behind shows the statuses a marketer would look for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from click.testing import CliRunner
+
+from sheetsync.cli import cli
+from sheetsync.data import demo_workbook as sample
+from sheetsync.sandbox import demo_seed
+from sheetsync.tabs import header_key
+
+
+def rows_by(ws: Any, *keys: str) -> dict[tuple[str, ...], dict[str, Any]]:
+    grid = [list(r) for r in ws.iter_rows(values_only=True)]
+    header = [header_key(h) for h in grid[0]]
+    out = {}
+    for row in grid[1:]:
+        record = {h: v for h, v in zip(header, row, strict=False) if h != "none"}
+        out[tuple(str(record.get(header_key(k))) for k in keys)] = record
+    return out
+
+
+def test_demo_runs_two_cycles_and_fills_the_status_columns(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Cycle 1" in out and "Cycle 2" in out
+    assert "Copied the demo workbook" in out
+    workbook = tmp_path / sample.WORKBOOK_NAME
+    assert str(workbook) in out
+    cycle1, cycle2 = out.split("Cycle 2", 1)
+    # After cycle 1 the Running campaign is running; cycle 2 pauses it.
+    assert "campaigns started" in cycle1 and "running" in cycle1
+    assert "campaigns paused" in cycle2 and "unenrolled" in cycle2
+
+    wb = openpyxl.load_workbook(workbook)
+    try:
+        prospects = rows_by(wb["Prospects"], "Email")
+        assert prospects[("maria.gonzalez@brightpath.io",)]["syncstatus"] == "synced"
+        assert str(prospects[("maria.gonzalez@brightpath.io",)]["prospectid"]).strip()
+        bad_email = prospects[("dana.whitfield@",)]["syncstatus"]
+        assert bad_email.startswith("error: ") and "email" in bad_email.lower()
+        dup = prospects[("Maria.Gonzalez@BrightPath.io",)]["syncstatus"]
+        assert dup == "error: duplicate of row 2"
+        linkedin = prospects[("samuel.okafor@kitepay.ng",)]["syncstatus"]
+        assert linkedin.startswith("error: ") and "LinkedIn" in linkedin
+        assert prospects[(sample.BOUNCED,)]["syncstatus"] == "exists"
+        # Added by the marketer before cycle 2, created in cycle 2.
+        assert prospects[(str(sample.SECOND_CYCLE_PROSPECT[0]),)]["syncstatus"] == "synced"
+        good = [p for p in prospects.values() if p["syncstatus"] == "synced"]
+        assert len(good) == 23  # 22 sample prospects + the one added before cycle 2
+
+        campaigns = rows_by(wb["Campaigns"], "Campaign")
+        running, draft = campaigns[(sample.RUNNING,)], campaigns[(sample.DRAFT,)]
+        assert str(running["campaignid"]).startswith("cmp_")
+        assert running["state"] == "Paused" and running["apistatus"] == "paused"
+        assert str(draft["campaignid"]).startswith("cmp_") and draft["apistatus"] == "draft"
+        assert running["syncstatus"] == draft["syncstatus"] == "synced"
+
+        steps = rows_by(wb["Steps"], "Campaign", "Step")
+        assert len(steps) == len(sample.STEPS)
+        assert all(s["syncstatus"] == "synced" for s in steps.values()), steps
+
+        enrollments = rows_by(wb["Enrollments"], "Email", "Campaign")
+        assert enrollments[(sample.BOUNCED, sample.RUNNING)]["enrollmentstatus"] == "suppressed"
+        assert (
+            enrollments[(sample.SECOND_CYCLE_UNENROLL, sample.RUNNING)]["enrollmentstatus"]
+            == "unenrolled"
+        )
+        assert (
+            enrollments[("maria.gonzalez@brightpath.io", sample.RUNNING)]["enrollmentstatus"]
+            == "enrolled"
+        )
+        added = (str(sample.SECOND_CYCLE_ENROLLMENT[0]), sample.DRAFT)
+        assert enrollments[added]["enrollmentstatus"] == "enrolled"
+        assert enrollments[("None", sample.DRAFT)]["enrollmentstatus"] == "enrolled"  # the list
+    finally:
+        wb.close()
+
+
+def test_running_the_demo_again_replaces_its_workbook(tmp_path: Path) -> None:
+    (tmp_path / sample.WORKBOOK_NAME).write_bytes(b"an old demo copy")
+    result = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Replaced the previous demo workbook" in result.output
+    wb = openpyxl.load_workbook(tmp_path / sample.WORKBOOK_NAME)
+    try:
+        assert wb.sheetnames[:4] == ["Prospects", "Campaigns", "Steps", "Enrollments"]
+    finally:
+        wb.close()
+
+
+def test_sample_data_matches_the_sandbox_demo_workspace() -> None:
+    ws = demo_seed()["workspaces"][0]
+    boxes = {m["email"]: m for m in ws["mailboxes"]}
+    for mailbox in (sample.MAILBOX_1, sample.MAILBOX_2):
+        assert boxes[mailbox]["connected"] and boxes[mailbox]["sendingEnabled"], mailbox
+    statuses = {p["email"]: p["status"] for p in ws["prospects"]}
+    assert statuses[sample.BOUNCED] == "bounced"
+    assert sample.DEMO_LIST_ID in {lst["id"] for lst in ws["lists"]}
