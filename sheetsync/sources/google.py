@@ -409,7 +409,7 @@ class GoogleSource:
             raise self._translate(exc) from None
         except RefreshError:
             raise SheetPermission(
-                f"Google refused to refresh the credentials: {self.fix_for_401}",
+                f"Google rejected the credentials and they cannot be refreshed; {self.fix_for_401}",
                 sheet=self.label,
             ) from None
         except TransportError as exc:
