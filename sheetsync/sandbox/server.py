@@ -198,9 +198,14 @@ def serve(
         for key in ws["apiKeys"]:
             click.echo(f"  key {key['key']}  scopes: {', '.join(key['scopes']) or 'none'}")
     click.echo(f"state: GET {server.root_url}/_sandbox/state   Ctrl-C stops.")
+    handler = logging.StreamHandler()  # the request log on stderr: route template and status
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("sandbox stopped.")
     finally:
         server.close()
+        log.removeHandler(handler)
