@@ -161,3 +161,13 @@ def test_unreachable_api(setup: Path, sandbox: SandboxServer) -> None:
     assert "cannot reach WarmySender at http://127.0.0.1:" in bad
     assert "fix: check [warmysender] base_url" in bad
     assert line(lines, f"{OK} sheet 'demo' tabs and headers")
+
+
+def test_unreachable_sheet(setup: Path) -> None:
+    (setup.parent / "book.xlsx").unlink()
+    code, lines = run(setup, DEMO_KEY)
+    assert code == 1
+    bad = line(lines, f"{BAD} sheet 'demo' reachable")
+    assert "book.xlsx not found" in bad and "sheetsync init" in bad
+    assert line(lines, f"{OK} API key scopes")  # the API checks still ran
+    assert lines[-1] == "1 check failed."

@@ -98,3 +98,27 @@ def test_systemd_unit_runs_the_daemon_and_stops_with_sigterm() -> None:
     assert "KillSignal=SIGTERM" in text
     assert "EnvironmentFile=" in text  # the key lives outside the unit
     assert "WARMYSENDER_API_KEY=" not in text.split("[Unit]", 1)[1]
+
+
+def test_lead_export_rows_become_prospect_bodies() -> None:
+    """The CSV imported as the Prospects tab, read through the real row parser."""
+    from sheetsync.rows import parse_sheet
+    from sheetsync.sources.base import SheetData
+
+    sheet = load_config(SAMPLES / "lead-export-mapping.toml", env={}).sheets[0]
+    with (SAMPLES / "lead-export.csv").open(newline="", encoding="utf-8") as fh:
+        grid: list[list[object]] = [list(r) for r in csv.reader(fh)]
+    tabs = {sheet.tab("prospects").title: grid}
+    for role in ("campaigns", "steps", "enrollments"):
+        spec = sheet.tab(role)
+        tabs[spec.title] = [[c.header for c in spec.inputs]]
+    rows = parse_sheet(SheetData(tabs=tabs, titles=list(tabs)), sheet)
+    assert rows.issues == []
+    by_email = {p.key: p.body for p in rows.prospects}
+    assert len(by_email) == 5
+    james = by_email["james.oconnor@tidewater.co"]  # trimmed and lower-cased
+    assert james["company"] == "Tidewater"
+    assert james["role"] == "Founder"
+    assert james["linkedinUrl"].startswith("http")
+    assert james["customFields"] == {"Industry": "Logistics"}
+    assert "City" not in james and "City" not in james["customFields"]
