@@ -387,6 +387,8 @@ def render(cell: Cell | None, value_option: str, date_option: str) -> Scalar:
     assert v is not None
     if value_option == "FORMULA" and cell.formula is not None:
         return cell.formula
+    if isinstance(v, str) and _is_checkbox(cell) and v.upper() in ("TRUE", "FALSE"):
+        v = v.upper() == "TRUE"  # a checkbox holds a boolean whatever was typed into it
     if cell.error or isinstance(v, str):
         return v
     if isinstance(v, bool):
@@ -398,6 +400,11 @@ def render(cell: Cell | None, value_option: str, date_option: str) -> Scalar:
     if value_option == "FORMATTED_VALUE":
         return format_number(v)
     return number(v)
+
+
+def _is_checkbox(cell: Cell) -> bool:
+    rule = cell.validation or {}
+    return bool((rule.get("condition") or {}).get("type") == "BOOLEAN")
 
 
 def stored(cell: Cell | None) -> Scalar | date | datetime:
