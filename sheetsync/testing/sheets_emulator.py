@@ -29,7 +29,6 @@ from sheetsync.testing.sheets_grid import (
     Cell,
     Tab,
     a1,
-    formula_cell,
     python_cell,
     stored,
     trim,
@@ -407,22 +406,19 @@ class SheetsEmulator:
             if not ranges:
                 return {"spreadsheetId": book.spreadsheet_id}
             return values_api.batch_get(book, ranges, params)
+        # Values writes check everything before changing a cell, so they need no undo.
         if kind == "values.clear":
-            return {
-                "spreadsheetId": book.spreadsheet_id,
-                "clearedRange": _atomic(book, lambda: values_api.clear(book, rng)),
-            }
+            cleared = values_api.clear(book, rng)
+            return {"spreadsheetId": book.spreadsheet_id, "clearedRange": cleared}
         if kind == "values.batchClear":
-            return dict(_atomic(book, lambda: values_api.batch_clear(book, payload)))
+            return values_api.batch_clear(book, payload)
         if kind == "values.update":
             option = params.get("valueInputOption")
-            return dict(
-                _atomic(book, lambda: values_api.write_range(book, rng, payload, option, fv))
-            )
+            return values_api.write_range(book, rng, payload, option, fv)
         if kind == "values.batchUpdate":
-            return dict(_atomic(book, lambda: values_api.batch_update(book, payload, fv)))
+            return values_api.batch_update(book, payload, fv)
         if kind == "values.append":
-            return dict(_atomic(book, lambda: values_api.append(book, rng, payload, params, fv)))
+            return values_api.append(book, rng, payload, params, fv)
         # spreadsheets.batchUpdate
         requests = payload.get("requests")
         if not isinstance(requests, list):
@@ -551,4 +547,4 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
 
 
-__all__ = ["READ_KINDS", "WRITE_KINDS", "SheetsEmulator", "formula_cell"]
+__all__ = ["READ_KINDS", "WRITE_KINDS", "SheetsEmulator"]

@@ -3,6 +3,7 @@ append, clear, batchClear. Each function takes the Book and the request, returns
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sheetsync.testing.sheets_book import ApiFailure, Book, bad_request
@@ -104,9 +105,16 @@ def _rows_of(body: dict[str, Any], major: str | None) -> list[list[Any]]:
 
 
 def write_range(
-    book: Book, text: str, body: dict[str, Any], option: str | None, formula_value: str
+    book: Book,
+    text: str,
+    body: dict[str, Any],
+    option: str | None,
+    formula_value: str,
+    pending: list[Callable[[], None]] | None = None,
 ) -> dict[str, Any]:
-    """values.update and one entry of values.batchUpdate."""
+    """values.update and one entry of values.batchUpdate. Everything is checked before a cell
+    changes; with `pending` the change is queued there instead of made (batchUpdate applies
+    all entries only once every one of them is valid)."""
     opt = _choice(option, INPUT_OPTIONS, "value_input_option", "")
     if not opt:
         raise bad_request("'valueInputOption' is required but not specified")
@@ -132,7 +140,11 @@ def write_range(
             "updatedRange": f"{q(tab.title)}!{a1(r0, c0, r0 + 1, c0 + 1)}",
         }
     _grid_limits(tab, r0, c0, r0 + nrows, c0 + ncols)
-    _store(tab, r0, c0, rows, opt, formula_value)
+    cells = _parse(rows, opt, formula_value)
+    if pending is None:
+        _store(tab, r0, c0, cells)
+    else:
+        pending.append(lambda: _store(tab, r0, c0, cells))
     return {
         "spreadsheetId": book.spreadsheet_id,
         "updatedRange": f"{q(tab.title)}!{a1(r0, c0, r0 + nrows, c0 + ncols)}",
@@ -142,11 +154,14 @@ def write_range(
     }
 
 
-def _store(tab: Tab, r0: int, c0: int, rows: list[list[Any]], opt: str, fv: str) -> None:
+def _parse(rows: list[list[Any]], opt: str, fv: str) -> list[list[Cell | None]]:
     try:
-        parsed = [[entered_cell(v, opt, formula_value=fv) for v in row] for row in rows]
+        return [[entered_cell(v, opt, formula_value=fv) for v in row] for row in rows]
     except ValueError as e:
         raise bad_request(str(e)) from None
+
+
+def _store(tab: Tab, r0: int, c0: int, parsed: list[list[Cell | None]]) -> None:
     for i, row in enumerate(parsed):
         for j, cell in enumerate(row):
             if cell is not None:
@@ -159,6 +174,7 @@ def batch_update(book: Book, body: dict[str, Any], formula_value: str) -> dict[s
     if not isinstance(data, list):
         raise bad_request("Invalid value at 'data'")
     responses = []
+    pending: list[Callable[[], None]] = []
     rows: set[tuple[int, int]] = set()
     cols: set[tuple[int, int]] = set()
     sheets: set[int] = set()
@@ -166,7 +182,7 @@ def batch_update(book: Book, body: dict[str, Any], formula_value: str) -> dict[s
     for entry in data:
         if not isinstance(entry, dict) or "range" not in entry:
             raise bad_request("Invalid data[]: a ValueRange needs a range")
-        resp = write_range(book, entry["range"], entry, opt, formula_value)
+        resp = write_range(book, entry["range"], entry, opt, formula_value, pending)
         responses.append(resp)
         if "updatedRows" in resp:
             tab, rng = book.parse_range(entry["range"])
@@ -175,6 +191,8 @@ def batch_update(book: Book, body: dict[str, Any], formula_value: str) -> dict[s
             rows.update((tab.sheet_id, r) for r in range(r0, r0 + resp["updatedRows"]))
             cols.update((tab.sheet_id, c) for c in range(c0, c0 + resp["updatedColumns"]))
             cells += resp["updatedCells"]
+    for apply in pending:
+        apply()
     out: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id}
     if responses:
         out.update(
@@ -235,6 +253,7 @@ def append(
     rows = _rows_of(body, body.get("majorDimension"))
     nrows = len(rows)
     ncols = max((len(r) for r in rows), default=0)
+    cells = _parse(rows, opt, formula_value)
     found = _table(tab, r0, c0, r1, c1)
     out: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id}
     if found is None:
@@ -249,7 +268,7 @@ def append(
             tab.row_count = at_r + nrows
         if at_c + ncols > tab.col_count:
             tab.col_count = at_c + ncols
-        _store(tab, at_r, at_c, rows, opt, formula_value)
+        _store(tab, at_r, at_c, cells)
     written = f"{q(tab.title)}!{a1(at_r, at_c, at_r + max(nrows, 1), at_c + max(ncols, 1))}"
     updates: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id, "updatedRange": written}
     if nrows and ncols:
@@ -277,6 +296,8 @@ def batch_clear(book: Book, body: dict[str, Any]) -> dict[str, Any]:
     ranges = body.get("ranges") or []
     if not isinstance(ranges, list):
         raise bad_request("Invalid value at 'ranges'")
+    for text in ranges:  # check every range before clearing any
+        _clipped(*book.parse_range(text))
     return {"spreadsheetId": book.spreadsheet_id, "clearedRanges": [clear(book, r) for r in ranges]}
 
 

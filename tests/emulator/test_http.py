@@ -424,3 +424,15 @@ def test_spreadsheets_get_fields_mask(emu: SheetsEmulator, http: requests.Sessio
     assert got["properties"] == {"title": "T"}
     assert [s["properties"]["title"] for s in got["sheets"]] == ["A", "B"]
     assert set(got["sheets"][0]["properties"]) == {"title", "sheetId"}
+
+
+def test_values_batch_update_and_batch_clear_are_all_or_nothing(
+    emu: SheetsEmulator, http: requests.Session
+) -> None:
+    sid = emu.create_spreadsheet({"S": [["a", "b"]]})
+    data = [{"range": "S!A1", "values": [["changed"]]}, {"range": "Nope!A1", "values": [["x"]]}]
+    resp = post(http, emu, f"{sid}/values:batchUpdate", {"valueInputOption": "RAW", "data": data})
+    assert resp.status_code == 400
+    cleared = post(http, emu, f"{sid}/values:batchClear", {"ranges": ["S!A1", "S!A2000"]})
+    assert cleared.status_code == 400
+    assert emu.values(sid, "S") == [["a", "b"]]
