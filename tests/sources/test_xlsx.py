@@ -1,0 +1,226 @@
+"""XlsxSource specifics: atomic saves that survive a crash, a workbook open elsewhere, missing or
+corrupt files, what a write keeps intact, and `init`'s tab creation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Font
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from sheetsync.errors import SheetError, SheetNotFound, SheetUnavailable, TabNotFound
+from sheetsync.sources.base import CellWrite, TabLayout
+from sheetsync.sources.xlsx import XlsxSource
+
+
+def make_book(path: Path, rows: list[list[object]], title: str = "Prospects") -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+def crash_child(path: Path, mode: str) -> subprocess.Popen[bytes]:
+    """A child process that writes a large batch of cells to the workbook and dies mid-save:
+    `kill` is killed by the test while it writes the temp file; `before-rename` exits hard after
+    the temp file is complete but before the rename."""
+    code = textwrap.dedent(
+        f"""
+        import os, sys
+        from sheetsync.sources.base import CellWrite
+        from sheetsync.sources.xlsx import XlsxSource
+        if {mode!r} == "before-rename":
+            os.replace = lambda *a, **k: os._exit(9)
+        rows = 1500 if {mode!r} == "kill" else 2
+        cells = [CellWrite("Prospects", r, c, "new value %d %d " % (r, c) + "x" * 60)
+                 for r in range(2, 2 + rows) for c in range(20)]
+        XlsxSource({str(path)!r}).write(cells)
+        """
+    )
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def test_killed_mid_save_leaves_the_old_workbook_intact(tmp_path: Path) -> None:
+    path = make_book(tmp_path / "book.xlsx", [["Email", "Status"], ["a@x.io", "old"]])
+    before = path.read_bytes()
+    tmp = tmp_path / ".book.xlsx.sheetsync-tmp"
+    child = crash_child(path, "kill")
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp.exists() and tmp.stat().st_size > 0):
+            assert child.poll() is None, "the save finished before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before
+    src = XlsxSource(path)
+    assert src.read(["Prospects"]).tabs["Prospects"] == [["Email", "Status"], ["a@x.io", "old"]]
+    src.write([CellWrite("Prospects", 2, 1, "synced")])  # the leftover temp file is no obstacle
+    assert src.read(["Prospects"]).tabs["Prospects"][1] == ["a@x.io", "synced"]
+
+
+def test_crash_before_the_rename_leaves_the_old_workbook_intact(tmp_path: Path) -> None:
+    path = make_book(tmp_path / "book.xlsx", [["Email", "Status"], ["a@x.io", "old"]])
+    child = crash_child(path, "before-rename")
+    assert child.wait(timeout=120) == 9
+    assert (tmp_path / ".book.xlsx.sheetsync-tmp").exists()  # the full temp file was written
+    rows = XlsxSource(path).read(["Prospects"]).tabs["Prospects"]
+    assert rows == [["Email", "Status"], ["a@x.io", "old"]]
+
+
+def test_lock_file_of_excel_or_libreoffice_blocks_writes_not_reads(tmp_path: Path) -> None:
+    path = make_book(tmp_path / "book.xlsx", [["Email"], ["a@x.io"]])
+    src = XlsxSource(path)
+    for lock_name in ("~$book.xlsx", ".~lock.book.xlsx#"):
+        lock = tmp_path / lock_name
+        lock.write_text("someone", encoding="utf-8")
+        assert src.read(["Prospects"]).tabs["Prospects"][1] == ["a@x.io"]
+        with pytest.raises(SheetUnavailable) as err:
+            src.write([CellWrite("Prospects", 2, 1, "x")])
+        assert "open in another program" in str(err.value) and lock_name in str(err.value)
+        lock.unlink()
+    src.write([CellWrite("Prospects", 2, 1, "x")])
+    assert src.read(["Prospects"]).tabs["Prospects"][1] == ["a@x.io", "x"]
+
+
+def test_missing_workbook(tmp_path: Path) -> None:
+    src = XlsxSource(tmp_path / "nope.xlsx")
+    with pytest.raises(SheetNotFound) as err:
+        src.read(["Prospects"])
+    assert "nope.xlsx" in str(err.value) and "sheetsync init" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "content", [b"Email,Name\na@x.io,Ann\n", b"PK\x03\x04 truncated zip", b""], ids=str
+)
+def test_unreadable_workbook_is_a_clear_sheet_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(content)
+    with pytest.raises(SheetError) as err:
+        XlsxSource(path).read(["Prospects"])
+    assert "not a readable .xlsx workbook" in str(err.value)
+    assert "save it as .xlsx" in str(err.value)
+
+
+def test_a_folder_is_not_a_workbook(tmp_path: Path) -> None:
+    with pytest.raises(SheetError) as err:
+        XlsxSource(tmp_path).read(["Prospects"])
+    assert "folder" in str(err.value)
+
+
+def test_write_keeps_formulas_styles_validations_comments_and_other_sheets(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Prospects"
+    ws.append(["Email", "Score", "Double", "Sync"])
+    ws.append(["a@x.io", 21, "=B2*2", True])
+    ws["A1"].font = Font(bold=True)
+    ws["A1"].comment = Comment("the key", "ann")
+    dv = DataValidation(type="list", formula1='"TRUE,FALSE"')
+    dv.add("D2:D100")
+    ws.add_data_validation(dv)
+    other = wb.create_sheet("Notes")
+    other["B2"] = "mine"
+    wb.save(path)
+
+    XlsxSource(path).write([CellWrite("Prospects", 2, 4, "synced")])
+
+    wb = load_workbook(path)
+    ws = wb["Prospects"]
+    assert ws["C2"].value == "=B2*2" and ws["C2"].data_type == "f"  # formula kept
+    assert ws["E2"].value == "synced"
+    assert ws["A1"].font.bold is True
+    assert ws["A1"].comment is not None and ws["A1"].comment.text == "the key"
+    assert [str(v.sqref) for v in ws.data_validations.dataValidation] == ["D2:D100"]
+    assert wb["Notes"]["B2"].value == "mine"
+    assert wb.sheetnames == ["Prospects", "Notes"]
+
+
+def test_write_to_a_missing_tab_names_the_tabs(tmp_path: Path) -> None:
+    path = make_book(tmp_path / "book.xlsx", [["Email"]])
+    with pytest.raises(TabNotFound) as err:
+        XlsxSource(path).write([CellWrite("Campaigns", 2, 0, "x")])
+    assert err.value.existing == ["Prospects"]
+
+
+def test_file_mode_is_kept(tmp_path: Path) -> None:
+    path = make_book(tmp_path / "book.xlsx", [["Email"]])
+    os.chmod(path, 0o640)
+    XlsxSource(path).write([CellWrite("Prospects", 2, 0, "a@x.io")])
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_create_tabs_in_a_new_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "new.xlsx"
+    src = XlsxSource(path)
+    note = "Written by sheetsync."
+    layouts = [
+        TabLayout("Prospects", ["Email", "Sync", "Sync Status"], [1], [2], note),
+        TabLayout("Campaigns", ["Campaign", "Campaign ID"], [], [1], note),
+    ]
+    assert src.create_tabs(layouts) == ["Prospects", "Campaigns"]
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Prospects", "Campaigns"]  # no stray default "Sheet"
+    ws = wb["Prospects"]
+    assert [c.value for c in ws[1]] == ["Email", "Sync", "Sync Status"]
+    assert ws.freeze_panes == "A2"
+    assert ws["C1"].comment is not None and ws["C1"].comment.text == note
+    assert ws["A1"].comment is None
+    rules = ws.data_validations.dataValidation
+    assert len(rules) == 1 and str(rules[0].sqref) == "B2:B1048576"
+    assert rules[0].formula1 == '"TRUE,FALSE"'
+    assert src.counts.writes == 1
+
+
+def test_create_tabs_never_touches_existing_tabs(tmp_path: Path) -> None:
+    path = make_book(tmp_path / "book.xlsx", [["Email", "Mine"], ["a@x.io", "data"]])
+    src = XlsxSource(path)
+    layouts = [
+        TabLayout("Prospects", ["Email", "Sync"], [1], [], "n"),
+        TabLayout("Steps", ["Campaign", "Step"], [], [], "n"),
+    ]
+    assert src.create_tabs(layouts) == ["Steps"]
+    data = src.read(["Prospects", "Steps"])
+    assert data.tabs["Prospects"] == [["Email", "Mine"], ["a@x.io", "data"]]
+    assert data.tabs["Steps"] == [["Campaign", "Step"]]
+    before = path.read_bytes()
+    assert src.create_tabs(layouts) == []
+    assert path.read_bytes() == before  # nothing to do: not even saved
+
+
+def test_time_and_control_characters(tmp_path: Path) -> None:
+    from datetime import time as dtime
+
+    path = make_book(tmp_path / "book.xlsx", [["Start", "Name"], [dtime(9, 30), "x"]])
+    src = XlsxSource(path)
+    src.write([CellWrite("Prospects", 2, 1, "bell\x07 gone")])
+    assert src.read(["Prospects"]).tabs["Prospects"][1] == ["09:30:00", "bell gone"]
+
+
+def test_reads_a_large_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "big.xlsx"
+    wb = Workbook(write_only=True)  # streams, like a large file saved by Excel
+    ws = wb.create_sheet("Prospects")
+    ws.append(["Email", "First", "Last", "Company", "Phone", "Sync"])
+    for i in range(10_000):
+        ws.append([f"p{i}@x.io", "F", "L", "Co", 5550000000 + i, True])
+    wb.save(path)
+    data = XlsxSource(path).read(["Prospects"])
+    assert len(data.tabs["Prospects"]) == 10_001
+    assert data.tabs["Prospects"][-1] == ["p9999@x.io", "F", "L", "Co", 5550009999, True]
