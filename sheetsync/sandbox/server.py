@@ -129,7 +129,7 @@ class SandboxServer:
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
+                kwargs={"poll_interval": 0.02},
                 name="sandbox-http",
                 daemon=True,
             )

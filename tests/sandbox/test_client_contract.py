@@ -19,6 +19,7 @@ def client_for(env: Env) -> WarmySenderClient:
     return WarmySenderClient(
         env.server.base_url,
         Secret(DEMO_KEY),
+        http=env.client(None),  # closed with the env
         clock=env.clock,
         limiter=RateLimiter(clock=env.clock),
         retry=RetryPolicy(),
