@@ -33,7 +33,7 @@ from sheetsync.errors import (
     ScopeError,
     StateConflict,
 )
-from sheetsync.planner import PAUSE_FIRST, Action, Plan
+from sheetsync.planner import PAUSE_FIRST, RUNNING, Action, Plan
 from sheetsync.records import CampaignRecord, EnrollmentRecord, ProspectRecord, SheetRows
 from sheetsync.state import Intent, Item, State
 
@@ -379,7 +379,8 @@ class Executor:
         it.remote_id = remote.id
         it.hash = c.hash
         it.data.update(settings=c.settings, steps_hash=c.steps_hash, api_status=remote.status)
-        it.data["stats"] = dict(remote.stats)
+        self._stats(it, remote)
+        it.data["monitored_at"] = self.clock.time()
         if remote.status in ("running", "active", "scheduled", "paused"):
             it.data["wanted"] = "paused" if remote.status == "paused" else "running"
         self.set_status(it, "synced")
@@ -448,6 +449,11 @@ class Executor:
         it = self.item("campaigns", a.key)
         if it.remote_id is None:
             return  # not created (error or deferred): its status already says why
+        running = str(it.data.get("api_status", "")) in RUNNING
+        if (op == "start") == running:  # already so (e.g. adopted by name after a lost state)
+            it.data["wanted"] = a.fields["wanted"]
+            self.save(it)
+            return
         payload = {"key": a.key, "id": it.remote_id, "wanted": a.fields["wanted"]}
         self.send(op, payload, f"{op}-campaign:{uuid.uuid4().hex}")
 
@@ -467,17 +473,25 @@ class Executor:
         it = self.item("campaigns", intent.body["key"])
         it.data.update(wanted=intent.body["wanted"], api_status=camp.status)
         it.data["monitored_at"] = self.clock.time()
-        if camp.stats:
-            it.data["stats"] = dict(camp.stats)
+        self._stats(it, camp)
         if it.status.startswith("error:"):
             self.set_status(it, "synced")
         self._done(intent, it)
+
+    @staticmethod
+    def _stats(it: Item, camp: Campaign) -> None:
+        """Progress counts from the server; its enrolled count wins over ours when it has one."""
+        if camp.stats:
+            it.data["stats"] = dict(camp.stats)
+            if isinstance(camp.stats.get("enrolled"), int):
+                it.data["enrolled"] = camp.stats["enrolled"]
 
     def _act_monitor(self, a: Action) -> None:
         it = self.item("campaigns", a.key)
         self._slot()
         camp = self.api.get_campaign(str(it.remote_id))
-        it.data.update(api_status=camp.status, stats=dict(camp.stats))
+        it.data["api_status"] = camp.status
+        self._stats(it, camp)
         it.data["monitored_at"] = self.clock.time()
         self.save(it)
 

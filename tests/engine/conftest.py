@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openpyxl
 import pytest
 
@@ -165,6 +166,8 @@ class Harness:
         self.book: Book | None = None
         self.overrides: dict[str, Any] = {}
         self.limiter: RateLimiter | None = None
+        self.http: httpx.Client | None = None  # e.g. with event hooks that crash mid-cycle
+        self.ss: SheetSync | None = None
 
     def make(self, tabs: dict[str, list[list[object]]] | None = None, **sheet: Any) -> Book:
         tabs = tabs if tabs is not None else default_tabs()
@@ -199,11 +202,21 @@ class Harness:
 
     def open(self) -> SheetSync:
         config = self.config
-        return open_sync(config, config.sheets[0], clock=self.clock, limiter=self.limiter)
+        return open_sync(
+            config, config.sheets[0], clock=self.clock, limiter=self.limiter, http=self.http
+        )
 
     def sync(self, **kw: Any) -> CycleReport:
-        with self.open() as ss:
-            return ss.cycle(**kw)
+        """One cycle on a long-lived SheetSync, as the daemon runs them."""
+        if self.ss is None:
+            self.ss = self.open()
+        return self.ss.cycle(**kw)
+
+    def restart(self) -> None:
+        """Close the SheetSync (a process that ended or was killed); the next sync reopens."""
+        if self.ss is not None:
+            self.ss.close()
+            self.ss = None
 
     def poll(self, **kw: Any) -> CycleReport:
         self.clock.advance(self.config.sheets[0].poll_seconds)
@@ -271,9 +284,13 @@ def h(
         emu = SheetsEmulator(clock=clock, tokens={TOKEN}, read_quota_per_min=10_000)
         emu.write_quota_per_min = 10_000
         emu.start()
-        try:
-            yield Harness(tmp_path, clock, sandbox, server, emu, "google")
-        finally:
-            emu.close()
+        harness = Harness(tmp_path, clock, sandbox, server, emu, "google")
     else:
-        yield Harness(tmp_path, clock, sandbox, server, None, "xlsx")
+        emu = None
+        harness = Harness(tmp_path, clock, sandbox, server, None, "xlsx")
+    try:
+        yield harness
+    finally:
+        harness.restart()
+        if emu is not None:
+            emu.close()

@@ -2,21 +2,335 @@
 
 from __future__ import annotations
 
-from tests.engine.conftest import Harness
+import random
+from typing import Any
+
+import httpx
+import pytest
+
+from sheetsync.api.ratelimit import RateLimiter
+from sheetsync.sandbox import Faults
+from tests.engine.conftest import HEADERS, MBX, Harness, default_tabs, people
+
+LAUNCH = "Q1 Launch"
+
+
+def campaigns(h: Harness) -> list[dict[str, Any]]:
+    return list(h.ws()["campaigns"])
+
+
+def prospect(h: Harness, email: str) -> dict[str, Any]:
+    hits = [p for p in h.ws()["prospects"] if p["email"] == email]
+    assert len(hits) == 1, hits
+    return dict(hits[0])
+
+
+def endpoint_calls(h: Harness) -> dict[str, int]:
+    return dict(h.ws()["requestsByEndpoint"])
 
 
 def test_first_sync_creates_enrolls_and_starts(h: Harness) -> None:
     h.make()
     r = h.sync()
     assert (r.prospects_created, r.campaigns_created, r.campaigns_started) == (3, 1, 1)
-    assert r.enrolled == 3 and r.errors == 0 and r.deferred == 0
-    ws = h.ws()
-    print(ws.keys())
-    camp = h.row("Campaigns", "Campaign", "Q1 Launch")
-    assert camp["Sync Status"] == "synced"
-    assert camp["API Status"] == "running"
-    assert str(camp["Campaign ID"]).strip()
+    assert (r.enrolled, r.errors, r.deferred, r.rows_read) == (3, 0, 0, 9)
+    # read, read_keys (+ the Google source's metadata once per process); one write
+    assert (r.sheets_reads, r.sheets_writes) == (2 + (h.kind == "google"), 1)
+    [camp] = campaigns(h)
+    assert camp["status"] == "running"
+    assert (camp["sendingWindowStart"], camp["sendingWindowEnd"]) == ("09:00", "17:00")
+    assert [s["stepIndex"] for s in camp["steps"]] == [0, 1]
+    assert [e["status"] for e in camp["enrollments"]] == ["active"] * 3
+    row = h.row("Campaigns", "Campaign", LAUNCH)
+    assert row["Sync Status"] == "synced" and row["API Status"] == "running"
+    assert row["Campaign ID"] == camp["id"] and row["Enrolled"] == 3
+    assert row["Last Change"] == "+3 enrolled, 0 suppressed"
+    assert row["Synced At"] == "2027-01-15T08:00:00Z" or str(row["Synced At"]).endswith("Z")
     p = h.row("Prospects", "Email", "p0@example.com")
-    assert p["Sync Status"] == "synced" and p["Prospect ID"]
-    e = h.row("Enrollments", "Email", "p1@example.com")
-    assert e["Enrollment Status"] == "enrolled"
+    assert p["Sync Status"] == "synced"
+    assert p["Prospect ID"] == prospect(h, "p0@example.com")["id"]
+    assert prospect(h, "p0@example.com")["customFields"] == {"Industry": "SaaS"}
+    assert {s["Sync Status"] for s in h.table("Steps")} == {"synced"}
+    assert h.row("Enrollments", "Email", "p1@example.com")["Enrollment Status"] == "enrolled"
+
+
+def test_unchanged_sheet_makes_no_calls_and_no_writes(h: Harness) -> None:
+    h.make()
+    h.sync()
+    r = h.poll()
+    assert (r.api_calls, r.sheets_reads, r.sheets_writes) == (0, 1, 0)
+    assert not r.changed
+
+
+def test_sorting_inserting_and_deleting_rows_cause_no_api_calls(h: Harness) -> None:
+    h.make(default_tabs(5))
+    h.sync()
+    assert h.book is not None
+    h.book.sort("Prospects", 0, descending=True)
+    h.book.insert("Prospects", 3, [[], []])
+    h.book.delete("Prospects", 2)  # p4 goes away: kept in WarmySender (on_row_removed = keep)
+    h.book.sort("Enrollments", 0, descending=True)
+    r = h.poll()
+    assert r.api_calls == 0
+    for row in h.table("Prospects"):  # each status is still on its own row
+        assert row["Prospect ID"] == prospect(h, str(row["Email"]))["id"]
+    assert len(h.ws()["campaigns"][0]["enrollments"]) == 5
+
+
+def test_a_cleared_status_cell_is_written_again(h: Harness) -> None:
+    h.make()
+    h.sync()
+    before = h.row("Prospects", "Email", "p1@example.com")
+    assert h.book is not None
+    h.book.set_cell("Prospects", 3, 5, None)  # Sync Status of p1
+    h.book.set_cell("Prospects", 3, 6, "typed over")  # Prospect ID of p1
+    h.clock.advance(120)
+    r = h.sync()
+    assert (r.api_calls, r.sheets_writes) == (0, 1)
+    after = h.row("Prospects", "Email", "p1@example.com")
+    assert after == before  # Synced At too: the status did not change
+
+
+def test_crash_after_the_call_before_the_commit_creates_nothing_twice(h: Harness) -> None:
+    h.make()
+    crashed: list[str] = []
+
+    def crash(response: httpx.Response) -> None:
+        req = response.request
+        if req.method == "POST" and req.url.path.endswith("/campaigns") and not crashed:
+            crashed.append(req.url.path)
+            raise KeyboardInterrupt("killed right after POST /campaigns was answered")
+
+    h.http = httpx.Client(event_hooks={"response": [crash]})
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            h.sync()
+    finally:
+        h.restart()
+        h.http.close()
+        h.http = None
+    assert len(campaigns(h)) == 1 and crashed
+    r = h.sync()  # replays the open intent with the same key: the server answers the original
+    assert len(campaigns(h)) == 1
+    assert r.campaigns_started == 1 and r.enrolled == 3
+    assert len(h.ws()["prospects"]) == 4 + 3
+    assert h.row("Campaigns", "Campaign", LAUNCH)["Campaign ID"] == campaigns(h)[0]["id"]
+
+
+def test_lost_responses_resolve_through_the_same_key(h: Harness) -> None:
+    h.make()
+    h.sandbox.faults = Faults(drop_rate=0.4)
+    h.sandbox._rng = random.Random(3)  # noqa: SLF001 (deterministic drops)
+    r = h.sync()
+    h.sandbox.faults = Faults()
+    assert len(campaigns(h)) == 1
+    assert len(h.ws()["prospects"]) == 4 + 3
+    assert r.campaigns_created == 1 and r.prospects_created == 3
+    assert len(campaigns(h)[0]["enrollments"]) == 3
+
+
+def test_safety_brake_holds_then_confirm_releases(h: Harness) -> None:
+    tabs = default_tabs(12)
+    h.make(tabs)
+    h.sync()
+    assert h.book is not None
+    for row in range(2, 14):
+        h.book.set_cell("Enrollments", row, 2, False)
+    r = h.poll()
+    assert (r.held, r.unenrolled, r.api_calls) == (12, 0, 0)
+    assert str(h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"]).startswith("held: 12 of 12")
+    assert str(h.row("Enrollments", "Email", "p3@example.com")["Enrollment Status"]).startswith(
+        "held:"
+    )
+    assert {e["status"] for e in campaigns(h)[0]["enrollments"]} == {"active"}
+    r = h.poll(confirm_unenroll=True)
+    assert (r.held, r.unenrolled) == (0, 12)
+    assert {e["status"] for e in campaigns(h)[0]["enrollments"]} == {"unenrolled"}
+    camp = h.row("Campaigns", "Campaign", LAUNCH)
+    assert camp["Sync Status"] == "synced"
+    assert camp["Last Change"] == "\u221212 unenrolled (12 of 12 processed)"
+    assert camp["Enrolled"] == 0
+    assert h.row("Enrollments", "Email", "p3@example.com")["Enrollment Status"] == "unenrolled"
+
+
+def test_a_few_unenrolls_pass_the_brake(h: Harness) -> None:
+    h.make()
+    h.sync()
+    assert h.book is not None
+    h.book.set_cell("Enrollments", 2, 2, False)
+    r = h.poll()
+    assert (r.unenrolled, r.held) == (1, 0)
+    statuses = {e["email"]: e["status"] for e in campaigns(h)[0]["enrollments"]}
+    assert statuses["p0@example.com"] == "unenrolled"
+
+
+def test_settle_waits_one_poll(h: Harness) -> None:
+    h.make(settle_polls=1)
+    r = h.sync()  # the first poll of a sheet acts at once
+    assert r.prospects_created == 3
+    assert h.book is not None
+    h.book.set_cell("Prospects", 2, 3, "Globex")
+    r = h.poll()
+    assert r.api_calls == 0
+    status = h.row("Prospects", "Email", "p0@example.com")["Sync Status"]
+    assert status == "waiting: settling (changed since the last poll)"
+    r = h.poll()
+    assert r.prospects_updated == 1
+    assert prospect(h, "p0@example.com")["company"] == "Globex"
+    assert h.row("Prospects", "Email", "p0@example.com")["Sync Status"] == "synced"
+
+
+def test_changed_prospect_is_patched_with_the_whole_custom_map(h: Harness) -> None:
+    h.make()
+    h.sync()
+    assert h.book is not None
+    h.book.set_cell("Prospects", 3, 4, "Fintech")
+    r = h.poll()
+    assert r.prospects_updated == 1 and r.api_calls == 1
+    assert prospect(h, "p1@example.com")["customFields"] == {"Industry": "Fintech"}
+
+
+def test_settings_change_on_a_draft_is_patched(h: Harness) -> None:
+    h.make(default_tabs(state=""))
+    h.sync()
+    assert campaigns(h)[0]["status"] == "draft"
+    assert h.book is not None
+    h.book.set_cell("Campaigns", 2, 2, 80)
+    r = h.poll()
+    assert r.campaigns_updated == 1
+    assert campaigns(h)[0]["dailySendLimit"] == 80
+
+
+def test_settings_change_on_a_running_campaign_waits_for_a_pause(h: Harness) -> None:
+    h.make()
+    h.sync()
+    assert h.book is not None
+    h.book.set_cell("Campaigns", 2, 2, 80)
+    r = h.poll()
+    assert r.api_calls == 0
+    row = h.row("Campaigns", "Campaign", LAUNCH)
+    assert row["Sync Status"] == "waiting: pause the campaign to change its settings"
+    h.book.set_cell("Campaigns", 2, 5, "Paused")
+    r = h.poll()
+    assert r.campaigns_paused == 1
+    r = h.poll()
+    assert r.campaigns_updated == 1
+    assert campaigns(h)[0]["dailySendLimit"] == 80
+    assert campaigns(h)[0]["status"] == "paused"
+    assert h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == "synced"
+
+
+def test_steps_changed_after_creation_explains_the_api_cannot(h: Harness) -> None:
+    h.make()
+    h.sync()
+    assert h.book is not None
+    h.book.set_cell("Steps", 3, 3, "A new subject")
+    r = h.poll()
+    assert r.api_calls == 0 and r.errors == 1
+    row = h.row("Campaigns", "Campaign", LAUNCH)
+    assert str(row["Sync Status"]).startswith("error: the API cannot change the steps")
+    assert {str(s["Sync Status"])[:6] for s in h.table("Steps")} == {"error:"}
+
+
+def test_pause_and_resume(h: Harness) -> None:
+    h.make()
+    h.sync()
+    assert h.book is not None
+    h.book.set_cell("Campaigns", 2, 5, "Paused")
+    r = h.poll()
+    assert r.campaigns_paused == 1 and campaigns(h)[0]["status"] == "paused"
+    assert h.row("Campaigns", "Campaign", LAUNCH)["API Status"] == "paused"
+    h.book.set_cell("Campaigns", 2, 5, "Running")
+    r = h.poll()
+    assert r.campaigns_started == 1 and campaigns(h)[0]["status"] == "running"
+
+
+def test_monitoring_refreshes_progress_at_most_every_monitor_seconds(h: Harness) -> None:
+    h.make(monitor_seconds=300)
+    h.sync()
+    h.clock.advance(100)
+    assert h.sync().api_calls == 0
+    h.clock.advance(250)
+    r = h.sync()
+    assert r.api_calls == 1 and endpoint_calls(h)["GET /campaigns/{id}"] == 1
+
+
+def test_lost_state_file_rebuilds_without_duplicates(h: Harness) -> None:
+    h.make()
+    h.sync()
+    h.restart()
+    for f in (h.tmp_path / "state").iterdir():
+        f.unlink()
+    r = h.poll()
+    assert len(campaigns(h)) == 1
+    assert len(h.ws()["prospects"]) == 4 + 3
+    assert r.campaigns_created == 0 and r.errors == 0
+    assert len(campaigns(h)[0]["enrollments"]) == 3
+    camp = h.row("Campaigns", "Campaign", LAUNCH)
+    assert (camp["Sync Status"], camp["Enrolled"], camp["API Status"]) == ("synced", 3, "running")
+    assert h.row("Enrollments", "Email", "p0@example.com")["Enrollment Status"] == "enrolled"
+    assert h.poll().api_calls == 0
+
+
+def test_sync_log_gets_one_row_per_changing_cycle_newest_first(h: Harness) -> None:
+    h.make()
+    h.sync()
+    h.poll()  # changes nothing: no log row
+    assert h.book is not None
+    h.book.insert("Prospects", 5, people(4, start=3))
+    h.book.insert("Enrollments", 5, [["p3@example.com", LAUNCH, True]])
+    h.poll()
+    log = h.table("Sync Log")
+    assert len(log) == 2
+    assert (log[0]["Created"], log[0]["Enrolled"]) == (1, 1)
+    assert (log[1]["Created"], log[1]["Enrolled"]) == (4, 3)
+    assert str(log[0]["Campaign Changes"]).endswith("Q1 Launch: +1 enrolled, 0 suppressed")
+
+
+def test_rows_get_clear_errors(h: Harness) -> None:
+    tabs = default_tabs()
+    tabs["Campaigns"].append(["Old Box", "old@outreach-demo.example", 10, "", "", ""])
+    tabs["Steps"].append(["Old Box", 1, 0, "Hi", "<p>x</p>"])
+    tabs["Campaigns"].append(["No Steps", MBX, 10, "", "", ""])
+    tabs["Enrollments"].append(["p0@example.com", "Nope", True])
+    tabs["Enrollments"].append(["bounced@globex.example", LAUNCH, True])
+    tabs["Prospects"].append(["not-an-email", "X"])
+    h.make(tabs)
+    r = h.sync()
+    assert h.row("Campaigns", "Campaign", "Old Box")["Sync Status"] == (
+        "error: mailbox old@outreach-demo.example is disconnected: reconnect it in WarmySender"
+    )
+    assert str(h.row("Campaigns", "Campaign", "No Steps")["Sync Status"]).startswith(
+        "waiting: add at least one row in the Steps tab"
+    )
+    nope = [e for e in h.table("Enrollments") if e["Campaign"] == "Nope"][0]
+    assert nope["Enrollment Status"] == (
+        "error: no campaign 'Nope': use a name from the Campaigns tab or a WarmySender campaign id"
+    )
+    bounced = h.row("Enrollments", "Email", "bounced@globex.example")
+    assert bounced["Enrollment Status"] == "suppressed"
+    assert r.suppressed == 1
+    bad = h.row("Prospects", "Email", "not-an-email")
+    assert str(bad["Sync Status"]).startswith("error: ")
+    assert r.errors == 3
+    again = h.poll()
+    assert again.api_calls == 0 and again.errors == 3
+
+
+def test_backlog_progresses_poll_by_poll_at_a_low_rate(h: Harness) -> None:
+    tabs = default_tabs(0)
+    tabs["Prospects"] = [HEADERS["Prospects"], *people(1000)]
+    h.make(tabs)
+    h.limiter = RateLimiter(200, clock=h.clock)
+    deferred = []
+    for _ in range(8):
+        r = h.sync()
+        deferred.append(r.deferred)
+        if not r.deferred:
+            break
+        h.clock.advance(60)
+    assert deferred[0] > 0 and deferred[-1] == 0
+    assert deferred == sorted(deferred, reverse=True) and len(set(deferred)) == len(deferred)
+    assert endpoint_calls(h)["POST /prospects"] == 1000  # nothing redone
+    waiting = [p for p in h.table("Prospects") if p["Sync Status"] != "synced"]
+    assert waiting == []
