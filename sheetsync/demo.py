@@ -26,6 +26,7 @@ from sheetsync.clock import Clock
 from sheetsync.config import Config, load_config
 from sheetsync.data import demo_workbook as sample
 from sheetsync.engine import CycleReport, open_sync
+from sheetsync.errors import ConfigError
 from sheetsync.sandbox import DEMO_KEY, Sandbox, SandboxServer, demo_seed
 from sheetsync.tabs import header_key
 
@@ -51,7 +52,14 @@ def run_demo(
     console = console or Console()
     target = (workdir / sample.WORKBOOK_NAME).resolve()
     replaced = target.exists()
-    target.write_bytes((files("sheetsync.data") / sample.WORKBOOK_NAME).read_bytes())
+    try:
+        target.write_bytes((files("sheetsync.data") / sample.WORKBOOK_NAME).read_bytes())
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the demo workbook here ({exc.strerror}); close it if it is open in "
+            "a spreadsheet app, or run `sheetsync demo` from a folder you can write to",
+            path=str(target),
+        ) from None
     if replaced:
         console.print(f"Replaced the previous demo workbook at {target}", soft_wrap=True)
     else:

@@ -83,9 +83,15 @@ def write_config(
     else:
         assert spreadsheet is not None
         text = render_config(example_config(), source="google", spreadsheet=spreadsheet.strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the config ({exc.strerror}); pass --config PATH to write it elsewhere",
+            path=str(path),
+        ) from None
     try:
         load_config(tmp, env={})
     except ConfigError as exc:

@@ -103,3 +103,11 @@ def test_sample_data_matches_the_sandbox_demo_workspace() -> None:
     statuses = {p["email"]: p["status"] for p in ws["prospects"]}
     assert statuses[sample.BOUNCED] == "bounced"
     assert sample.DEMO_LIST_ID in {lst["id"] for lst in ws["lists"]}
+
+
+def test_demo_in_a_folder_it_cannot_write_says_so(tmp_path: Path) -> None:
+    (tmp_path / sample.WORKBOOK_NAME).mkdir()  # a folder where the workbook would go
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 2
+    assert "cannot write the demo workbook here" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
