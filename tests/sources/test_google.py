@@ -336,3 +336,19 @@ def test_create_tabs_builds_headers_checkboxes_frozen_row_and_protection(opened:
     assert src.read(["Enrollments"]).tabs["Enrollments"][1] == ["a@x.io"]
     assert "spreadsheets.get" not in emu.counts
     assert src.create_tabs(layouts) == []
+
+
+def test_a_silent_server_times_out_and_is_retried(opened: Opened) -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        cfg = GoogleConfig(auth="token", token=Secret(TOKEN), sheets_base_url=url, timeout_s=0.05)
+        src = open_source(sheet_config("google", "1Sid"), cfg, clock=opened.clock)
+        assert isinstance(src, GoogleSource)
+        opened.sources.append(src)
+        src.retry = RetryPolicy(base_s=1.0, cap_s=2.0, deadline_s=4.0)
+        with pytest.raises(SheetUnavailable) as err:
+            src.read(["Prospects"])
+    assert "timed out" in str(err.value)
+    assert src.counts.by_kind["spreadsheets.get"] >= 2
