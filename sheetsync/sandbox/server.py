@@ -7,6 +7,7 @@ never headers (the API key), never ids or query strings.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -162,6 +163,10 @@ class SandboxServer:
         self.close()
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(
     port: int,
     seed_path: str | None,
@@ -202,6 +207,8 @@ def serve(
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` stops as cleanly as Ctrl-C
     try:
         server.serve_forever()
     except KeyboardInterrupt:

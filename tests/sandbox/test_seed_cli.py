@@ -130,7 +130,8 @@ def test_cli_port_in_use_exits_2() -> None:
     assert "--port" in result.output and "pick another" in result.output
 
 
-def test_cli_serves_prints_url_and_keys_and_stops_cleanly_on_ctrl_c() -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_cli_serves_prints_url_and_keys_and_stops_cleanly(stop: signal.Signals) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sheetsync", "sandbox", "--port", "0", "--rate-limit", "5"],
@@ -149,7 +150,7 @@ def test_cli_serves_prints_url_and_keys_and_stops_cleanly_on_ctrl_c() -> None:
         assert DEMO_KEY in lines[1]
         me = httpx.get(base_url + "/me", headers={"Authorization": f"Bearer {DEMO_KEY}"})
         assert me.status_code == 200 and me.headers["X-RateLimit-Limit"] == "5"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, err = proc.communicate(timeout=10)
         assert proc.returncode == 0, err
         assert "sandbox stopped." in out
