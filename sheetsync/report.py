@@ -94,8 +94,9 @@ def status_tables(state: State, sheet: str, *, runs: int = 5) -> list[Table]:
     last = state.recent_runs(sheet, 1)
     if last and last[0].report:
         for line in last[0].report.get("issues", []):
-            tab, _, rest = str(line).partition(" ")
-            rows.add_row(tab, "", rest)
+            where, _, status = str(line).partition(": ")
+            tab, _, row = where.partition(" ")
+            rows.add_row(tab, row, status)
     if not rows.row_count:
         rows.add_row("", "", "none")
     out.append(rows)
