@@ -26,11 +26,11 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from sheetsync.initcmd import STATUS_NOTE
 from sheetsync.tabs import TAB_ROLES, TabSpec, customise
 
 WORKBOOK_NAME = "sheetsync-demo.xlsx"
 CUSTOM_FIELDS = ("Industry",)
-STATUS_NOTE = "Written by sheetsync; edits here are overwritten on the next sync."
 
 # From the sandbox's demo_seed(): two connected mailboxes that can send, one disconnected.
 MAILBOX_1 = "alex@outreach-demo.example"

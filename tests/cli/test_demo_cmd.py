@@ -111,3 +111,23 @@ def test_demo_in_a_folder_it_cannot_write_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "cannot write the demo workbook here" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_demo_reports_what_each_cycle_did(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from sheetsync.demo import run_demo
+
+    result = run_demo(tmp_path, console=Console(file=io.StringIO(), width=120))
+    first, second = result.cycles
+    assert result.workbook == tmp_path / sample.WORKBOOK_NAME and not result.replaced
+    assert (first.prospects_created, first.prospects_existing) == (22, 1)
+    assert (first.campaigns_created, first.campaigns_started) == (2, 1)
+    assert (first.suppressed, first.errors) == (1, 3)
+    assert first.enrolled == 12 + 7  # founders, then 5 agencies + the 2 people of the list
+    # Cycle 2 touches only what the marketer changed.
+    assert (second.prospects_created, second.enrolled, second.unenrolled) == (1, 1, 1)
+    assert (second.campaigns_paused, second.campaigns_created) == (1, 0)
+    assert second.api_calls < 10 and second.sheets_writes == 1
