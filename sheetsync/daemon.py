@@ -152,6 +152,7 @@ class Daemon:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._signals = 0
+        self._signal_name = ""
 
     # --- one poll of one sheet -----------------------------------------------------------------
 
@@ -312,9 +313,14 @@ class Daemon:
             while not self._stopping.is_set():
                 if self._signals:
                     self._stopping.set()
+                    log.info(
+                        "%s: finishing the cycle in progress, then exiting (send it again to "
+                        "exit at once)",
+                        self._signal_name,
+                    )
                     break
                 time.sleep(0.1)
-            log.info("stopping: finishing the cycles in progress")
+            log.info("stopping: waiting for the cycles in progress")
             scheduler.shutdown(wait=True)
         finally:
             for signum, handler in previous.items():
@@ -332,17 +338,13 @@ class Daemon:
         return previous
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        # No locks here (the main thread may hold one): count, and let the main loop act.
+        # No locks and no logging here (the interrupted main thread may hold a lock): count,
+        # and let the main loop act on the first; exit at once on the second.
         self._signals += 1
-        name = signal.Signals(signum).name
+        self._signal_name = signal.Signals(signum).name
         if self._signals > 1:
-            os.write(2, f"sheetsync: second {name}, exiting now\n".encode())
+            os.write(2, f"sheetsync: second {self._signal_name}, exiting now\n".encode())
             os._exit(128 + signum)
-        os.write(
-            2,
-            f"sheetsync: {name}: finishing the cycle in progress, then exiting "
-            f"(send it again to exit at once)\n".encode(),
-        )
 
 
 _COUNTS = (
