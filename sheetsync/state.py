@@ -86,16 +86,21 @@ class State:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path), isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"cannot create the state file {path}: {exc}") from None
+        try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA busy_timeout=5000")
             self._migrate()
+        except StateError:
+            self.db.close()
+            raise
         except sqlite3.DatabaseError as exc:
+            self.db.close()
             raise StateError(
                 f"the state file {path} cannot be used ({exc}); move it aside and run again "
                 f"(sheetsync rebuilds it from WarmySender)"
             ) from None
-        except OSError as exc:
-            raise StateError(f"cannot create the state file {path}: {exc.strerror}") from None
 
     # --- schema --------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ spreadsheet on BOTH sources (an xlsx file in tmp_path; the Sheets emulator with 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ from sheetsync.clock import FakeClock
 from sheetsync.config import Config, parse_config
 from sheetsync.engine import CycleReport, SheetSync, open_sync
 from sheetsync.sandbox import DEMO_KEY, Faults, Sandbox, SandboxServer, demo_seed
+from sheetsync.sources import open_source
+from sheetsync.sources.base import CellWrite, KeyColumns, SheetData, SheetSource, TabLayout
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 TOKEN = "ya29.test-token-not-secret"
@@ -144,6 +146,37 @@ class GoogleBook:
 Book = XlsxBook | GoogleBook
 
 
+class Hooked:
+    """A source that lets a person edit the sheet right before the engine re-reads its keys."""
+
+    def __init__(self, inner: SheetSource, before_read_keys: Callable[[], None]) -> None:
+        self.inner = inner
+        self.before = before_read_keys
+        self.counts = inner.counts
+
+    @property
+    def label(self) -> str:
+        return self.inner.label
+
+    def read(self, tabs: Sequence[str]) -> SheetData:
+        return self.inner.read(tabs)
+
+    def read_keys(self, columns: Mapping[str, Sequence[int]]) -> dict[str, KeyColumns]:
+        self.before()
+        return self.inner.read_keys(columns)
+
+    def write(self, cells: Sequence[CellWrite]) -> None:
+        self.inner.write(cells)
+
+    def create_tabs(self, layouts: Sequence[TabLayout]) -> list[str]:
+        return self.inner.create_tabs(layouts)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
+
 class Harness:
     """One sheet on one source against the sandbox; `sync()` runs a cycle like `sheetsync sync`
     does (a fresh SheetSync each time), `poll()` first lets `poll_seconds` pass."""
@@ -168,6 +201,8 @@ class Harness:
         self.limiter: RateLimiter | None = None
         self.http: httpx.Client | None = None  # e.g. with event hooks that crash mid-cycle
         self.ss: SheetSync | None = None
+        self.before_read_keys: Callable[[], None] | None = None  # edits "made by a person"
+        self.hooked: Hooked | None = None
 
     def make(self, tabs: dict[str, list[list[object]]] | None = None, **sheet: Any) -> Book:
         tabs = tabs if tabs is not None else default_tabs()
@@ -202,8 +237,17 @@ class Harness:
 
     def open(self) -> SheetSync:
         config = self.config
+        source = None
+        if self.before_read_keys is not None:
+            inner = open_source(config.sheets[0], config.google, clock=self.clock)
+            source = self.hooked = Hooked(inner, self.before_read_keys)
         return open_sync(
-            config, config.sheets[0], clock=self.clock, limiter=self.limiter, http=self.http
+            config,
+            config.sheets[0],
+            clock=self.clock,
+            limiter=self.limiter,
+            http=self.http,
+            source=source,
         )
 
     def sync(self, **kw: Any) -> CycleReport:
@@ -217,6 +261,9 @@ class Harness:
         if self.ss is not None:
             self.ss.close()
             self.ss = None
+        if self.hooked is not None:
+            self.hooked.close()
+            self.hooked = None
 
     def poll(self, **kw: Any) -> CycleReport:
         self.clock.advance(self.config.sheets[0].poll_seconds)

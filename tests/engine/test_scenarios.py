@@ -334,3 +334,89 @@ def test_backlog_progresses_poll_by_poll_at_a_low_rate(h: Harness) -> None:
     assert endpoint_calls(h)["POST /prospects"] == 1000  # nothing redone
     waiting = [p for p in h.table("Prospects") if p["Sync Status"] != "synced"]
     assert waiting == []
+
+
+def test_rows_sorted_between_read_and_write_get_their_own_status(h: Harness) -> None:
+    h.make(default_tabs(4))
+    assert h.book is not None
+    book = h.book
+    h.before_read_keys = lambda: book.sort("Prospects", 0, descending=True)
+    h.sync()
+    for row in h.table("Prospects"):
+        assert row["Prospect ID"] == prospect(h, str(row["Email"]))["id"]
+        assert row["Sync Status"] == "synced"
+
+
+def test_a_header_moved_between_read_and_write_skips_the_write_then_heals(h: Harness) -> None:
+    h.make()
+    assert h.book is not None
+    book = h.book
+
+    def move_header() -> None:
+        book.set_cell("Prospects", 1, 9, "Notes")  # a person adds a column
+
+    h.before_read_keys = move_header
+    r = h.sync()
+    assert r.prospects_created == 3 and r.sheets_writes == 0
+    h.restart()
+    h.before_read_keys = None
+    r = h.poll()
+    assert r.api_calls == 0 and r.sheets_writes == 1
+    assert h.row("Prospects", "Email", "p2@example.com")["Sync Status"] == "synced"
+
+
+def test_enroll_unenroll_enroll_uses_fresh_keys(h: Harness) -> None:
+    h.make()
+    h.sync()
+    assert h.book is not None
+    h.book.set_cell("Enrollments", 2, 2, False)
+    assert h.poll().unenrolled == 1
+    h.book.set_cell("Enrollments", 2, 2, True)
+    r = h.poll()
+    assert r.enrolled == 1
+    statuses = {e["email"]: e["status"] for e in campaigns(h)[0]["enrollments"]}
+    assert statuses["p0@example.com"] == "active"
+    assert h.row("Enrollments", "Email", "p0@example.com")["Enrollment Status"] == "enrolled"
+
+
+def test_duplicate_emails_the_first_row_wins(h: Harness) -> None:
+    tabs = default_tabs(2)
+    tabs["Prospects"].append(["p0@example.com", "Again"])
+    h.make(tabs)
+    r = h.sync()
+    assert r.prospects_created == 2 and r.errors == 1
+    rows = [p for p in h.table("Prospects") if p["Email"] == "p0@example.com"]
+    assert rows[0]["Sync Status"] == "synced"
+    assert rows[1]["Sync Status"] == "error: duplicate of row 2"
+
+
+def test_new_prospect_is_created_then_enrolled_in_the_same_cycle(h: Harness) -> None:
+    h.make()
+    h.sync()
+    assert h.book is not None
+    h.book.insert("Prospects", 2, [["new@example.com", "New"]])
+    h.book.insert("Enrollments", 2, [["new@example.com", LAUNCH, True]])
+    r = h.poll()
+    assert (r.prospects_created, r.enrolled) == (1, 1)
+    assert h.row("Enrollments", "Email", "new@example.com")["Enrollment Status"] == "enrolled"
+
+
+def test_a_fatal_refusal_stops_the_cycle_but_writes_back_what_was_done(h: Harness) -> None:
+    from sheetsync.errors import ScopeError
+
+    h.make()
+    ws = h.sandbox._workspaces[0]  # noqa: SLF001 (take campaigns:write away from the key)
+    scopes = ws.keys[next(iter(ws.keys))]["scopes"]
+    for name in list(ws.keys):
+        ws.keys[name]["scopes"] = [s for s in scopes if s != "campaigns:write"]
+    with pytest.raises(ScopeError):
+        h.sync()
+    assert len(h.ws()["prospects"]) == 4 + 3 and campaigns(h) == []
+    assert h.row("Prospects", "Email", "p0@example.com")["Sync Status"] == "synced"
+
+
+def test_progress_is_reported(h: Harness) -> None:
+    h.make()
+    seen: list[tuple[int, int]] = []
+    h.sync(progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1][0] == seen[-1][1] and len(seen) == seen[-1][1]
