@@ -571,6 +571,7 @@ class Executor:
         )
         by_id = {o.prospect_id: o.status for o in res.outcomes or () if o.prospect_id}
         by_email = {(o.email or "").lower(): o.status for o in res.outcomes or () if o.email}
+        missing = {m.strip().lower() for m in res.not_found} | set(res.not_found)
         its: list[Item] = []
         enrolled = suppressed = 0
         for key, row in b["rows"].items():
@@ -579,6 +580,8 @@ class Executor:
             it.data.update(target=b["target"], email=row["email"])
             it.data["prospect_id"] = row.get("prospect_id")
             outcome = by_id.get(row.get("prospect_id")) or by_email.get(row["email"] or "")
+            if outcome is None and missing & {row.get("prospect_id"), row["email"]}:
+                outcome = "not_found"
             if outcome is None and res.outcomes is None and not row["list_id"]:
                 bad = row.get("global_status") in SUPPRESSED
                 outcome = "suppressed" if bad else "enrolled"

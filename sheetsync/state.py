@@ -91,6 +91,9 @@ class State:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA busy_timeout=5000")
+            # WAL + NORMAL: never corrupt; a power cut may lose the last commits, which the
+            # content-derived keys and intent replay make safe to redo.
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except StateError:
             self.db.close()

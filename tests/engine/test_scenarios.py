@@ -420,3 +420,82 @@ def test_progress_is_reported(h: Harness) -> None:
     seen: list[tuple[int, int]] = []
     h.sync(progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1][0] == seen[-1][1] and len(seen) == seen[-1][1]
+
+
+class NoProspectPatch(httpx.BaseTransport):
+    """A WarmySender without PATCH /prospects/{id}: 405, everything else to the sandbox."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH" and "/prospects/" in request.url.path:
+            body = {"error": {"code": "method_not_allowed", "message": "no such route"}}
+            return httpx.Response(405, json=body)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_prospect_change_without_an_update_route_says_it_was_not_sent(h: Harness) -> None:
+    h.make()
+    h.http = httpx.Client(transport=NoProspectPatch())
+    try:
+        h.sync()
+        assert h.book is not None
+        h.book.set_cell("Prospects", 2, 3, "Globex")
+        r = h.poll()
+        assert r.prospects_updated == 0 and r.errors == 0
+        status = str(h.row("Prospects", "Email", "p0@example.com")["Sync Status"])
+        assert status.startswith("synced: change not sent") and "HTTP 405" in status
+        assert prospect(h, "p0@example.com")["company"] == "Acme"
+        assert h.poll().api_calls == 0  # not retried until the row changes again
+    finally:
+        h.restart()
+        h.http.close()
+        h.http = None
+
+
+def test_enrolling_an_email_warmysender_does_not_know_is_a_clear_error(h: Harness) -> None:
+    tabs = default_tabs(1)
+    tabs["Enrollments"].append(["nobody@nowhere.example", LAUNCH, True])
+    tabs["Enrollments"].append(["lena@umbrella.example", LAUNCH, True])  # known, not in the tab
+    h.make(tabs)
+    r = h.sync()
+    assert h.row("Enrollments", "Email", "nobody@nowhere.example")["Enrollment Status"] == (
+        "error: nobody@nowhere.example is not a WarmySender prospect: add it to the Prospects tab"
+    )
+    assert h.row("Enrollments", "Email", "lena@umbrella.example")["Enrollment Status"] == "enrolled"
+    assert r.enrolled == 2 and r.errors == 1
+
+
+def test_removed_rows_unenroll_only_when_configured(h: Harness) -> None:
+    h.make(on_row_removed="unenroll")
+    h.sync()
+    assert h.book is not None
+    h.book.delete("Enrollments", 2)
+    r = h.poll()
+    assert r.unenrolled == 1
+    statuses = {e["email"]: e["status"] for e in campaigns(h)[0]["enrollments"]}
+    assert statuses["p0@example.com"] == "unenrolled"
+
+
+def test_removed_rows_are_kept_by_default(h: Harness) -> None:
+    h.make()
+    h.sync()
+    assert h.book is not None
+    h.book.delete("Enrollments", 2)
+    assert h.poll().api_calls == 0
+    assert {e["status"] for e in campaigns(h)[0]["enrollments"]} == {"active"}
+
+
+def test_a_future_start_date_schedules_the_campaign(h: Harness) -> None:
+    tabs = default_tabs()
+    tabs["Campaigns"][0].append("Start Date")
+    tabs["Campaigns"][1].append("2099-01-01")
+    h.make(tabs)
+    r = h.sync()
+    assert r.campaigns_started == 1
+    assert campaigns(h)[0]["status"] == "scheduled"
+    assert h.row("Campaigns", "Campaign", LAUNCH)["API Status"] == "scheduled"
