@@ -162,19 +162,21 @@ def test_sigterm_finishes_the_cycle_then_exits_0_and_a_second_run_is_locked_out(
 
 @pytest.mark.slow
 def test_sigterm_during_a_cycle_waits_for_it(folder: Path, sandbox: SandboxServer) -> None:
-    sandbox.sandbox.faults = Faults(latency_ms=20)  # a cycle long enough to land a signal in
+    sandbox.sandbox.faults = Faults(latency_ms=50)  # ~1.5 s of cycle to land a signal in
     watched = sandbox.sandbox
     assert isinstance(watched, WatchedSandbox)
     proc = Daemon(folder)
     try:
         assert watched.first_write.wait(WAIT_S)
         proc.proc.send_signal(signal.SIGTERM)
+        proc.wait_for(lambda line: "finishing the cycle in progress" in line)
+        # ...and only then does the cycle that was in progress end, with all its work done
         line = proc.wait_for(lambda line: "demo: " in line and "rows;" in line)
-        assert "prospects created" in line  # the cycle in progress ran to its end
+        assert "prospects created" in line and "enrolled" in line
         assert proc.finish() == 0
     finally:
         proc.kill()
-    assert any("finishing the cycle in progress" in line for line in proc.lines)
+    assert "stopped; state saved in" in proc.lines[-1]
     assert_state_intact(folder, ran=True)
 
 
