@@ -19,7 +19,7 @@ from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import AuthError, RetriableError, ScopeError
 from sheetsync.executor import Api, Counts, Executor, Stop
-from sheetsync.planner import Plan, make_plan
+from sheetsync.planner import Note, Plan, make_plan
 from sheetsync.records import RowIssue, SheetRows
 from sheetsync.rows import parse_sheet
 from sheetsync.sources import open_source
@@ -141,7 +141,30 @@ class SheetSync:
             confirm_unenroll=False,
             now=self.clock.time(),
         )
+        self._check_mailboxes(plan, rows)
         return DryRun(self.sheet.name, plan, list(rows.issues), rows.rows_read)
+
+    def _check_mailboxes(self, plan: Plan, rows: SheetRows) -> None:
+        """Dry run: a campaign that would be refused for its mailboxes shows the error instead
+        (one GET /mailboxes, only when some campaign would be created)."""
+        creates = [a for a in plan.actions if a.kind == "create_campaign"]
+        if not creates:
+            return
+        ex = Executor(
+            self.api,
+            self.state,
+            self.sheet.name,
+            rows,
+            self._items(),
+            clock=self.clock,
+            limiter=None,
+            deadline=float("inf"),
+        )
+        for action in creates:
+            found = ex.resolve_mailboxes(ex.campaigns[action.key])
+            if isinstance(found, str):
+                plan.actions.remove(action)
+                plan.notes.append(Note("campaigns", action.key, found))
 
     def cycle(
         self,

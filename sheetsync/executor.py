@@ -322,7 +322,7 @@ class Executor:
             self._remote = list(self.api.list_campaigns())
         return self._remote
 
-    def _resolve_mailboxes(self, c: CampaignRecord) -> list[str] | str:
+    def resolve_mailboxes(self, c: CampaignRecord) -> list[str] | str:
         """Mailbox ids, or the `error:` status saying which mailbox is wrong."""
         ids: list[str] = []
         boxes = self.mailboxes()
@@ -352,7 +352,7 @@ class Executor:
             if match:  # the state file was lost: adopt the campaign of that name
                 self._adopt(it, c, match[0])
                 return
-        boxes = self._resolve_mailboxes(c)
+        boxes = self.resolve_mailboxes(c)
         if isinstance(boxes, str):
             it.hash = c.hash
             self.set_status(it, boxes)

@@ -54,6 +54,8 @@ def setup(
     sandbox, server = live
     tabs = default_tabs()
     tabs["Prospects"].append(["broken-email", "X"])
+    tabs["Campaigns"].append(["Old Box", "old@outreach-demo.example", 10, "", "", ""])
+    tabs["Steps"].append(["Old Box", 1, 0, "Hi", "<p>x</p>"])
     book = XlsxBook(tmp_path / "book.xlsx", tabs)
     cfg = tmp_path / "sheetsync.toml"
     cfg.write_text(
@@ -72,7 +74,7 @@ def test_plan_shows_the_actions_and_changes_nothing(
 ) -> None:
     cfg, book, sandbox = setup
     before = book.values("Prospects")
-    result = CliRunner().invoke(cli, ["--config", str(cfg), "plan"])
+    result = CliRunner(env={"COLUMNS": "240"}).invoke(cli, ["--config", str(cfg), "plan"])
     assert result.exit_code == 1, result.output  # a row would get an error
     out = " ".join(result.output.split())
     assert "create prospect p0@example.com" in out
@@ -80,6 +82,7 @@ def test_plan_shows_the_actions_and_changes_nothing(
     assert "enroll Q1 Launch (3 rows)" in out or "enroll q1 launch (3 rows)" in out
     assert "start q1 launch" in out
     assert "prospects row 5: error:" in out
+    assert "old box: error: mailbox old@outreach-demo.example is disconnected" in out
     ws = sandbox.state()["workspaces"][0]
     writes = {k: v for k, v in ws["requestsByEndpoint"].items() if not k.startswith("GET")}
     assert writes == {} and ws["campaigns"] == []
@@ -97,7 +100,7 @@ def test_sync_json_prints_exactly_the_report_keys(setup: tuple[Path, XlsxBook, S
     report = json.loads(lines[0])
     assert list(report) == KEYS
     assert report["sheet"] == "acme" and report["prospects_created"] == 3
-    assert report["errors"] == 1 and report["campaigns_started"] == 1
+    assert report["errors"] == 2 and report["campaigns_started"] == 1
     again = CliRunner().invoke(cli, ["--config", str(cfg), "sync", "--json", "--sheet", "acme"])
     assert json.loads(again.output)["api_calls"] == 0
 
@@ -114,7 +117,7 @@ def test_sync_summary_line_and_exit_codes(setup: tuple[Path, XlsxBook, Sandbox])
     result = CliRunner().invoke(cli, ["--config", str(cfg), "sync"])
     assert result.exit_code == 1
     assert "acme: 3 prospects created" in result.output
-    assert "1 rows in error" in result.output
+    assert "2 rows in error" in result.output
     unknown = CliRunner().invoke(cli, ["--config", str(cfg), "sync", "--sheet", "nope"])
     assert unknown.exit_code == 2 and "no [[sheet]] named 'nope'" in unknown.output
 
