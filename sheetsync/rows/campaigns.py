@@ -22,6 +22,8 @@ from sheetsync.rows import schedule
 from sheetsync.rows.cells import LIMIT_BODY, LIMIT_NAME, Problem, digest
 from sheetsync.rows.reader import Line, Tab
 
+MAX_STEPS = 100  # keeps a typo like 1000 from reading as 999 missing steps
+MAX_DELAY_DAYS = 365
 BOOLS = (
     ("track_opens", "trackOpens"),
     ("track_clicks", "trackClicks"),
@@ -214,6 +216,8 @@ def _number(line: Line) -> int:
         raise Problem(f"{label} is empty; number the steps of each campaign 1, 2, 3, …")
     if number < 1:
         raise Problem(f"{label} is {number}; steps are numbered from 1")
+    if number > MAX_STEPS:
+        raise Problem(f"{label} is {number}; a campaign has at most {MAX_STEPS} steps")
     return number
 
 
@@ -222,6 +226,8 @@ def _step(line: Line, key: str, number: int, channel: str) -> StepRecord:
     label = line.label("delay_days")
     if delay is not None and delay < 0:
         raise Problem(f"{label} is {delay}; use 0 or more days")
+    if delay is not None and delay > MAX_DELAY_DAYS:
+        raise Problem(f"{label} is {delay}; use at most {MAX_DELAY_DAYS} days")
     if number == 1 and delay:
         raise Problem(f"Step 1 always sends at once; set its {label} to 0 or leave it blank")
     subject = line.text("subject", LIMIT_NAME)

@@ -43,7 +43,7 @@ _LOCAL = r"[^\s@\"(),:;<>\[\]\\]+"
 EMAIL_RE = re.compile(
     rf"^(?!\.)(?!.*\.\.){_LOCAL}(?<!\.)@(?!-)[\w-]+(?<!-)(\.(?!-)[\w-]+(?<!-))*\.([^\W\d_]{{2,}}|xn--[\w-]+)$"
 )
-_INT_RE = re.compile(r"^[+-]?\d+(\.0*)?$")
+_INT_RE = re.compile(r"^[+-]?\d{1,15}(\.0*)?$")
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PHONE_RE = re.compile(r"^\+?[\d\s().\-/]+(\s*(ext\.?|x|#)\s*\d+)?$", re.IGNORECASE)
 
@@ -73,7 +73,7 @@ def show(value: object, width: int = 40) -> str:
         try:
             text = as_text(value, "", limit=10**9)
         except Problem:
-            text = repr(value)
+            text = f"a {type(value).__name__} value"
     if len(text) > width:
         text = text[: width - 1] + "…"
     return repr(text) if isinstance(value, str) else text
