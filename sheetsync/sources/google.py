@@ -67,6 +67,7 @@ READ_PARAMS = {
     "dateTimeRenderOption": "SERIAL_NUMBER",
     "majorDimension": "ROWS",
 }
+META_PARAMS = {"includeGridData": "false", "fields": "sheets.properties"}  # titles, ids, grids
 GOOGLE_MAX_CELL_CHARS = 50_000
 NEW_TAB_ROWS = 1000
 MISSING_TAB_RECHECK_S = 600.0  # a tab known to be absent is looked for again at most this often
@@ -281,7 +282,7 @@ class GoogleSource:
         data = self._call(
             "spreadsheets.get",
             False,
-            lambda: self.client.fetch_sheet_metadata(self.spreadsheet_id),
+            lambda: self.client.fetch_sheet_metadata(self.spreadsheet_id, dict(META_PARAMS)),
         )
         meta: dict[str, TabMeta] = {}
         titles: list[str] = []
