@@ -36,16 +36,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
-from google.auth.exceptions import RefreshError, TransportError
-from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 from requests.adapters import HTTPAdapter
 
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.errors import (
-    SheetError,
-    SheetNotFound,
-    SheetPermission,
     SheetUnavailable,
     TabNotFound,
 )
@@ -54,9 +49,24 @@ from sheetsync.sources.base import (
     CellWrite,
     KeyColumns,
     RequestCounts,
-    Row,
     SheetData,
     TabLayout,
+)
+from sheetsync.sources.google_errors import (
+    ErrorContext,
+    GridError,
+    RangeError,
+    Transient,
+    call_once,
+)
+from sheetsync.sources.google_requests import (
+    col_letters,
+    layout_requests,
+    new_sheet_id,
+    quote_title,
+    trim_row,
+    trim_rows,
+    write_ranges,
 )
 
 log = logging.getLogger(__name__)
@@ -68,7 +78,6 @@ READ_PARAMS = {
     "majorDimension": "ROWS",
 }
 META_PARAMS = {"includeGridData": "false", "fields": "sheets.properties"}  # titles, ids, grids
-GOOGLE_MAX_CELL_CHARS = 50_000
 NEW_TAB_ROWS = 1000
 MISSING_TAB_RECHECK_S = 600.0  # a tab known to be absent is looked for again at most this often
 QUOTA_LOG_INTERVAL_S = 60.0  # quota (429) warnings are logged at most once a minute
@@ -110,13 +119,6 @@ class RebaseAdapter(HTTPAdapter):
 
 def rebase_session(session: requests.Session, base_url: str) -> None:
     session.mount(GOOGLE_SHEETS_URL + "/", RebaseAdapter(base_url))
-
-
-class _Transient(Exception):
-    def __init__(self, reason: str, quota: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.quota = quota
 
 
 class GoogleSource:
@@ -164,7 +166,7 @@ class GoogleSource:
         present = [t for t in tabs if t in meta]
         values = self._batch_get(present, [quote_title(t) for t in present])
         out = {
-            t: _trim_rows([_trim(list(r)) for r in vr])
+            t: trim_rows([trim_row(list(r)) for r in vr])
             for t, vr in zip(present, values, strict=True)
             if vr is not None
         }
@@ -191,7 +193,7 @@ class GoogleSource:
             if rows is None:
                 continue  # the tab vanished since the metadata was cached
             if col is None:
-                out[tab] = KeyColumns(header=_trim(list(rows[0])) if rows else [], columns={})
+                out[tab] = KeyColumns(header=trim_row(list(rows[0])) if rows else [], columns={})
             else:
                 cells: list[CellValue] = [r[0] if r and r[0] != "" else None for r in rows]
                 while cells and cells[-1] is None:
@@ -211,14 +213,14 @@ class GoogleSource:
             if c.tab not in meta:
                 raise TabNotFound(c.tab, list(self._titles), sheet=self.label)
         self._grow(cells)
-        body = {"valueInputOption": "RAW", "data": _ranges(cells)}
+        body = {"valueInputOption": "RAW", "data": write_ranges(cells)}
         try:
             self._call(
                 "values.batchUpdate",
                 True,
                 lambda: self.client.values_batch_update(self.spreadsheet_id, body),
             )
-        except _GridError:
+        except GridError:
             self._meta = None  # the tab shrank under us: look again, grow, write once more
             self._meta_with([])
             self._grow(cells)
@@ -237,10 +239,10 @@ class GoogleSource:
         used = {m.sheet_id for m in meta.values()}
         requests_: list[dict[str, Any]] = []
         for lay in todo:
-            sheet_id = _new_sheet_id(self.rng, used)
+            sheet_id = new_sheet_id(self.rng, used)
             used.add(sheet_id)
             cols = max(26, len(lay.headers))
-            requests_.extend(_layout_requests(lay, sheet_id, NEW_TAB_ROWS, cols))
+            requests_.extend(layout_requests(lay, sheet_id, NEW_TAB_ROWS, cols))
             meta[lay.title] = TabMeta(sheet_id, NEW_TAB_ROWS, cols)
         body = {"requests": requests_}
         self._call(
@@ -344,7 +346,7 @@ class GoogleSource:
             return []
         try:
             return list(self._get(ranges))
-        except (_RangeError, _GridError):
+        except (RangeError, GridError):
             self._meta = None
             meta = self._meta_with([])
             keep = [i for i, t in enumerate(tabs) if t in meta]
@@ -373,8 +375,10 @@ class GoogleSource:
         while True:
             self.counts.count(kind, write=write)
             try:
-                return self._once(fn)
-            except _Transient as exc:
+                return call_once(
+                    fn, ErrorContext(self.spreadsheet_id, self.account, self.fix_for_401)
+                )
+            except Transient as exc:
                 wait = self.rng.uniform(0, min(self.retry.cap_s, self.retry.base_s * 2**attempt))
                 elapsed = self.clock.monotonic() - start
                 if elapsed + wait > self.retry.deadline_s:
@@ -390,7 +394,7 @@ class GoogleSource:
                 self.clock.sleep(wait)
                 attempt += 1
 
-    def _log_transient(self, kind: str, exc: _Transient, wait: float) -> None:
+    def _log_transient(self, kind: str, exc: Transient, wait: float) -> None:
         if exc.quota:
             now = self.clock.monotonic()
             if self._quota_logged_at is None or now - self._quota_logged_at >= QUOTA_LOG_INTERVAL_S:
@@ -402,207 +406,3 @@ class GoogleSource:
                 )
                 return
         log.debug("Google Sheets %s failed (%s); retrying in %.1fs", kind, exc.reason, wait)
-
-    def _once(self, fn: Callable[[], T]) -> T:
-        try:
-            return fn()
-        except APIError as exc:
-            raise self._translate(exc) from None
-        except RefreshError:
-            raise SheetPermission(
-                f"Google rejected the credentials and they cannot be refreshed; {self.fix_for_401}",
-                sheet=self.label,
-            ) from None
-        except TransportError as exc:
-            raise _Transient(
-                f"cannot reach Google's sign-in server: {type(exc).__name__}"
-            ) from None
-        except requests.Timeout:
-            raise _Transient("timed out") from None
-        except requests.ConnectionError:
-            raise _Transient("connection failed") from None
-        except requests.RequestException as exc:
-            raise SheetError(
-                f"request to Google Sheets failed: {type(exc).__name__}", sheet=self.label
-            ) from None
-
-    def _translate(self, exc: APIError) -> Exception:
-        status = exc.response.status_code if exc.response is not None else exc.code
-        message = str(exc.error.get("message", "")) if isinstance(exc.error, dict) else ""
-        short = message.strip().splitlines()[0][:300] if message.strip() else f"HTTP {status}"
-        sid = self.spreadsheet_id
-        if status == 429:
-            return _Transient("HTTP 429 quota exceeded", quota=True)
-        if status in (408,) or status >= 500:
-            return _Transient(f"HTTP {status}")
-        if status == 400 and "Unable to parse range" in message:
-            return _RangeError(short)
-        if status == 400 and "exceeds grid limits" in message:
-            return _GridError(short)
-        if status == 404:
-            return SheetNotFound(
-                f"spreadsheet {sid} not found (Google: {short}); check the spreadsheet id in "
-                f"the config: it is the part of the sheet's URL between /d/ and /edit",
-                sheet=sid,
-            )
-        if status == 403:
-            if "has not been used" in message or "is disabled" in message:
-                fix = "enable the Google Sheets API in the Google Cloud project of the credentials"
-            elif self.account:
-                fix = f"share the sheet with {self.account} as Editor (Share button in the sheet)"
-            else:
-                fix = "share the sheet, as Editor, with the Google account sheetsync signs in as"
-            return SheetPermission(
-                f"no access to spreadsheet {sid} (Google: {short}); {fix}", sheet=sid
-            )
-        if status == 401:
-            return SheetPermission(
-                f"Google rejected the credentials (HTTP 401); {self.fix_for_401}", sheet=sid
-            )
-        return SheetError(f"Google Sheets refused the request (HTTP {status}: {short})", sheet=sid)
-
-
-class _RangeError(SheetError):
-    """400 Unable to parse range: a tab in the request does not exist (any more)."""
-
-
-class _GridError(SheetError):
-    """400 exceeds grid limits: the cached grid size is out of date."""
-
-
-# --- A1 notation and request bodies --------------------------------------------------------
-
-
-def quote_title(title: str) -> str:
-    return "'" + title.replace("'", "''") + "'"
-
-
-def col_letters(c: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    out = ""
-    n = c + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
-def _cell_out(v: str | int | float | bool | None) -> str | int | float | bool:
-    if v is None:
-        return ""  # RAW "" clears the cell
-    if isinstance(v, str) and len(v) > GOOGLE_MAX_CELL_CHARS:
-        return v[:GOOGLE_MAX_CELL_CHARS]
-    return v
-
-
-def _ranges(cells: Sequence[CellWrite]) -> list[dict[str, Any]]:
-    """Contiguous runs of cells on one row become one range; the last write to a cell wins."""
-    last: dict[tuple[str, int, int], CellWrite] = {}
-    for c in cells:
-        last[(c.tab, c.row, c.col)] = c
-    out: list[dict[str, Any]] = []
-    run: list[CellWrite] = []
-
-    def flush() -> None:
-        if run:
-            first, end = run[0], run[-1]
-            q = quote_title(first.tab)
-            rng = f"{q}!{col_letters(first.col)}{first.row}:{col_letters(end.col)}{end.row}"
-            out.append({"range": rng, "values": [[_cell_out(c.value) for c in run]]})
-            run.clear()
-
-    for key in sorted(last):
-        c = last[key]
-        if run and not (run[-1].tab == c.tab and run[-1].row == c.row and run[-1].col + 1 == c.col):
-            flush()
-        run.append(c)
-    flush()
-    return out
-
-
-def _new_sheet_id(rng: random.Random, used: set[int]) -> int:
-    while True:
-        candidate = rng.randint(1, 2_000_000_000)
-        if candidate not in used:
-            return candidate
-
-
-def _layout_requests(lay: TabLayout, sheet_id: int, rows: int, cols: int) -> list[dict[str, Any]]:
-    reqs: list[dict[str, Any]] = [
-        {
-            "addSheet": {
-                "properties": {
-                    "sheetId": sheet_id,
-                    "title": lay.title,
-                    "sheetType": "GRID",
-                    "gridProperties": {"rowCount": rows, "columnCount": cols},
-                }
-            }
-        },
-        {
-            "updateSheetProperties": {
-                "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": 1}},
-                "fields": "gridProperties.frozenRowCount",
-            }
-        },
-    ]
-    for c in lay.checkbox_columns:
-        reqs.append(
-            {
-                "setDataValidation": {
-                    "range": _col_range(sheet_id, c, start_row=1, end_row=rows),
-                    "rule": {
-                        "condition": {"type": "BOOLEAN"},
-                        "strict": True,
-                        "showCustomUi": True,
-                    },
-                }
-            }
-        )
-    for c in lay.status_columns:
-        reqs.append(
-            {
-                "addProtectedRange": {
-                    "protectedRange": {
-                        "range": _col_range(sheet_id, c),
-                        "description": lay.note,
-                        "warningOnly": True,
-                    }
-                }
-            }
-        )
-        reqs.append(
-            {
-                "updateCells": {
-                    "rows": [{"values": [{"note": lay.note}]}],
-                    "fields": "note",
-                    "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": c},
-                }
-            }
-        )
-    return reqs
-
-
-def _col_range(
-    sheet_id: int, c: int, *, start_row: int | None = None, end_row: int | None = None
-) -> dict[str, int]:
-    r: dict[str, int] = {"sheetId": sheet_id, "startColumnIndex": c, "endColumnIndex": c + 1}
-    if start_row is not None:
-        r["startRowIndex"] = start_row
-    if end_row is not None:
-        r["endRowIndex"] = end_row
-    return r
-
-
-def _trim(row: list[Any]) -> Row:
-    end = len(row)
-    while end and (row[end - 1] is None or row[end - 1] == ""):
-        end -= 1
-    return row[:end]
-
-
-def _trim_rows(rows: list[Row]) -> list[Row]:
-    end = len(rows)
-    while end and not rows[end - 1]:
-        end -= 1
-    return rows[:end]
