@@ -233,9 +233,9 @@ class SheetSync:
         report.sheets_writes = self.source.counts.writes - writes0
         report.api_calls = self.api.total_calls - calls0
         report.duration_s = round(self.clock.monotonic() - t0, 3)
-        self.state.record_run(name, {**report.to_json(), "issues": _issue_lines(rows)})
         if fatal is not None:
-            raise fatal
+            raise fatal  # the caller records the failure (record_failure) with its message
+        self.state.record_run(name, {**report.to_json(), "issues": _issue_lines(rows)})
         return report
 
     def _bookkeep(self, plan: Plan, items: Items, ex: Executor) -> None:
