@@ -163,10 +163,9 @@ def check_seed(seed: Any, *, source: str | None = None) -> JSON:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise fail(f"{at}.rateLimitPerMinute", "must be a positive integer")
         _check_keys(ws, at, keys, fail)
-        mailbox_ids = _check_mailboxes(ws, at, fail)
+        _check_mailboxes(ws, at, fail)
         emails = _check_prospects(ws, at, fail)
         _check_lists(ws, at, emails, fail)
-        del mailbox_ids
         out.append(ws)
     return {"workspaces": out}
 
@@ -195,7 +194,7 @@ def _check_keys(ws: JSON, at: str, seen: set[str], fail: Any) -> None:
             raise fail(f"{where}.revoked", "must be true or false")
 
 
-def _check_mailboxes(ws: JSON, at: str, fail: Any) -> set[str]:
+def _check_mailboxes(ws: JSON, at: str, fail: Any) -> None:
     ids: set[str] = set()
     for m, item in enumerate(_items(ws, "mailboxes", at, fail)):
         where = f"{at}.mailboxes[{m}]"
@@ -209,7 +208,6 @@ def _check_mailboxes(ws: JSON, at: str, fail: Any) -> set[str]:
             item.setdefault(flag, True)
             if not isinstance(item[flag], bool):
                 raise fail(f"{where}.{flag}", "must be true or false")
-    return ids
 
 
 def _check_prospects(ws: JSON, at: str, fail: Any) -> set[str]:

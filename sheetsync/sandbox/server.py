@@ -42,7 +42,18 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self.close_connection = True
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        raw_length = self.headers.get("Content-Length") or "0"
+        if not raw_length.isdigit():
+            self._send(
+                Reply(
+                    400,
+                    b'{"error":{"code":"invalid_request","message":'
+                    b'"Content-Length must be a whole number"}}',
+                )
+            )
+            self.close_connection = True
+            return
+        length = int(raw_length)
         body = self.rfile.read(length) if length > 0 else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = self.server.sandbox.handle(self.command, self.path, headers, body)

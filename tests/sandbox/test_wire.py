@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 
 from sheetsync.sandbox import DEMO_KEY
 from tests.sandbox.conftest import Env
@@ -146,12 +149,19 @@ def test_admin_prospect_status_marks_a_prospect(env: Env) -> None:
     assert unknown.status_code == 404
 
 
-def test_request_log_never_shows_the_key(env: Env, caplog: object) -> None:
-    import logging
-
-    assert hasattr(caplog, "set_level")
-    caplog.set_level(logging.DEBUG, logger="sheetsync.sandbox")  # type: ignore[attr-defined]
+def test_request_log_never_shows_the_key(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="sheetsync.sandbox")
     env.api.get("/campaigns/cmp_x")
-    text = caplog.text  # type: ignore[attr-defined]
+    text = caplog.text
     assert "GET /campaigns/{id} -> 404" in text
     assert DEMO_KEY not in text and "cmp_x" not in text
+
+
+def test_bad_content_length_is_400_not_a_crash(env: Env) -> None:
+    import socket
+
+    host, port = env.server.root_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"POST /api/v1/prospects HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 400") and b"Content-Length" in answer
