@@ -33,6 +33,8 @@ class ErrorContext:
 
 
 class Transient(Exception):
+    """Worth retrying: quota (429), server errors, timeouts, lost connections."""
+
     def __init__(self, reason: str, quota: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
