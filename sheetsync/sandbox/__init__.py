@@ -10,9 +10,10 @@ server.py     SandboxServer (HTTP) and `serve()` for `sheetsync sandbox`
 seed.py       seed checks and `demo_seed()`
 """
 
+from sheetsync.sandbox.faults import Faults
 from sheetsync.sandbox.seed import DEMO_KEY, DEMO_READONLY_KEY, check_seed, demo_seed, load_seed
 from sheetsync.sandbox.server import SandboxServer, serve
-from sheetsync.sandbox.service import Faults, Reply, Sandbox
+from sheetsync.sandbox.service import Reply, Sandbox
 
 __all__ = [
     "DEMO_KEY",

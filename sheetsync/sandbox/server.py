@@ -18,8 +18,9 @@ from typing import Any
 import click
 
 from sheetsync.errors import ConfigError
+from sheetsync.sandbox.faults import Faults
 from sheetsync.sandbox.seed import demo_seed, load_seed
-from sheetsync.sandbox.service import Faults, Reply, Sandbox
+from sheetsync.sandbox.service import Reply, Sandbox
 
 log = logging.getLogger("sheetsync.sandbox")
 
