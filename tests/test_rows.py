@@ -375,13 +375,27 @@ def test_missing_step_one_and_several_gaps() -> None:
 
 def test_duplicate_step_number_errors_on_the_later_row() -> None:
     rows = parse(campaigns=CAMP, steps=[step(1), step(2), step(2, Subject="again")])
+    repeat = "step 2 is on rows 3 and 4 of the Steps tab; renumber or delete one"
     assert messages(rows) == [
-        (2, "step 2 is on rows 3 and 4 of the Steps tab; renumber or delete one"),
+        (2, repeat),
+        (2, repeat),
+        (3, repeat),
         (4, "step 2 is already on row 3; renumber this step or delete one of them"),
     ]
-    assert rows.issues[0].key == "q4"
+    assert {i.key for i in rows.issues} == {"q4"}
     assert "q4" not in [c.key for c in rows.campaigns]
-    assert [s.row for s in rows.steps] == [2, 3]
+    assert rows.steps == []
+
+
+def test_steps_of_a_campaign_row_in_error_say_where_the_error_is() -> None:
+    rows = parse(
+        campaigns=[{"Campaign": "Q4", "Timezone": "Nowhere"}, {"Campaign": "Q4"}],
+        steps=[step(1), step(2)],
+    )
+    wait = "campaign on row 2 of the Campaigns tab has an error; fix it there"
+    assert messages(rows, "steps") == [(2, wait), (3, wait)]
+    assert [i.key for i in rows.issues] == ["q4", "q4", "q4", "q4"]
+    assert rows.campaigns == [] and rows.steps == []
 
 
 def test_step_one_delay_must_be_zero() -> None:

@@ -7,8 +7,10 @@ get `duplicate of row N`. `settings` holds the PATCH-able API fields whose cells
 Steps belong to a campaign of the Campaigns tab (matched case-insensitively). Per campaign
 they must be numbered 1..n without gaps (a gap puts the same error on the campaign row and on
 each of its step rows) and without repeats (the later row gets the error). A campaign whose
-steps are not all valid gets a RowIssue carrying its key instead of a CampaignRecord; the valid
-steps are still in `SheetRows.steps`. The Subject is required when the campaign's channel is
+steps are not all valid gets a RowIssue carrying its key instead of a CampaignRecord, and so do
+its valid step rows (with the same message, or "campaign on row N … has an error" when the
+campaign row itself is wrong): every step row ends up either in a CampaignRecord's steps (and in
+`SheetRows.steps`) or with an issue. The Subject is required when the campaign's channel is
 email; LinkedIn and multichannel steps may leave it blank (the sheet has no per-step channel).
 """
 
@@ -50,6 +52,12 @@ def parse_campaigns(
 ) -> tuple[list[CampaignRecord], list[StepRecord], list[RowIssue]]:
     drafts, issues, channels = _campaign_rows(campaigns)
     step_records, step_issues, problems = _step_rows(steps, channels, campaigns.title)
+    for issue in issues:  # a campaign row with its own error: its steps wait for it
+        if issue.key and issue.key not in problems and not issue.message.startswith("duplicate"):
+            problems[issue.key] = (
+                f"campaign on row {issue.row} of the {campaigns.title} tab has an error; fix it "
+                f"there"
+            )
     by_campaign: dict[str, list[StepRecord]] = {}
     for s in step_records:
         by_campaign.setdefault(s.campaign_key, []).append(s)
@@ -58,10 +66,18 @@ def parse_campaigns(
         if c.key in problems:
             issues.append(RowIssue(campaigns.role, c.row, problems[c.key], c.key))
             continue
-        own = tuple(sorted(by_campaign.get(c.key, []), key=lambda s: s.number))
-        records.append(_record(c, own))
+        own = sorted(by_campaign.get(c.key, []), key=lambda s: s.number)
+        records.append(_record(c, tuple(own)))
+    # Valid steps of a campaign that cannot be synced say why, so every step row has a status.
+    kept = [s for s in step_records if s.campaign_key not in problems]
+    step_issues += [
+        RowIssue(steps.role, s.row, problems[s.campaign_key], s.campaign_key)
+        for s in step_records
+        if s.campaign_key in problems
+    ]
     issues.sort(key=lambda i: i.row)
-    return records, step_records, issues + step_issues
+    step_issues.sort(key=lambda i: i.row)
+    return records, kept, issues + step_issues
 
 
 def _record(c: _Campaign, steps: tuple[StepRecord, ...]) -> CampaignRecord:
