@@ -2,7 +2,7 @@
 
 It answers the requests gspread 6 makes (spreadsheets.get/batchUpdate, values.get/batchGet/
 update/batchUpdate/append/clear/batchClear) with the bodies Google sends, checked against the
-recorded traffic in /work/shared/google-sheets-recordings (tests/emulator/). It also enforces
+recorded traffic in tests/emulator/recordings/. It also enforces
 bearer tokens, sharing, per-minute read/write quotas on an injectable clock, injected faults, and
 calls a hook before each request so a test can "edit the sheet" between two requests.
 

@@ -1,6 +1,6 @@
 """Replay the recorded Google Sheets traffic against the emulator and compare the answers.
 
-Source: /work/shared/google-sheets-recordings (vcrpy cassettes from gspread's test suite). Each
+Source: tests/emulator/recordings, a copy of shared/google-sheets-recordings (vcrpy cassettes from gspread's test suite). Each
 cassette holds one or two runs of a test; a run starts with the Drive call that creates the
 spreadsheet. Every Sheets interaction of every run is a test case: a fresh emulator is seeded
 with the spreadsheet the Drive call created (Sheet1, 1000 x 26, the recorded id and title), the
@@ -40,7 +40,7 @@ import requests
 
 from sheetsync.testing import SheetsEmulator
 
-RECORDINGS = Path("/work/shared/google-sheets-recordings")
+RECORDINGS = Path(__file__).parent / "recordings"
 SHEETS = "https://sheets.googleapis.com"
 SKIPPED: dict[str, str] = {}  # "cassette#run[index]" -> reason; none at present
 TOKEN = "conformance-token"
