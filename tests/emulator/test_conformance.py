@@ -1,6 +1,7 @@
 """Replay the recorded Google Sheets traffic against the emulator and compare the answers.
 
-Source: tests/emulator/recordings, a copy of shared/google-sheets-recordings (vcrpy cassettes from gspread's test suite). Each
+Source: tests/emulator/recordings, a copy of shared/google-sheets-recordings (vcrpy cassettes
+from gspread's test suite). Each
 cassette holds one or two runs of a test; a run starts with the Drive call that creates the
 spreadsheet. Every Sheets interaction of every run is a test case: a fresh emulator is seeded
 with the spreadsheet the Drive call created (Sheet1, 1000 x 26, the recorded id and title), the
