@@ -18,6 +18,7 @@ from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import AuthError, RetriableError, ScopeError
+from sheetsync.exec_campaigns import resolve_mailboxes
 from sheetsync.executor import Api, Counts, Executor, Stop
 from sheetsync.planner import Note, Plan, make_plan
 from sheetsync.records import RowIssue, SheetRows
@@ -33,51 +34,22 @@ Items = dict[str, dict[str, Item]]
 
 
 @dataclass
-class CycleReport:
-    """What one cycle did. The field order is the key order of `sync --json`."""
+class CycleReport(Counts):
+    """What one cycle did: where and when, the counters (executor.Counts), and the traffic.
+    `to_json` is `sync --json`: the four header fields, then the counters, then the rest."""
 
     sheet: str
     started_at: str
     duration_s: float = 0.0
     rows_read: int = 0
-    prospects_created: int = 0
-    prospects_existing: int = 0
-    prospects_updated: int = 0
-    campaigns_created: int = 0
-    campaigns_updated: int = 0
-    campaigns_started: int = 0
-    campaigns_paused: int = 0
-    enrolled: int = 0
-    unenrolled: int = 0
-    suppressed: int = 0
-    errors: int = 0
-    held: int = 0
-    deferred: int = 0
     api_calls: int = 0
     sheets_reads: int = 0
     sheets_writes: int = 0
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
-
-    @property
-    def changed(self) -> bool:
-        """Whether the cycle changed anything in WarmySender (a Sync Log row is due)."""
-        return any(
-            getattr(self, f) > 0
-            for f in (
-                "prospects_created",
-                "prospects_existing",
-                "prospects_updated",
-                "campaigns_created",
-                "campaigns_updated",
-                "campaigns_started",
-                "campaigns_paused",
-                "enrolled",
-                "unenrolled",
-                "suppressed",
-            )
-        )
+        d = asdict(self)
+        head = {k: d.pop(k) for k in ("sheet", "started_at", "duration_s", "rows_read")}
+        return head | d
 
 
 @dataclass
@@ -150,18 +122,10 @@ class SheetSync:
         creates = [a for a in plan.actions if a.kind == "create_campaign"]
         if not creates:
             return
-        ex = Executor(
-            self.api,
-            self.state,
-            self.sheet.name,
-            rows,
-            self._items(),
-            clock=self.clock,
-            limiter=None,
-            deadline=float("inf"),
-        )
+        boxes = list(self.api.list_mailboxes())
+        campaigns = {c.key: c for c in rows.campaigns}
         for action in creates:
-            found = ex.resolve_mailboxes(ex.campaigns[action.key])
+            found = resolve_mailboxes(campaigns[action.key], boxes)
             if isinstance(found, str):
                 plan.actions.remove(action)
                 plan.notes.append(Note("campaigns", action.key, found))
@@ -174,7 +138,7 @@ class SheetSync:
     ) -> CycleReport:
         name = self.sheet.name
         t0 = self.clock.monotonic()
-        report = CycleReport(name, utc_iso(self.clock))
+        started_at = utc_iso(self.clock)
         calls0 = self.api.total_calls
         reads0, writes0 = self.source.counts.reads, self.source.counts.writes
         first_poll = not self.state.known(name)
@@ -211,7 +175,7 @@ class SheetSync:
         except (AuthError, ScopeError, RetriableError) as exc:
             fatal = exc  # what was done is still written back; then it is raised
 
-        _fill(report, ex.counts)
+        report = CycleReport(sheet=name, started_at=started_at, **asdict(ex.counts))
         report.rows_read = rows.rows_read
         report.errors = _errors(rows, items)
         report.api_calls = self.api.total_calls - calls0
@@ -221,7 +185,7 @@ class SheetSync:
             reads = self.source.counts.reads - reads0 + 1
             names = {f"sheet:{c.key}": c.name for c in rows.campaigns}
             requests = reads + self.source.counts.writes - writes0 + 1
-            log_row = _log_row(report, ex.counts, requests, names)
+            log_row = _log_row(report, ex.changes, requests, names)
         proj = project(data, rows, self.sheet, items, now_iso=utc_iso(self.clock), log_row=log_row)
         if proj.targets or proj.headers or proj.extra:
             keyed = proj.key_columns()
@@ -267,12 +231,6 @@ class SheetSync:
             ex.save(*dirty.values())
 
 
-def _fill(report: CycleReport, counts: Counts) -> None:
-    for k, v in asdict(counts).items():
-        if hasattr(report, k) and isinstance(v, int):
-            setattr(report, k, v)
-
-
 def _errors(rows: SheetRows, items: Items) -> int:
     n = len(rows.issues)
     for role, recs in (
@@ -296,11 +254,11 @@ def _issue_lines(rows: SheetRows) -> list[str]:
 
 
 def _log_row(
-    report: CycleReport, counts: Counts, requests: int, names: dict[str, str]
+    report: CycleReport, changes: dict[str, list[str]], requests: int, names: dict[str, str]
 ) -> list[Value]:
-    changes = "; ".join(
+    text = "; ".join(
         f"{names.get(target, target.split(':', 1)[1])}: {', '.join(parts)}"
-        for target, parts in counts.changes.items()
+        for target, parts in changes.items()
     )
     started = report.campaigns_started + report.campaigns_paused
     extra = f"{report.campaigns_created} created, {started} started/paused"
@@ -312,7 +270,7 @@ def _log_row(
         report.enrolled,
         report.unenrolled,
         report.suppressed,
-        f"{extra}; {changes}" if changes else extra,
+        f"{extra}; {text}" if text else extra,
         report.errors,
         report.api_calls,
         requests,

@@ -9,8 +9,10 @@ which commits once at its end (one transaction per known outcome).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,6 +68,17 @@ class Intent:
     op: str
     body: dict[str, Any]
     idempotency_key: str
+
+
+def content_key(prefix: str, *parts: object) -> str:
+    """An Idempotency-Key derived from the content: a create sent twice is created once."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return f"{prefix}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+
+def fresh_key(prefix: str) -> str:
+    """A new Idempotency-Key per intent (enroll → unenroll → enroll must not replay the first)."""
+    return f"{prefix}:{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True)

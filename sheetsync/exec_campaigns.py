@@ -1,0 +1,195 @@
+"""The Campaigns tab's writes: create (or adopt by name after a lost state file), the sending
+window PATCH right after a create, settings updates, start/pause, and monitoring reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sheetsync.api.models import Campaign, Mailbox
+from sheetsync.planner import RUNNING, Action
+from sheetsync.records import CampaignRecord
+from sheetsync.state import Intent, Item, content_key, fresh_key
+
+if TYPE_CHECKING:
+    from sheetsync.executor import Executor
+
+
+def resolve_mailboxes(c: CampaignRecord, boxes: Sequence[Mailbox]) -> list[str] | str:
+    """Mailbox ids, or the `error:` status saying which mailbox is wrong."""
+    ids: list[str] = []
+    for ref in c.mailboxes:
+        want = ref.strip().casefold()
+        box = next((m for m in boxes if want in (m.id.casefold(), m.email.casefold())), None)
+        if box is None:
+            return (
+                f"error: no mailbox {ref!r} in WarmySender; use a mailbox id or address "
+                f"from WarmySender > Mailboxes"
+            )
+        if not box.connected:
+            return f"error: mailbox {box.email} is disconnected: reconnect it in WarmySender"
+        if not box.sending_enabled:
+            return (
+                f"error: mailbox {box.email} has sending disabled: turn sending on in WarmySender"
+            )
+        ids.append(box.id)
+    return ids
+
+
+def _stats(it: Item, camp: Campaign) -> None:
+    """Progress counts from the server; its enrolled count wins over ours when it has one."""
+    if camp.stats:
+        it.data["stats"] = dict(camp.stats)
+        if isinstance(camp.stats.get("enrolled"), int):
+            it.data["enrolled"] = camp.stats["enrolled"]
+
+
+class CampaignOps:
+    def __init__(self, ex: Executor) -> None:
+        self.ex = ex
+
+    # --- create --------------------------------------------------------------------------------
+
+    def act_create(self, a: Action) -> None:
+        ex = self.ex
+        c = ex.campaigns[a.key]
+        it = ex.item("campaigns", a.key)
+        if it.remote_id is None and not it.data.get("looked_up"):
+            match = [x for x in ex.remote_campaigns() if x.name.strip().casefold() == c.key]
+            if match:  # the state file was lost: adopt the campaign of that name
+                self._adopt(it, c, match[0])
+                return
+        boxes = resolve_mailboxes(c, ex.mailboxes())
+        if isinstance(boxes, str):
+            it.hash = c.hash
+            ex.set_status(it, boxes)
+            ex.save(it)
+            return
+        body: dict[str, Any] = {"name": c.name, "channel": c.channel, "mailboxIds": boxes}
+        body["steps"] = [
+            {
+                "stepIndex": s.number - 1,
+                "subject": s.subject,
+                "bodyHtml": s.body_html,
+                "delayDays": s.delay_days,
+            }
+            for s in c.steps
+        ]
+        body.update(c.settings)
+        key = content_key("create-campaign", ex.sheet, c.key, body)
+        payload = {"key": c.key, "body": body, "hash": c.hash}
+        payload.update(settings=c.settings, steps_hash=c.steps_hash)
+        ex.send("create_campaign", payload, key)
+        self._patch_window(c.key)
+
+    def _adopt(self, it: Item, c: CampaignRecord, remote: Campaign) -> None:
+        it.remote_id = remote.id
+        it.hash = c.hash
+        it.data.update(settings=c.settings, steps_hash=c.steps_hash, api_status=remote.status)
+        _stats(it, remote)
+        it.data["monitored_at"] = self.ex.clock.time()
+        if remote.status in ("running", "active", "scheduled", "paused"):
+            it.data["wanted"] = "paused" if remote.status == "paused" else "running"
+        self.ex.set_status(it, "synced")
+        self.ex.save(it)
+
+    def do_create(self, intent: Intent) -> None:
+        ex, b = self.ex, intent.body
+        camp = ex.api.create_campaign(b["body"], idempotency_key=intent.idempotency_key)
+        it = ex.item("campaigns", b["key"])
+        it.remote_id = camp.id
+        it.hash = b["hash"]
+        it.data.update(settings=b["settings"], steps_hash=b["steps_hash"])
+        it.data.update(api_status=camp.status, stats=dict(camp.stats), enrolled=0)
+        ex.set_status(it, "synced")
+        ex.counts.campaigns_created += 1
+        window = {
+            k: v
+            for k, v in b["settings"].items()
+            if k in ("sendingWindowStart", "sendingWindowEnd") and camp.raw.get(k) != v
+        }
+        if window:  # the create body does not carry the sending window: PATCH it right after
+            it.data["window_pending"] = window
+        ex.done(intent, it)
+
+    # --- update --------------------------------------------------------------------------------
+
+    def _patch_window(self, key: str) -> None:
+        it = self.ex.item("campaigns", key)
+        window = it.data.get("window_pending")
+        if it.remote_id is None or not window:
+            return
+        payload = {"key": key, "id": it.remote_id, "fields": window, "hash": it.hash}
+        payload.update(settings=it.data["settings"], window=True)
+        self.ex.send("update_campaign", payload, fresh_key("update-campaign"))
+
+    def act_update(self, a: Action) -> None:
+        c = self.ex.campaigns[a.key]
+        it = self.ex.item("campaigns", a.key)
+        if a.fields.get("window_pending"):
+            self._patch_window(a.key)
+            return
+        payload = {"key": c.key, "id": it.remote_id, "fields": a.fields, "hash": c.hash}
+        payload["settings"] = c.settings
+        self.ex.send("update_campaign", payload, fresh_key("update-campaign"))
+
+    def do_update(self, intent: Intent) -> None:
+        ex, b = self.ex, intent.body
+        camp = ex.api.update_campaign(b["id"], b["fields"], idempotency_key=intent.idempotency_key)
+        it = ex.item("campaigns", b["key"])
+        it.hash = b["hash"]
+        it.data["settings"] = b["settings"]
+        it.data["api_status"] = camp.status
+        it.data.pop("window_pending", None)
+        ex.set_status(it, "synced")
+        if not b.get("window"):
+            ex.counts.campaigns_updated += 1
+        ex.done(intent, it)
+
+    # --- start / pause / monitor ---------------------------------------------------------------
+
+    def act_start(self, a: Action) -> None:
+        self._state_change(a, "start")
+
+    def act_pause(self, a: Action) -> None:
+        self._state_change(a, "pause")
+
+    def _state_change(self, a: Action, op: str) -> None:
+        it = self.ex.item("campaigns", a.key)
+        if it.remote_id is None:
+            return  # not created (error or deferred): its status already says why
+        running = str(it.data.get("api_status", "")) in RUNNING
+        if (op == "start") == running:  # already so (e.g. adopted by name after a lost state)
+            it.data["wanted"] = a.fields["wanted"]
+            self.ex.save(it)
+            return
+        payload = {"key": a.key, "id": it.remote_id, "wanted": a.fields["wanted"]}
+        self.ex.send(op, payload, fresh_key(f"{op}-campaign"))
+
+    def do_start(self, intent: Intent) -> None:
+        camp = self.ex.api.start_campaign(intent.body["id"], idempotency_key=intent.idempotency_key)
+        self.ex.counts.campaigns_started += 1
+        self._changed_state(intent, camp)
+
+    def do_pause(self, intent: Intent) -> None:
+        camp = self.ex.api.pause_campaign(intent.body["id"], idempotency_key=intent.idempotency_key)
+        self.ex.counts.campaigns_paused += 1
+        self._changed_state(intent, camp)
+
+    def _changed_state(self, intent: Intent, camp: Campaign) -> None:
+        it = self.ex.item("campaigns", intent.body["key"])
+        it.data.update(wanted=intent.body["wanted"], api_status=camp.status)
+        it.data["monitored_at"] = self.ex.clock.time()
+        _stats(it, camp)
+        if it.status.startswith("error:"):
+            self.ex.set_status(it, "synced")
+        self.ex.done(intent, it)
+
+    def act_monitor(self, a: Action) -> None:
+        it = self.ex.item("campaigns", a.key)
+        self.ex.slot()
+        camp = self.ex.api.get_campaign(str(it.remote_id))
+        it.data["api_status"] = camp.status
+        _stats(it, camp)
+        it.data["monitored_at"] = self.ex.clock.time()
+        self.ex.save(it)
