@@ -1,0 +1,303 @@
+"""Reliability harness: a small workbook synced by the real `sheetsync sync` process (run under
+tests/reliability/crash_child.py, which can SIGKILL it at an exact point) against a sandbox
+served from this test process, which can itself SIGKILL the process at the N-th API request,
+after doing that request's work. Plus the end-state invariants every scenario must meet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from sheetsync.config import Config, load_config
+from sheetsync.engine import open_sync
+from sheetsync.sandbox import DEMO_KEY, Sandbox, SandboxServer
+from sheetsync.sandbox.service import Reply
+from sheetsync.state import State
+
+WAIT_S = 60.0  # the bound on every subprocess; a crash-free sync takes about a second
+CHILD = Path(__file__).with_name("crash_child.py")
+MBX1 = "alex@outreach-demo.example"
+MBX2 = "sam@outreach-demo.example"
+BOUNCED = "bounced@globex.example"  # a prospect the demo seed has as bounced
+LIST_ID = "lst_demo_webinar"
+RUNNING = "Spring Launch"
+DRAFT = "Partner Pilot"
+WRITES = ("POST", "PATCH", "DELETE")
+
+TABS: dict[str, list[list[object]]] = {
+    "Prospects": [
+        ["Email", "First Name", "Last Name", "Company"],
+        ["ana@alpha.example", "Ana", "Alvarez", "Alpha"],
+        ["ben@beta.example", "Ben", "Berg", "Beta"],
+        [BOUNCED, "Bob", "Gray", "Globex"],
+        ["cho@gamma.example", "Cho", "Chen", "Gamma"],
+    ],
+    "Campaigns": [
+        ["Campaign", "Mailboxes", "Daily Send Limit", "Window Start", "Window End", "State"],
+        [RUNNING, MBX1, 40, "09:00", "17:00", "Running"],
+        [DRAFT, MBX2, 20, None, None, "Draft"],
+    ],
+    "Steps": [
+        ["Campaign", "Step", "Delay Days", "Subject", "Body"],
+        [RUNNING, 1, 0, "Hello {{firstName}}", "<p>Hi</p>"],
+        [RUNNING, 2, 3, "Following up", "<p>Again</p>"],
+        [DRAFT, 1, 0, "Partners?", "<p>Let us talk</p>"],
+    ],
+    "Enrollments": [
+        ["Email", "List ID", "Campaign", "Enrolled"],
+        ["ana@alpha.example", None, RUNNING, True],
+        ["ben@beta.example", None, RUNNING, True],
+        [BOUNCED, None, RUNNING, True],
+        ["cho@gamma.example", None, DRAFT, True],
+        [None, LIST_ID, DRAFT, True],
+    ],
+    "Sync Log": [["Time"]],
+}
+# What the sheet asks for: prospects that must exist once, and per campaign the enrolled emails
+SHEET_PROSPECTS = [str(r[0]) for r in TABS["Prospects"][1:]]
+SHEET_CAMPAIGNS = (RUNNING, DRAFT)
+# Columns whose value differs between two equally good runs (times) or is checked apart (ids)
+VOLATILE = {"Synced At", "Prospect ID", "Campaign ID"}
+
+
+def build_book(path: Path, tabs: dict[str, list[list[object]]] = TABS) -> None:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows in tabs.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+
+
+class KillingSandbox(Sandbox):
+    """The sandbox, able to SIGKILL the sync process right after doing the work of its N-th API
+    request (the answer is then never sent: "sent, outcome not stored")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kill_at = 0
+        self.api_requests = 0
+        self.proc: subprocess.Popen[str] | None = None
+        self.armed = threading.Event()
+        self.killed = False
+        self._count_lock = threading.Lock()
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        reply = super().handle(method, target, headers, body)
+        if not target.startswith("/api/v1/"):
+            return reply
+        with self._count_lock:
+            self.api_requests += 1
+            n = self.api_requests
+        if n == self.kill_at:
+            assert self.armed.wait(WAIT_S)
+            assert self.proc is not None
+            self.killed = True
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(WAIT_S)
+            return Reply(0, b"", drop=True)
+        return reply
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def killed(self) -> bool:
+        return self.code == -signal.SIGKILL
+
+
+class Folder:
+    """A config, a workbook and a state file in a folder, synced against `server`."""
+
+    def __init__(self, path: Path, server: SandboxServer) -> None:
+        self.path = path
+        self.server = server
+        sandbox = server.sandbox
+        assert isinstance(sandbox, KillingSandbox)
+        self.sandbox = sandbox
+        self.book = path / "book.xlsx"
+        build_book(self.book)
+        (path / "sheetsync.toml").write_text(
+            "[warmysender]\n"
+            f'base_url = "{server.base_url}"\n'
+            "[state]\n"
+            'path = "state/state.db"\n'
+            "[[sheet]]\n"
+            'name = "crash"\n'
+            'source = "xlsx"\n'
+            'spreadsheet = "book.xlsx"\n'
+            "settle_polls = 0\n",
+            encoding="utf-8",
+        )
+
+    @property
+    def config(self) -> Config:
+        return load_config(self.path / "sheetsync.toml", env={"WARMYSENDER_API_KEY": DEMO_KEY})
+
+    def sync(
+        self,
+        kind: str = "commit",
+        n: int = 0,
+        *,
+        kill_at_request: int = 0,
+        counts: Path | None = None,
+    ) -> Result:
+        """`sheetsync sync --json` in a child process that dies at (kind, n), or whose sandbox
+        request number `kill_at_request` kills it; 0 means never."""
+        env = {**os.environ, "WARMYSENDER_API_KEY": DEMO_KEY, "PYTHONUNBUFFERED": "1"}
+        env.pop("SHEETSYNC_CONFIG", None)
+        if counts is not None:
+            env["CRASH_COUNTS"] = str(counts)
+        self.sandbox.kill_at = self.sandbox.api_requests + kill_at_request if kill_at_request else 0
+        self.sandbox.armed.clear()
+        self.sandbox.killed = False
+        cmd = [sys.executable, str(CHILD), kind, str(n)]
+        cmd += ["--config", "sheetsync.toml", "sync", "--json"]
+        proc = subprocess.Popen(
+            cmd, cwd=self.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.sandbox.proc = proc
+        self.sandbox.armed.set()
+        try:
+            out, err = proc.communicate(timeout=WAIT_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.sandbox.kill_at = 0
+        return Result(proc.returncode, out, err)
+
+    def table(self, tab: str) -> list[dict[str, object]]:
+        wb = openpyxl.load_workbook(self.book)  # also proves the workbook opens
+        try:
+            rows = [list(r) for r in wb[tab].iter_rows(values_only=True)]
+        finally:
+            wb.close()
+        header = [str(h or "") for h in rows[0]]
+        return [
+            {h: r[i] for i, h in enumerate(header) if h and i < len(r)}
+            for r in rows[1:]
+            if any(v not in (None, "") for v in r)
+        ]
+
+    def remote(self) -> dict[str, Any]:
+        ws: dict[str, Any] = self.sandbox.state()["workspaces"][0]
+        return ws
+
+    def statuses(self) -> dict[str, list[dict[str, object]]]:
+        """Every row of the four tabs without the volatile columns: what a crash-free run
+        shows must be shown after a crash and a rerun too."""
+        return {
+            tab: [{k: v for k, v in row.items() if k not in VOLATILE} for row in self.table(tab)]
+            for tab in ("Prospects", "Campaigns", "Steps", "Enrollments")
+        }
+
+    def pending_writes(self) -> list[str]:
+        """What the next cycle would still send (a dry run in this process; writes nothing)."""
+        config = self.config
+        with open_sync(config, config.sheets[0]) as ss:
+            dry = ss.plan()
+        return [str(a) for a in dry.plan.actions if a.kind not in ("monitor", "want")]
+
+
+def remote_writes(ws: dict[str, Any]) -> int:
+    return sum(n for ep, n in ws["requestsByEndpoint"].items() if ep.split(" ")[0] in WRITES)
+
+
+def check_invariants(folder: Folder, reference: dict[str, list[dict[str, object]]]) -> None:
+    """The end state after a crash and a rerun: nothing twice, nothing missing, the sheet right."""
+    ws = folder.remote()
+    emails = Counter(str(p["email"]).lower() for p in ws["prospects"])
+    doubled = [e for e, n in emails.items() if n > 1]
+    assert not doubled, f"prospects created twice: {doubled}"
+    missing = [e for e in SHEET_PROSPECTS if e not in emails]
+    assert not missing, f"prospects never created: {missing}"
+    names = Counter(str(c["name"]) for c in ws["campaigns"])
+    assert names == Counter(SHEET_CAMPAIGNS), f"campaigns in WarmySender: {dict(names)}"
+
+    by_id = {p["id"]: str(p["email"]).lower() for p in ws["prospects"]}
+    wanted: dict[str, set[str]] = {name: set() for name in SHEET_CAMPAIGNS}
+    lists = {x["id"]: x for x in ws["lists"]}
+    for row in folder.table("Enrollments"):
+        if row.get("Enrolled") is True:
+            if row.get("Email"):
+                wanted[str(row["Campaign"])].add(str(row["Email"]).lower())
+            else:
+                list_emails = lists[str(row["List ID"])]["emails"]
+                wanted[str(row["Campaign"])].update(str(e).lower() for e in list_emails)
+    for c in ws["campaigns"]:
+        got = [by_id[e["prospectId"]] for e in c["enrollments"]]
+        assert len(got) == len(set(got)), f"{c['name']}: enrolled twice: {got}"
+        assert set(got) == wanted[c["name"]], f"{c['name']}: enrolled {sorted(got)}"
+
+    sheet_ids = {str(r["Email"]).lower(): r.get("Prospect ID") for r in folder.table("Prospects")}
+    for email, pid in sheet_ids.items():
+        assert pid is not None and by_id.get(str(pid)) == email, (email, pid)
+    camp_ids = {str(r["Campaign"]): r.get("Campaign ID") for r in folder.table("Campaigns")}
+    assert {str(c["name"]): c["id"] for c in ws["campaigns"]} == camp_ids
+
+    assert folder.statuses() == reference
+    assert not (folder.path / ".book.xlsx.sheetsync-tmp").exists()
+    db = sqlite3.connect(folder.path / "state" / "state.db")
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        db.close()
+    with State(folder.path / "state" / "state.db") as state:
+        assert state.pending_intents("crash") == []
+    assert folder.pending_writes() == []
+
+
+@dataclass
+class Reference:
+    """The crash-free run: its sheet, how many of each crash point it passes through, and how
+    many API requests it made."""
+
+    statuses: dict[str, list[dict[str, object]]]
+    points: dict[str, int]
+    requests: int
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    path = tmp_path_factory.mktemp("reference")
+    with SandboxServer(KillingSandbox()) as server:
+        folder = Folder(path, server)
+        counts = path / "counts.json"
+        result = folder.sync(counts=counts)
+        assert result.code == 0, result.stderr
+        report = json.loads(result.stdout.splitlines()[0])
+        points = json.loads(counts.read_text(encoding="utf-8"))
+        requests = folder.sandbox.api_requests
+        statuses = folder.statuses()
+        assert folder.pending_writes() == []
+        again = folder.sync()
+        assert again.code == 0, again.stderr
+        assert json.loads(again.stdout)["api_calls"] <= 1  # a settled sheet: nothing to send
+        assert folder.statuses() == statuses
+    return Reference(statuses, points, requests, report)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Any:
+    with SandboxServer(KillingSandbox()) as server:
+        yield Folder(tmp_path, server)

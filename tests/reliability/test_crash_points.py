@@ -1,0 +1,69 @@
+"""`sheetsync sync` SIGKILLed at every point where a process can die, then run again: the end
+state equals that of a crash-free run, and nothing in WarmySender exists twice.
+
+The points, in the order a cycle meets them (counts from the crash-free run of the reference
+workbook, checked by the first test so the sweep always covers every point):
+
+- request N: the sandbox did the work of the N-th API request, then the process is killed before
+  the answer arrives (the call was sent; its outcome was not stored);
+- commit N: right after the N-th state transaction commits (intent recorded, outcome stored,
+  statuses set, run recorded);
+- write: after every state commit of the API work, before the write-back touches the workbook;
+- zip N: during the xlsx save, after the N-th part of the new workbook is written to the temp file;
+- replace / replaced: right before and right after the temp file is renamed over the workbook.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.reliability.conftest import Folder, Reference, check_invariants
+
+POINTS = {"request": 12, "commit": 23, "write": 1, "zip": 13, "replace": 1, "replaced": 1}
+SWEEP = [(kind, n) for kind, count in POINTS.items() for n in range(1, count + 1)]
+
+
+def test_the_sweep_covers_every_point_of_a_crash_free_run(reference: Reference) -> None:
+    found = {"request": reference.requests, **reference.points}
+    assert found == POINTS, "the cycle's crash points changed: update POINTS to sweep them all"
+    report = reference.report
+    assert (report["prospects_created"], report["prospects_existing"]) == (3, 1)
+    assert (report["campaigns_created"], report["campaigns_started"]) == (2, 1)
+    assert (report["enrolled"], report["suppressed"], report["errors"]) == (5, 1, 0)
+
+
+def crash(folder: Folder, kind: str, n: int) -> None:
+    if kind == "request":
+        result = folder.sync(kill_at_request=n)
+        assert folder.sandbox.killed, f"the sync made fewer than {n} requests"
+    else:
+        result = folder.sync(kind, n)
+    assert result.killed, f"not killed at {kind} {n}: exit {result.code}\n{result.stderr}"
+    folder.table("Prospects")  # whatever the point, the workbook on disk still opens
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "n"), SWEEP, ids=[f"{k}-{n}" for k, n in SWEEP])
+def test_killed_then_rerun_ends_like_a_crash_free_run(
+    folder: Folder, reference: Reference, kind: str, n: int
+) -> None:
+    crash(folder, kind, n)
+    rerun = folder.sync()
+    assert rerun.code == 0, rerun.stderr
+    assert "Traceback" not in rerun.stderr
+    check_invariants(folder, reference.statuses)
+
+
+@pytest.mark.slow
+def test_killed_again_during_the_recovery_run(folder: Folder, reference: Reference) -> None:
+    """Killed after sending the first create, then killed again while replaying it."""
+    crash(folder, "request", 4)
+    crash(folder, "request", 1)
+    crash(folder, "commit", 3)
+    rerun = folder.sync()
+    assert rerun.code == 0, rerun.stderr
+    check_invariants(folder, reference.statuses)
+    again = folder.sync()
+    assert json.loads(again.stdout)["api_calls"] <= 1
