@@ -167,7 +167,7 @@ def plan(ctx: Ctx) -> None:
     console = Console(highlight=False)
     errors = 0
     for sheet in config.sheets:
-        with open_sync(config, sheet) as ss:
+        with open_sync(config, sheet, read_only=True) as ss:
             dry = ss.plan()
         console.print(plan_table(dry))
         errors += len(dry.issues)
@@ -254,7 +254,7 @@ def status(ctx: Ctx) -> None:
 
     config = ctx.load()
     console = Console(highlight=False)
-    with State(config.state_path) as state:
+    with State(config.state_path, read_only=True) as state:
         for sheet in config.sheets:
             for table in status_tables(state, sheet.name):
                 console.print(table)

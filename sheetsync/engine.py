@@ -286,11 +286,14 @@ def open_sync(
     limiter: RateLimiter | None = None,
     http: httpx.Client | None = None,
     source: SheetSource | None = None,
+    read_only: bool = False,
 ) -> SheetSync:
-    """A SheetSync for `sheet`, opening the state file, the API client and the source."""
+    """A SheetSync for `sheet`, opening the state file, the API client and the source.
+    `read_only` (for `plan()`): the state is an in-memory copy; the file is never created or
+    changed."""
     clock = clock or SystemClock()
     owned: list[Any] = []
-    state = State(config.state_path, clock=clock)
+    state = State(config.state_path, clock=clock, read_only=read_only)
     owned.append(state)
     try:
         api = WarmySenderClient(

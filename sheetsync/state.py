@@ -70,6 +70,39 @@ class Intent:
     idempotency_key: str
 
 
+def _unusable(path: Path, exc: sqlite3.DatabaseError) -> StateError:
+    return StateError(
+        f"the state file {path} cannot be used ({exc}); move it aside and run again "
+        f"(sheetsync rebuilds it from WarmySender)"
+    )
+
+
+def _copy_of(path: Path) -> sqlite3.Connection:
+    """An in-memory copy of the state file (empty when there is none). The file is read through
+    an ordinary connection that never writes (query_only): a read-only (`mode=ro`) connection
+    would leave the WAL's -wal and -shm files behind, and this one, when it is the last to
+    close, removes them as any sheetsync run does."""
+    copy = sqlite3.connect(":memory:", isolation_level=None)
+    if not path.exists():
+        return copy
+    try:
+        uri = f"{path.absolute().as_uri()}?mode=rw"  # rw: never creates the file
+        src = sqlite3.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error:
+        copy.close()
+        raise
+    try:
+        src.execute("PRAGMA query_only=ON")
+        src.execute("PRAGMA busy_timeout=5000")
+        src.backup(copy)
+    except sqlite3.Error:
+        copy.close()
+        raise
+    finally:
+        src.close()
+    return copy
+
+
 def content_key(prefix: str, *parts: object) -> str:
     """An Idempotency-Key derived from the content: a create sent twice is created once."""
     text = json.dumps(parts, sort_keys=True, default=str)
@@ -92,31 +125,38 @@ class Run:
 class State:
     """The state file of every sheet. A context manager; `close()` releases the file."""
 
-    def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
+    def __init__(self, path: Path, *, clock: Clock | None = None, read_only: bool = False) -> None:
+        """Open (creating when missing) and migrate the state file. `read_only`: work on a private
+        in-memory copy of the file, or on an empty state when there is no file; nothing this
+        State does reaches the disk, and no file or folder is created (`sheetsync plan`)."""
         self.path = path
         self.clock = clock or SystemClock()
         self._depth = 0
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StateError(f"cannot create the state file {path}: {exc}") from None
+            if read_only:
+                self.db = _copy_of(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(str(path), isolation_level=None)
+        except (OSError, sqlite3.OperationalError) as exc:
+            verb = "read" if read_only else "create"
+            raise StateError(f"cannot {verb} the state file {path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise _unusable(path, exc) from None
         try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA busy_timeout=5000")
-            # WAL + NORMAL: never corrupt; a power cut may lose the last commits, which the
-            # content-derived keys and intent replay make safe to redo.
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            if not read_only:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA busy_timeout=5000")
+                # WAL + NORMAL: never corrupt; a power cut may lose the last commits, which the
+                # content-derived keys and intent replay make safe to redo.
+                self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except StateError:
             self.db.close()
             raise
         except sqlite3.DatabaseError as exc:
             self.db.close()
-            raise StateError(
-                f"the state file {path} cannot be used ({exc}); move it aside and run again "
-                f"(sheetsync rebuilds it from WarmySender)"
-            ) from None
+            raise _unusable(path, exc) from None
 
     # --- schema --------------------------------------------------------------------------------
 
