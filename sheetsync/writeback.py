@@ -36,6 +36,7 @@ class Target:
     identity: Identity
     occurrence: int
     values: dict[str, Value]
+    row: int = 0  # the sheet row as read (used only when the key cells are all empty)
 
 
 @dataclass
@@ -180,7 +181,7 @@ def project(
             }
             if changed:
                 ident, occ = occurrences[row]
-                out.targets.append(Target(role, ident, occ, changed))
+                out.targets.append(Target(role, ident, occ, changed, row))
     if log_row is not None:
         out.extra = _log_cells(data, rows, sheet, log_row)
     return out
@@ -192,6 +193,7 @@ def address(proj: Projection, fresh: Mapping[str, KeyColumns]) -> list[CellWrite
     cells: list[CellWrite] = []
     keyed = proj.key_columns()
     rows_now: dict[str, dict[tuple[Identity, int], int]] = {}
+    lengths: dict[str, int] = {}  # tab -> rows of key cells read (trailing empty ones dropped)
     for tab, key_cols in keyed.items():
         kc = fresh.get(tab)
         if kc is None or [norm(h) for h in kc.header] != proj.read_header.get(tab):
@@ -207,10 +209,13 @@ def address(proj: Projection, fresh: Mapping[str, KeyColumns]) -> list[CellWrite
             counter[ident] = occ + 1
             found[(ident, occ)] = i + 2
         rows_now[tab] = found
+        lengths[tab] = length
     cells.extend(proj.headers)
     for t in proj.targets:
         tab = proj.titles[t.role]
         row = rows_now[tab].get((t.identity, t.occurrence))
+        if row is None and not any(t.identity) and t.row > lengths[tab] + 1:
+            row = t.row  # no key (e.g. an empty Email) below the last key: still where it was
         if row is None:
             continue  # the row was deleted since the read
         for f, v in t.values.items():
