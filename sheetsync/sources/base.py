@@ -85,6 +85,20 @@ class TabLayout:
     note: str  # the explanatory note put on the status headers
 
 
+def match_titles(wanted: Sequence[str], titles: Sequence[str]) -> list[str]:
+    """The tab titles to read for `wanted`: the exact title when it exists, else the one title
+    that matches it case- and space-insensitively (" prospects " for "Prospects"), else as is."""
+
+    def key(t: str) -> str:
+        return "".join(t.split()).casefold()
+
+    out = []
+    for w in wanted:
+        hits = [t for t in titles if key(t) == key(w)]
+        out.append(w if w in titles or len(hits) != 1 else hits[0])
+    return out
+
+
 class SheetSource(Protocol):
     """Google Sheets, an xlsx workbook, or anything else that holds tabs of rows."""
 

@@ -51,6 +51,7 @@ from sheetsync.sources.base import (
     RequestCounts,
     SheetData,
     TabLayout,
+    match_titles,
 )
 from sheetsync.sources.google_errors import (
     ErrorContext,
@@ -163,7 +164,7 @@ class GoogleSource:
 
     def read(self, tabs: Sequence[str]) -> SheetData:
         meta = self._meta_with(tabs)
-        present = [t for t in tabs if t in meta]
+        present = [t for t in match_titles(tabs, list(meta)) if t in meta]
         values = self._batch_get(present, [quote_title(t) for t in present])
         out = {
             t: trim_rows([trim_row(list(r)) for r in vr])

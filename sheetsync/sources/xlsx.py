@@ -45,6 +45,7 @@ from sheetsync.sources.base import (
     Row,
     SheetData,
     TabLayout,
+    match_titles,
 )
 
 EXCEL_MAX_CELL_CHARS = 32_767  # Excel refuses longer cells; longer strings are cut to fit
@@ -72,7 +73,7 @@ class XlsxSource:
         with self._open(read_only=True) as wb:
             titles = list(wb.sheetnames)
             out: dict[str, list[Row]] = {}
-            for tab in tabs:
+            for tab in match_titles(tabs, titles):
                 if tab in titles:
                     ws = wb[tab]
                     ws.reset_dimensions()  # trust the cells, not the file's <dimension> tag
