@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sheetsync.api.models import Campaign, Mailbox
-from sheetsync.planner import RUNNING, Action
+from sheetsync.planner import MAILBOX_CHECKED, RUNNING, Action
 from sheetsync.records import CampaignRecord
 from sheetsync.state import Intent, Item, content_key, fresh_key
 
@@ -54,16 +54,15 @@ class CampaignOps:
         ex = self.ex
         c = ex.campaigns[a.key]
         it = ex.item("campaigns", a.key)
+        if a.fields.get("recheck") and self._mailbox_ids(it, c) is None:
+            return  # the mailbox is still wrong: only GET /mailboxes was spent
         if it.remote_id is None and not it.data.get("looked_up"):
             match = [x for x in ex.remote_campaigns() if x.name.strip().casefold() == c.key]
             if match:  # the state file was lost: adopt the campaign of that name
                 self._adopt(it, c, match[0])
                 return
-        boxes = resolve_mailboxes(c, ex.mailboxes())
-        if isinstance(boxes, str):
-            it.hash = c.hash
-            ex.set_status(it, boxes)
-            ex.save(it)
+        boxes = self._mailbox_ids(it, c)
+        if boxes is None:
             return
         body: dict[str, Any] = {"name": c.name, "channel": c.channel, "mailboxIds": boxes}
         body["steps"] = [
@@ -82,7 +81,21 @@ class CampaignOps:
         ex.send("create_campaign", payload, key)
         self._patch_window(c.key)
 
+    def _mailbox_ids(self, it: Item, c: CampaignRecord) -> list[str] | None:
+        """The mailbox ids of `c`, or None when a mailbox refuses the create: then the row says
+        which, and the time of this check is kept so the planner checks again after
+        monitor_seconds (GET /mailboxes is read once per cycle)."""
+        boxes = resolve_mailboxes(c, self.ex.mailboxes())
+        if not isinstance(boxes, str):
+            return boxes
+        it.hash = c.hash
+        it.data[MAILBOX_CHECKED] = self.ex.clock.time()
+        self.ex.set_status(it, boxes)
+        self.ex.save(it)
+        return None
+
     def _adopt(self, it: Item, c: CampaignRecord, remote: Campaign) -> None:
+        it.data.pop(MAILBOX_CHECKED, None)
         it.remote_id = remote.id
         it.hash = c.hash
         it.data.update(settings=c.settings, steps_hash=c.steps_hash, api_status=remote.status)
@@ -99,6 +112,7 @@ class CampaignOps:
         it = ex.item("campaigns", b["key"])
         it.remote_id = camp.id
         it.hash = b["hash"]
+        it.data.pop(MAILBOX_CHECKED, None)
         it.data.update(settings=b["settings"], steps_hash=b["steps_hash"])
         it.data.update(api_status=camp.status, stats=dict(camp.stats), enrolled=0)
         ex.set_status(it, "synced")

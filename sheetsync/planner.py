@@ -21,6 +21,7 @@ STEPS_LOCKED = (
     "WarmySender, or put the old steps back"
 )
 RUNNING = ("running", "active", "scheduled")
+MAILBOX_CHECKED = "mailbox_checked_at"  # campaign data: when a mailbox refusal was last checked
 BRAKE_MIN = 10
 
 
@@ -117,13 +118,21 @@ def make_plan(
             plan.notes.append(Note("campaigns", c.key, SETTLING))
             continue
         if item is None or item.remote_id is None:
+            recheck = False
             if not cd.todo(c.key) and item is not None and item.hash == c.hash:
-                continue  # refused before with this content: wait for a change
+                # refused before with this content: wait for a change, except that a refusal
+                # for a mailbox is checked again every monitor_seconds (it may be fixed in
+                # WarmySender, where the sheet cannot see it)
+                checked = item.data.get(MAILBOX_CHECKED)
+                if checked is None or now - float(checked) < sheet.monitor_seconds:
+                    continue
+                recheck = True
             missing = _missing(c)
             if missing:
                 plan.notes.append(Note("campaigns", c.key, f"waiting: add {missing}"))
                 continue
-            plan.actions.append(Action("create_campaign", c.key))
+            fields = {"recheck": True} if recheck else {}
+            plan.actions.append(Action("create_campaign", c.key, fields=fields))
             startable[c.key] = "draft"
             continue
         startable[c.key] = status

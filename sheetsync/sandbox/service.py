@@ -19,6 +19,7 @@ Every /api/v1 answer for a known workspace carries X-RateLimit-Limit/Remaining/R
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 import random
@@ -58,6 +59,16 @@ class _Stored:
     expires: float
 
 
+def _expire(store: dict[str, _Stored], heap: list[tuple[float, str]], now: float) -> None:
+    """Drop the stored answers whose time is over, soonest first: O(log n) per answer, where
+    scanning the whole store on every write made a long backlog quadratic."""
+    while heap and heap[0][0] <= now:
+        _, key = heapq.heappop(heap)
+        stored = store.get(key)
+        if stored is not None and stored.expires <= now:
+            del store[key]
+
+
 def _json(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=False).encode()
 
@@ -87,6 +98,7 @@ class Sandbox:
             self._keys = {key: ws for ws in self._workspaces for key in ws.keys}
             self._windows: dict[str, tuple[float, int]] = {}
             self._idempotency: dict[str, dict[str, _Stored]] = {}
+            self._expiry: dict[str, list[tuple[float, str]]] = {}  # per workspace, a heap
             self._request_seq = 0
 
     def state(self) -> JSON:
@@ -222,8 +234,7 @@ class Sandbox:
             fingerprint = hashlib.sha256(
                 f"{route.method} {ident} {route.template}\n{canonical}".encode()
             ).hexdigest()
-            for k in [k for k, v in store.items() if v.expires <= now]:
-                del store[k]
+            _expire(store, self._expiry.setdefault(ws.id, []), now)
             stored = store.get(key)
             if stored is not None:
                 if stored.fingerprint != fingerprint:
@@ -257,6 +268,7 @@ class Sandbox:
             out = _json(envelope)
         if fingerprint and 200 <= status < 300:
             store[key] = _Stored(fingerprint, status, out, now + IDEMPOTENCY_TTL_S)
+            heapq.heappush(self._expiry.setdefault(ws.id, []), (now + IDEMPOTENCY_TTL_S, key))
         return status, out
 
     def _request_id(self) -> str:
@@ -303,6 +315,9 @@ class Sandbox:
                 raise invalid("status must be one of: " + ", ".join(PROSPECT_STATUSES))
             ws = self._workspace(body.get("workspace"))
             return ws.set_prospect_status(str(body.get("email", "")), status)
+        if route == "POST /_sandbox/mailboxes":
+            ws = self._workspace(body.get("workspace"))
+            return ws.set_mailbox(str(body.get("email", "")), body)
         raise Refusal(
             404,
             "not_found",

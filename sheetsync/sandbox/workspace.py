@@ -83,6 +83,19 @@ class Workspace:
         self.prospects[pid].status = status
         return self.prospects[pid].to_json()
 
+    def set_mailbox(self, email: str, changes: JSON) -> JSON:
+        """Connect/disconnect a mailbox or turn its sending on/off (POST /_sandbox/mailboxes)."""
+        want = email.strip().lower()
+        box = next((m for m in self.mailboxes.values() if m["email"].lower() == want), None)
+        if box is None:
+            raise not_found("mailbox with email", email)
+        for field in ("connected", "sendingEnabled"):
+            if field in changes:
+                if not isinstance(changes[field], bool):
+                    raise invalid(f"{field} must be true or false")
+                box[field] = changes[field]
+        return dict(box)
+
     # --- campaigns ---------------------------------------------------------------------------
 
     def campaign(self, campaign_id: str) -> Campaign:
