@@ -159,7 +159,7 @@ def _sheet_checks(
     prefix = f"sheet {sheet.name!r}"
     specs = [sheet.tab(role) for role in sheet.tabs]
     try:
-        source = open_source(sheet, config.google)
+        source = open_source(sheet, config.google, interactive=True)  # may sign in
         try:
             data = source.read([s.title for s in specs])
             label = source.label

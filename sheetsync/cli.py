@@ -126,6 +126,7 @@ def init(ctx: Ctx, xlsx: Path | None, spreadsheet: str | None, force: bool) -> N
         "Next steps:\n"
         f"  1. export {env}=<your key> (Settings > API Keys in WarmySender)\n"
         f"  2. sheetsync check        # config, key, scopes, sheet, headers, mailboxes\n"
+        '     (with a Google Sheet and auth = "oauth", check also does the browser sign-in)\n'
         f"  3. fill in the tabs, then: sheetsync plan, sheetsync sync (or sheetsync run)"
     )
 
