@@ -28,6 +28,7 @@ from sheetsync.clock import Clock, utc_iso
 from sheetsync.errors import (
     AuthError,
     IdempotencyConflict,
+    PaymentRequired,
     RetriableError,
     RowError,
     ScopeError,
@@ -286,7 +287,9 @@ class Executor:
                 else:
                     if b.get("hash"):
                         it.hash = b["hash"]
-                    if "wanted" in b:
+                    if "wanted" in b and not isinstance(exc, PaymentRequired):
+                        # a start refused for the subscription (402) is tried again next poll:
+                        # renewing it in WarmySender is the fix the status asks for
                         it.data["wanted"] = b["wanted"]
                     self.set_status(it, status)
                 self.state.put(self.sheet, it)
