@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from sheetsync.config import Config, load_config
 from sheetsync.engine import open_sync
 from sheetsync.sandbox import DEMO_KEY, Sandbox, SandboxServer
 from sheetsync.sandbox.service import Reply
+from sheetsync.sandbox.workspace import Workspace
 from sheetsync.state import State
+from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 WAIT_S = 60.0  # the bound on every subprocess; a crash-free sync takes about a second
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -36,6 +39,7 @@ LIST_ID = "lst_demo_webinar"
 RUNNING = "Spring Launch"
 DRAFT = "Partner Pilot"
 WRITES = ("POST", "PATCH", "DELETE")
+GOOGLE_TOKEN = "ya29.reliability-test-token"
 
 TABS: dict[str, list[list[object]]] = {
     "Prospects": [
@@ -94,15 +98,22 @@ class KillingSandbox(Sandbox):
         self.proc: subprocess.Popen[str] | None = None
         self.armed = threading.Event()
         self.killed = False
+        self.before: dict[int, Callable[[KillingSandbox], None]] = {}  # change the world
         self._count_lock = threading.Lock()
 
+    def workspace(self) -> Workspace:
+        return self._workspaces[0]
+
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
-        reply = super().handle(method, target, headers, body)
         if not target.startswith("/api/v1/"):
-            return reply
+            return super().handle(method, target, headers, body)
         with self._count_lock:
             self.api_requests += 1
             n = self.api_requests
+            change = self.before.pop(n, None)
+        if change is not None:
+            change(self)  # e.g. the key is revoked right before this request arrives
+        reply = super().handle(method, target, headers, body)
         if n == self.kill_at:
             assert self.armed.wait(WAIT_S)
             assert self.proc is not None
@@ -127,30 +138,41 @@ class Result:
 class Folder:
     """A config, a workbook and a state file in a folder, synced against `server`."""
 
-    def __init__(self, path: Path, server: SandboxServer) -> None:
+    def __init__(
+        self, path: Path, server: SandboxServer, emu: SheetsEmulator | None = None
+    ) -> None:
         self.path = path
         self.server = server
         sandbox = server.sandbox
         assert isinstance(sandbox, KillingSandbox)
         self.sandbox = sandbox
+        self.emu = emu
         self.book = path / "book.xlsx"
-        build_book(self.book)
+        google = ""
+        if emu is None:
+            build_book(self.book)
+            source = 'source = "xlsx"\nspreadsheet = "book.xlsx"\n'
+        else:
+            self.sid = emu.create_spreadsheet(TABS)
+            source = f'source = "google"\nspreadsheet = "{self.sid}"\n'
+            google = f'[google]\nauth = "token"\nsheets_base_url = "{emu.base_url}"\n'
         (path / "sheetsync.toml").write_text(
             "[warmysender]\n"
             f'base_url = "{server.base_url}"\n'
+            f"{google}"
             "[state]\n"
             'path = "state/state.db"\n'
             "[[sheet]]\n"
             'name = "crash"\n'
-            'source = "xlsx"\n'
-            'spreadsheet = "book.xlsx"\n'
+            f"{source}"
             "settle_polls = 0\n",
             encoding="utf-8",
         )
 
     @property
     def config(self) -> Config:
-        return load_config(self.path / "sheetsync.toml", env={"WARMYSENDER_API_KEY": DEMO_KEY})
+        env = {"WARMYSENDER_API_KEY": DEMO_KEY, "SHEETSYNC_GOOGLE_TOKEN": GOOGLE_TOKEN}
+        return load_config(self.path / "sheetsync.toml", env=env)
 
     def sync(
         self,
@@ -163,6 +185,7 @@ class Folder:
         """`sheetsync sync --json` in a child process that dies at (kind, n), or whose sandbox
         request number `kill_at_request` kills it; 0 means never."""
         env = {**os.environ, "WARMYSENDER_API_KEY": DEMO_KEY, "PYTHONUNBUFFERED": "1"}
+        env["SHEETSYNC_GOOGLE_TOKEN"] = GOOGLE_TOKEN
         env.pop("SHEETSYNC_CONFIG", None)
         if counts is not None:
             env["CRASH_COUNTS"] = str(counts)
@@ -186,11 +209,14 @@ class Folder:
         return Result(proc.returncode, out, err)
 
     def table(self, tab: str) -> list[dict[str, object]]:
-        wb = openpyxl.load_workbook(self.book)  # also proves the workbook opens
-        try:
-            rows = [list(r) for r in wb[tab].iter_rows(values_only=True)]
-        finally:
-            wb.close()
+        if self.emu is not None:
+            rows = self.emu.values(self.sid, tab)
+        else:
+            wb = openpyxl.load_workbook(self.book)  # also proves the workbook opens
+            try:
+                rows = [list(r) for r in wb[tab].iter_rows(values_only=True)]
+            finally:
+                wb.close()
         header = [str(h or "") for h in rows[0]]
         return [
             {h: r[i] for i, h in enumerate(header) if h and i < len(r)}
