@@ -1,0 +1,63 @@
+"""The benchmark's code paths on tiny sizes, so CI proves `python bench/run.py` still runs and
+its figures still mean what docs/PERFORMANCE.md says."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: `bench` imports
+
+from bench import run  # noqa: E402
+
+
+def test_polls_read_once_write_once_and_match_the_naive_calls() -> None:
+    polls, naive = run.bench_polls(300, trace_memory=False)
+    unchanged, changed = polls
+    assert (unchanged["changed_rows"], changed["changed_rows"]) == (0, 3)
+    assert (unchanged["sheets_reads"], unchanged["sheets_writes"], unchanged["api_calls"]) == (
+        1,
+        0,
+        0,
+    )
+    assert changed["sheets_reads"] <= 2 and changed["sheets_writes"] == 1
+    assert changed["api_calls"] == changed["prospects_updated"] == 3
+    assert unchanged["engine_cpu_s"] <= unchanged["cpu_s"] + 0.01
+    assert unchanged["peak_rss_mb"] > 0
+    # The naive baseline saw the same change and paid a request per row for it.
+    assert [n["changed_rows"] for n in naive] == [0, 3]
+    assert naive[1]["api_calls"] == 3 and naive[1]["sheets_requests"] == 1 + 3
+
+
+def test_backlog_uses_the_minimum_calls_without_a_429() -> None:
+    result: dict[str, Any] = run.bench_backlog(120, 6_000)
+    assert result["finished"] and result["http_429"] == 0
+    minimum = run.minimum_calls(120, 1, window_patch=True)
+    assert result["minimum_calls"] == sum(minimum.values()) == 120 + 2 + 1 + 1 + 1 + 1
+    for endpoint, n in minimum.items():
+        assert result["calls_by_endpoint"].get(endpoint, 0) == n, endpoint
+    assert 0 <= result["extra_calls"] <= 2  # GET /campaigns: a campaign of that name exists?
+
+
+def test_render_and_ratios() -> None:
+    poll = {"rows": 10, "changed_rows": 1, "sheets_reads": 1, "sheets_writes": 1, "api_calls": 1}
+    naive = {"rows": 10, "changed_rows": 1, "sheets_requests": 2, "api_calls": 1, "wall_s": 0.1}
+    backlog = {
+        "prospects": 1, "campaigns": 1, "rate_limit_per_min": 60, "api_calls": 6,
+        "minimum_calls": 6, "wall_s": 1.0, "utilisation": 6.0, "http_429": 0,
+        "first_sync_at_60_per_min": run.first_sync_at_real_limit(10_000, [{"extra_calls": 1}]),
+    }  # fmt: skip
+    text = run.render({"polls": [poll], "naive": [naive], "backlog": backlog})
+    ratio_lines = text.split("naive / engine")[1].split("backlog")[0].splitlines()
+    assert any(line.endswith("|   1.0") for line in ratio_lines), ratio_lines  # 2 / 2 requests
+    first = backlog["first_sync_at_60_per_min"]
+    assert first["engine_calls"] == first["minimum_calls"] + 1 == 10_000 + 100 + 4 + 1
+
+
+@pytest.mark.parametrize(("size", "fraction", "n"), [(1000, 0.01, 10), (300, 0.0, 0), (7, 0.5, 4)])
+def test_changed_rows_are_spread_and_distinct(size: int, fraction: float, n: int) -> None:
+    rows = run.changed_rows(size, fraction)
+    assert len(rows) == len(set(rows)) == n and all(0 <= r < size for r in rows)
