@@ -103,11 +103,12 @@ def write_config(
 
 def tab_layouts(sheet: SheetConfig) -> list[TabLayout]:
     """What `init` creates for a sheet: every tab with its (renamed) headers. The Sync Log tab is
-    written by sheetsync alone, so all of its columns count as status columns."""
+    written by sheetsync alone, so all of its columns count as status columns. Optional columns
+    that change behaviour by existing (the Prospects `Sync` gate) are left for people to add."""
     layouts = []
     for role in TAB_ROLES:
         spec = sheet.tab(role)
-        cols = spec.columns
+        cols = [c for c in spec.columns if c.template]
         layouts.append(
             TabLayout(
                 title=spec.title,

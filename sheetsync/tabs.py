@@ -22,6 +22,7 @@ class Column:
     aliases: tuple[str, ...] = ()
     required: bool = False
     status: bool = False  # written by sheetsync; never input
+    template: bool = True  # created by `sheetsync init` (optional columns are not)
 
     def names(self) -> tuple[str, ...]:
         return (self.header, *self.aliases)
@@ -64,7 +65,7 @@ PROSPECTS = TabSpec(
         Column("role", "Role", aliases=("Title", "Job Title")),
         Column("phone", "Phone", "phone"),
         Column("linkedin_url", "LinkedIn URL"),
-        Column("sync", "Sync", "bool"),
+        Column("sync", "Sync", "bool", template=False),
         _status("sync_status", "Sync Status"),
         _status("prospect_id", "Prospect ID"),
         _status("synced_at", "Synced At"),

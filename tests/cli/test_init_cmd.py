@@ -29,9 +29,12 @@ def invoke(*args: str) -> tuple[int, str]:
 
 
 def expected_headers(role: str) -> list[str]:
-    headers = [c.header for c in TAB_ROLES[role].columns]
+    """The template's headers: every column but the optional Sync gate (a Sync column that
+    exists holds back every unticked row, so people add it on purpose)."""
+    columns = [c for c in TAB_ROLES[role].columns if c.field != "sync"]
+    headers = [c.header for c in columns]
     if role == "prospects":  # the example config's custom_fields = ["Industry"]
-        first_status = next(i for i, c in enumerate(TAB_ROLES[role].columns) if c.status)
+        first_status = next(i for i, c in enumerate(columns) if c.status)
         headers.insert(first_status, "Industry")
     return headers
 
