@@ -162,6 +162,12 @@ def project(
             ident = identity(r, key_cols)
             counter[ident] = counter.get(ident, 0) + 1
             occurrences[n] = (ident, counter[ident] - 1)
+        status_cols = [cols[c.field] for c in sheet.tab(role).statuses if c.field in hm.index]
+        for n, (ident, _) in occurrences.items():  # a row emptied of its keys: stale statuses
+            if n not in by_row and not any(ident):
+                r = table[n - 1]
+                if any(i < len(r) and r[i] not in (None, "") for i in status_cols):
+                    by_row[n] = {c.field: None for c in sheet.tab(role).statuses}
         for row, values in sorted(by_row.items()):
             if row not in occurrences or row - 1 >= len(table):
                 continue
