@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sheetsync.errors import RowError
 from sheetsync.planner import Action
+from sheetsync.records import ProspectRecord
 from sheetsync.state import Intent, Item, fresh_key
 
 if TYPE_CHECKING:
@@ -58,10 +59,15 @@ class EnrollmentOps:
                 continue
             email = rec.email if rec else it.data.get("email")
             row: dict[str, Any] = {"hash": h, "email": email, "list_id": rec and rec.list_id}
+            if email and email in ex.bad_prospects:
+                row_no = ex.bad_prospects[email]
+                ex.set_status(it, f"waiting: {_PROSPECT_ROW.format(row=row_no)}")
+                waiting.append(it)
+                continue
             if email and email in ex.prospects:
                 p = ex.items["prospects"].get(email)
                 if p is None or p.remote_id is None:
-                    ex.set_status(it, "waiting: the prospect is not created yet")
+                    ex.set_status(it, _why_no_prospect(ex.prospects[email], p))
                     waiting.append(it)
                     continue
                 row["prospect_id"] = p.remote_id
@@ -168,3 +174,15 @@ def _enroll_status(outcome: str | None, row: Mapping[str, Any]) -> tuple[str, bo
         who = row["email"] or row.get("prospect_id")
         return f"error: {who} is not a WarmySender prospect: add it to the Prospects tab", False
     return f"error: WarmySender did not enroll it ({outcome})", False
+
+
+_PROSPECT_ROW = "the prospect's row {row} in the Prospects tab has an error; fix it"
+
+
+def _why_no_prospect(rec: ProspectRecord, item: Item | None) -> str:
+    """The enrollment waits for its prospect: say what holds the prospect back."""
+    if rec.sync_off:
+        return "waiting: the prospect's Sync box is not ticked in the Prospects tab"
+    if item is not None and item.status.startswith("error:"):
+        return f"waiting: {_PROSPECT_ROW.format(row=rec.row)}"
+    return "waiting: the prospect is not created yet"

@@ -153,6 +153,12 @@ class Executor:
         self.prospects: dict[str, ProspectRecord] = {}
         for p in rows.prospects:
             self.prospects.setdefault(p.key, p)
+        # emails whose only Prospects row is in error: their enrollments wait for the fix
+        self.bad_prospects: dict[str, int] = {
+            i.key: i.row
+            for i in rows.issues
+            if i.role == "prospects" and i.key and i.key not in self.prospects
+        }
         self.campaigns: dict[str, CampaignRecord] = {c.key: c for c in rows.campaigns}
         self.enrollments: dict[str, EnrollmentRecord] = {}
         for e in rows.enrollments:

@@ -513,3 +513,24 @@ def test_sync_log_is_kept_to_log_rows(h: Harness) -> None:
     assert len(log) == 2
     assert [row["Created"] for row in log] == [1, 1]
     assert log[0]["Time"] > log[1]["Time"]  # type: ignore[operator]
+
+
+def test_an_enrollment_says_what_holds_its_prospect_back(h: Harness) -> None:
+    tabs = default_tabs(3)
+    tabs["Prospects"] = [
+        [*HEADERS["Prospects"], "Sync", "LinkedIn URL"],
+        ["p0@example.com", "First0", "Last0", "Acme", "SaaS", True, ""],
+        ["p1@example.com", "First1", "Last1", "Acme", "SaaS", False, ""],
+        ["p2@example.com", "First2", "Last2", "Acme", "SaaS", True, "https://x.com/p2"],
+    ]
+    h.make(tabs)
+    h.sync()
+    status = {
+        e: h.row("Enrollments", "Email", f"{e}@example.com")["Enrollment Status"]
+        for e in ("p0", "p1", "p2")
+    }
+    assert status["p0"] == "enrolled"
+    assert status["p1"] == "waiting: the prospect's Sync box is not ticked in the Prospects tab"
+    assert status["p2"] == (
+        "waiting: the prospect's row 4 in the Prospects tab has an error; fix it"
+    )
