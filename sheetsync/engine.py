@@ -60,6 +60,7 @@ class DryRun:
     plan: Plan
     issues: list[RowIssue] = field(default_factory=list)
     rows_read: int = 0
+    names: dict[str, str] = field(default_factory=dict)  # campaign key -> name as typed
 
 
 class SheetSync:
@@ -114,7 +115,8 @@ class SheetSync:
             now=self.clock.time(),
         )
         self._check_mailboxes(plan, rows)
-        return DryRun(self.sheet.name, plan, list(rows.issues), rows.rows_read)
+        names = {c.key: c.name for c in rows.campaigns}
+        return DryRun(self.sheet.name, plan, list(rows.issues), rows.rows_read, names)
 
     def _check_mailboxes(self, plan: Plan, rows: SheetRows) -> None:
         """Dry run: a campaign that would be refused for its mailboxes shows the error instead

@@ -33,9 +33,11 @@ class Action:
     rows: tuple[str, ...] = ()  # enrollment keys of a batch
     fields: dict[str, Any] = field(default_factory=dict)
 
-    def describe(self) -> str:
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """One line for `sheetsync plan`; `names` maps campaign keys to their names as typed."""
         what = self.kind.replace("_", " ")
         target = self.key.split(":", 1)[1] if self.kind in ("enroll", "unenroll") else self.key
+        target = (names or {}).get(target, target)
         extra = f" ({len(self.rows)} rows)" if self.rows else ""
         if self.fields and self.kind.startswith("update"):
             extra = f" ({', '.join(sorted(self.fields))})"

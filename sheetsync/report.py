@@ -24,11 +24,11 @@ def plan_table(dry: DryRun) -> Table:
         if a.kind == "want":
             continue
         n += 1
-        table.add_row(str(n), a.describe())
+        table.add_row(str(n), a.describe(dry.names))
     for note in dry.plan.notes:
         if note.status.startswith(("waiting", "held", "error")):
             n += 1
-            table.add_row(str(n), f"{note.role} {note.key}: {note.status}")
+            table.add_row(str(n), f"{note.role} {dry.names.get(note.key, note.key)}: {note.status}")
     for issue in dry.issues:
         n += 1
         table.add_row(str(n), f"{issue.role} row {issue.row}: error: {issue.message}")

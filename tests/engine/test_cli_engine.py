@@ -78,11 +78,11 @@ def test_plan_shows_the_actions_and_changes_nothing(
     assert result.exit_code == 1, result.output  # a row would get an error
     out = " ".join(result.output.split())
     assert "create prospect p0@example.com" in out
-    assert "create campaign q1 launch" in out
-    assert "enroll Q1 Launch (3 rows)" in out or "enroll q1 launch (3 rows)" in out
-    assert "start q1 launch" in out
+    assert "create campaign Q1 Launch" in out
+    assert "enroll Q1 Launch (3 rows)" in out
+    assert "start Q1 Launch" in out
     assert "prospects row 5: error:" in out
-    assert "old box: error: mailbox old@outreach-demo.example is disconnected" in out
+    assert "Old Box: error: mailbox old@outreach-demo.example is disconnected" in out
     ws = sandbox.state()["workspaces"][0]
     writes = {k: v for k, v in ws["requestsByEndpoint"].items() if not k.startswith("GET")}
     assert writes == {} and ws["campaigns"] == []

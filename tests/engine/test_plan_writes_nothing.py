@@ -50,7 +50,7 @@ def test_plan_and_status_create_no_state_file(cfg: Path, tmp_path: Path) -> None
     before = snapshot(tmp_path)
     result = CliRunner(env={"COLUMNS": "240"}).invoke(cli, ["--config", str(cfg), "plan"])
     assert result.exit_code == 0, result.output
-    assert "create campaign q1 launch" in " ".join(result.output.split())
+    assert "create campaign Q1 Launch" in " ".join(result.output.split())
     status = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
     assert status.exit_code == 0 and "never synced" in status.output
     assert not (tmp_path / "state").exists()
