@@ -22,7 +22,7 @@ from sheetsync.exec_campaigns import resolve_mailboxes
 from sheetsync.executor import Api, Counts, Executor, Stop
 from sheetsync.planner import Note, Plan, make_plan
 from sheetsync.records import RowIssue, SheetRows
-from sheetsync.rows import parse_sheet
+from sheetsync.rows import ProspectMemo, parse_sheet
 from sheetsync.sources import open_source
 from sheetsync.sources.base import SheetData, SheetSource
 from sheetsync.state import Item, State
@@ -82,6 +82,7 @@ class SheetSync:
         self.source = source
         self.clock = clock
         self._owned = owned
+        self._memo = ProspectMemo()  # unchanged rows are not parsed again next poll
 
     def __enter__(self) -> SheetSync:
         return self
@@ -99,7 +100,7 @@ class SheetSync:
     def _read(self) -> tuple[SheetData, SheetRows]:
         titles = [self.sheet.tab(r).title for r in READ_ROLES]
         data = self.source.read(titles)
-        return data, parse_sheet(data, self.sheet)
+        return data, parse_sheet(data, self.sheet, memo=self._memo)
 
     def _items(self) -> Items:
         return {r: self.state.items(self.sheet.name, r) for r in ROLES}

@@ -34,28 +34,81 @@ _HOST_RE = re.compile(r"^(www|[a-z]{2})\.linkedin\.com$")
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 
 
-def parse_prospects(tab: Tab) -> tuple[list[ProspectRecord], list[RowIssue]]:
+# What one row's cells parse to: (key, problem before the duplicate check, body, hash, problem
+# after it). The same cells under the same header row always parse the same.
+Parsed = tuple[str | None, str | None, dict[str, Any] | None, str, str | None]
+
+
+class ProspectMemo:
+    """The parsed rows of the previous read, by their input cells, so that a poll parses only
+    the rows whose cells changed. Emptied when the header row or the tab spec changes; keeps
+    only the rows of the latest read."""
+
+    def __init__(self) -> None:
+        self.signature: object = None
+        self.rows: dict[tuple[object, ...], Parsed] = {}
+
+
+def parse_prospects(
+    tab: Tab, memo: ProspectMemo | None = None
+) -> tuple[list[ProspectRecord], list[RowIssue]]:
     records: list[ProspectRecord] = []
     issues: list[RowIssue] = []
     first: dict[str, int] = {}  # key -> row that claimed it
+    inputs = [i for c in tab.spec.inputs if (i := tab.headers.get(c.field)) is not None]
+    signature = (tab.spec, tuple(tab.header_row))
+    old: dict[tuple[object, ...], Parsed] = {}
+    if memo is not None and memo.signature == signature:
+        old = memo.rows
+    seen: dict[tuple[object, ...], Parsed] = {}
+    has_sync = tab.has("sync")
     for line in tab.lines:
-        sync_off = tab.has("sync") and _ticked(line) is not True
-        key: str | None = None
-        try:
-            key = line.email("email")
-            if not key:
-                raise Problem(f"{line.label('email')} is empty")
+        sync_off = has_sync and _ticked(line) is not True
+        values = line.values
+        cells = tuple(_tagged(values[i]) if i < len(values) else None for i in inputs)
+        parsed = old.get(cells) or seen.get(cells)
+        if parsed is None:
+            parsed = _parse_row(line)
+        seen[cells] = parsed
+        key, early, body, hash_, late = parsed
+        if early is not None:
             if not sync_off:
-                if key in first:
-                    raise Problem(f"duplicate of row {first[key]}")
-                first[key] = line.row
-            body = prospect_body(line, key)
-        except Problem as p:
-            if not sync_off:
-                issues.append(RowIssue(tab.role, line.row, p.message, key))
+                issues.append(RowIssue(tab.role, line.row, early, key))
             continue
-        records.append(ProspectRecord(line.row, key, body, digest(body), sync_off=sync_off))
+        assert key is not None
+        if not sync_off:
+            if key in first:
+                issues.append(RowIssue(tab.role, line.row, f"duplicate of row {first[key]}", key))
+                continue
+            first[key] = line.row
+        if late is not None or body is None:
+            if not sync_off:
+                issues.append(RowIssue(tab.role, line.row, late or "", key))
+            continue
+        records.append(ProspectRecord(line.row, key, body, hash_, sync_off=sync_off))
+    if memo is not None:
+        memo.signature, memo.rows = signature, seen
     return records, issues
+
+
+def _tagged(value: object) -> object:
+    """A cell as a memo key: True, 1 and 1.0 are equal in Python but not in a cell."""
+    return value if value.__class__ is str else (value.__class__, value)
+
+
+def _parse_row(line: Line) -> Parsed:
+    key: str | None = None
+    try:
+        key = line.email("email")
+        if not key:
+            raise Problem(f"{line.label('email')} is empty")
+    except Problem as p:
+        return key, p.message, None, "", None
+    try:
+        body = prospect_body(line, key)
+    except Problem as p:
+        return key, None, None, "", p.message
+    return key, None, body, digest(body), None
 
 
 def prospect_body(line: Line, email: str) -> dict[str, Any]:
