@@ -22,11 +22,14 @@
     │       ├── HeaderError         a required header is missing (.tab, .header)
     │       └── SheetUnavailable    429/5xx/timeouts on the sheet after retries ran out
     └── StateError             the state file is unreadable or from a newer sheetsync
+        └── StateLocked         another `sheetsync run` holds the state file's lock (.pid)
 
 Every message says what is wrong and what to do. No exception ever carries a secret.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
@@ -62,6 +65,20 @@ class StateError(SheetsyncError):
     """The state file cannot be used."""
 
     exit_code = EXIT_USAGE
+
+
+class StateLocked(StateError):
+    """Another process holds the state file's lock (exit 2). `pid` is None when unknown."""
+
+    def __init__(self, lock_path: Path, pid: int | None) -> None:
+        who = f"process {pid}" if pid else "another process"
+        super().__init__(
+            f"another `sheetsync run` is already using this state file: {lock_path} is locked "
+            f"by {who}. Stop that one first (kill -TERM {pid or '<pid>'}), or give this config "
+            f"its own [state] path."
+        )
+        self.lock_path = lock_path
+        self.pid = pid
 
 
 class ServiceError(SheetsyncError):

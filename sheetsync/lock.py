@@ -12,21 +12,9 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from sheetsync.errors import StateError
+from sheetsync.errors import StateError, StateLocked
 
-
-class StateLocked(StateError):
-    """Another process holds the state file's lock (exit 2). `pid` is None when unknown."""
-
-    def __init__(self, lock_path: Path, pid: int | None) -> None:
-        who = f"process {pid}" if pid else "another process"
-        super().__init__(
-            f"another `sheetsync run` is already using this state file: {lock_path} is locked "
-            f"by {who}. Stop that one first (kill -TERM {pid or '<pid>'}), or give this config "
-            f"its own [state] path."
-        )
-        self.lock_path = lock_path
-        self.pid = pid
+__all__ = ["RunLock", "StateLocked", "lock_path_for"]
 
 
 def lock_path_for(state_path: Path) -> Path:

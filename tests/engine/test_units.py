@@ -143,3 +143,12 @@ def test_a_header_changed_under_us_skips_the_write() -> None:
         "Prospects": KeyColumns(header=["Name", "Email", "Sync Status"], columns={0: ["b@x.io"]})
     }
     assert address(_proj(), fresh) is None
+
+
+def test_state_locked_is_a_state_error_in_the_tree(tmp_path: Path) -> None:
+    from sheetsync import errors, lock
+
+    assert lock.StateLocked is errors.StateLocked and issubclass(errors.StateLocked, StateError)
+    assert "StateLocked" in (errors.__doc__ or "")
+    exc = errors.StateLocked(tmp_path / "state.db.lock", 4242)
+    assert exc.exit_code == 2 and exc.pid == 4242 and "kill -TERM 4242" in str(exc)
