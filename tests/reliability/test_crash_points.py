@@ -16,12 +16,23 @@ workbook, checked by the first test so the sweep always covers every point):
 from __future__ import annotations
 
 import json
+import os
+import signal
+from typing import Any
 
 import pytest
 
-from tests.reliability.conftest import Folder, Reference, check_invariants
+from sheetsync.testing.sheets_emulator import WRITE_KINDS, SheetsEmulator
+from tests.reliability.conftest import (
+    WAIT_S,
+    Folder,
+    Reference,
+    check_invariants,
+    remote_writes,
+)
 
 POINTS = {"request": 12, "commit": 23, "write": 1, "zip": 13, "replace": 1, "replaced": 1}
+GOOGLE_WRITES = 1  # write requests of the first cycle on the Google source (checked below)
 SWEEP = [(kind, n) for kind, count in POINTS.items() for n in range(1, count + 1)]
 
 
@@ -67,3 +78,36 @@ def test_killed_again_during_the_recovery_run(folder: Folder, reference: Referen
     check_invariants(folder, reference.statuses)
     again = folder.sync()
     assert json.loads(again.stdout)["api_calls"] <= 1
+
+
+def test_the_google_write_back_is_swept_request_by_request(
+    google_reference: dict[str, Any],
+) -> None:
+    assert google_reference["write requests"] == GOOGLE_WRITES, "update GOOGLE_WRITES"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", range(1, GOOGLE_WRITES + 1))
+def test_killed_during_the_google_write_back(
+    gfolder: Folder, emu: SheetsEmulator, google_reference: dict[str, Any], n: int
+) -> None:
+    """Google source: the process dies right before its n-th write request reaches the sheet
+    (the write-back is one all-or-nothing batchUpdate today, so n = 1 is the only point): the
+    rerun sends nothing to WarmySender again and writes the whole sheet."""
+    seen = []
+
+    def kill_at_nth_write(kind: str, e: SheetsEmulator) -> None:
+        if kind in WRITE_KINDS:
+            seen.append(kind)
+            if len(seen) == n and gfolder.sandbox.proc is not None:
+                os.kill(gfolder.sandbox.proc.pid, signal.SIGKILL)
+                gfolder.sandbox.proc.wait(WAIT_S)
+
+    emu.hook = kill_at_nth_write
+    assert gfolder.sync().killed
+    emu.hook = None
+    writes = remote_writes(gfolder.remote())
+    rerun = gfolder.sync()
+    assert rerun.code == 0, rerun.stderr
+    assert remote_writes(gfolder.remote()) == writes
+    check_invariants(gfolder, google_reference)
