@@ -65,7 +65,9 @@ def norm(v: CellValue) -> str:
 
 
 def same(a: CellValue, b: Value) -> bool:
-    return norm(a) == norm(b)
+    # Equal values of one type are the same cell (the common case: a status written before);
+    # only then is normalising needed (1 == True in Python, but not in a cell).
+    return (a.__class__ is b.__class__ and a == b) or norm(a) == norm(b)
 
 
 def identity(row: Sequence[CellValue], cols: Sequence[int]) -> Identity:
