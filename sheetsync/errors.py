@@ -203,7 +203,10 @@ class SheetPermission(SheetError):
 
 
 class TabNotFound(SheetError):
-    """A configured tab does not exist; `existing` lists the tabs that do."""
+    """A configured tab does not exist; `existing` lists the tabs that do. The sheet's layout is
+    part of the setup, so this is a usage error (exit 2), not a service failure."""
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, tab: str, existing: list[str], *, sheet: str | None = None) -> None:
         shown = ", ".join(repr(t) for t in existing) or "none"
@@ -217,7 +220,9 @@ class TabNotFound(SheetError):
 
 
 class HeaderError(SheetError):
-    """A required header is missing from a tab."""
+    """A required header is missing from a tab. A usage error (exit 2), like TabNotFound."""
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, tab: str, header: str, *, sheet: str | None = None) -> None:
         super().__init__(

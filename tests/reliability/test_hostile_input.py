@@ -192,7 +192,7 @@ TAB_FIX = "Rename the tab or set [sheet.tabs] in the config."
 def test_missing_required_header(run: Cli) -> None:
     run.make(_without("Prospects", "Email"))
     code, out, err = run.sync()
-    assert (code, out) == (3, "")
+    assert (code, out) == (2, "")  # the sheet layout is setup: a usage error
     assert err == f"error: acme: tab 'Prospects' has no 'Email' column; {HEADER_FIX}\n"
     assert run.sandbox.state()["workspaces"][0]["requestsByEndpoint"] == {}
 
@@ -202,7 +202,7 @@ def test_renamed_header_without_a_mapping(run: Cli) -> None:
     tabs["Steps"][0][1] = "Step #"
     run.make(tabs)
     code, _, err = run.sync()
-    assert code == 3
+    assert code == 2
     assert err == f"error: acme: tab 'Steps' has no 'Step' column; {HEADER_FIX}\n"
 
 
@@ -212,7 +212,7 @@ def test_renamed_tab(run: Cli) -> None:
     run.make(tabs)
     code, _, err = run.sync()
     shown = "'Campaigns', 'Steps', 'Enrollments', 'Sync Log', 'People'"
-    assert code == 3
+    assert code == 2
     assert (
         err == f"error: acme: tab 'Prospects' not found; the tabs there are: {shown}. {TAB_FIX}\n"
     )
@@ -241,7 +241,7 @@ def test_empty_tab_without_a_header_row(run: Cli) -> None:
     tabs["Enrollments"] = []
     run.make(tabs)
     code, _, err = run.sync()
-    assert code == 3
+    assert code == 2
     # Email is not required there (a row may name a List ID instead): Campaign is
     assert err == f"error: acme: tab 'Enrollments' has no 'Campaign' column; {HEADER_FIX}\n"
 
@@ -257,7 +257,7 @@ def test_headers_only_sheet_does_nothing(run: Cli) -> None:
 def test_empty_spreadsheet(run: Cli) -> None:
     run.make({"Sheet1": []})
     code, _, err = run.sync()
-    assert code == 3
+    assert code == 2
     assert err == (
         f"error: acme: tab 'Prospects' not found; the tabs there are: 'Sheet1'. {TAB_FIX}\n"
     )
