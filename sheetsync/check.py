@@ -54,7 +54,9 @@ def run_checks(
     env: Mapping[str, str] | None = None,
     http: httpx.Client | None = None,
     clock: Clock | None = None,
+    interactive: bool = False,
 ) -> Iterator[Check]:
+    """`interactive`: a person is at a terminal, so the OAuth browser sign-in may run."""
     try:
         config = load_config(path, env)
     except ConfigError as exc:
@@ -87,7 +89,7 @@ def run_checks(
                 yield _scopes(identity, ws.api_key_env)
         mailboxes = _mailboxes(client, identity)
         for sheet in config.sheets:
-            yield from _sheet_checks(config, sheet, mailboxes)
+            yield from _sheet_checks(config, sheet, mailboxes, interactive)
     finally:
         if client is not None:
             client.close()
@@ -154,12 +156,15 @@ def _mailboxes(
 
 
 def _sheet_checks(
-    config: Config, sheet: SheetConfig, mailboxes: list[Mailbox] | Check | None
+    config: Config,
+    sheet: SheetConfig,
+    mailboxes: list[Mailbox] | Check | None,
+    interactive: bool,
 ) -> Iterator[Check]:
     prefix = f"sheet {sheet.name!r}"
     specs = [sheet.tab(role) for role in sheet.tabs]
     try:
-        source = open_source(sheet, config.google, interactive=True)  # may sign in
+        source = open_source(sheet, config.google, interactive=interactive)  # may sign in
         try:
             data = source.read([s.title for s in specs])
             label = source.label

@@ -47,6 +47,11 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+def _at_terminal() -> bool:
+    """A person can answer a browser sign-in (never true in CI or under systemd)."""
+    return sys.stdin.isatty()
+
+
 def _not_yet(command: str, issue: int) -> None:
     click.echo(
         f"`sheetsync {command}` is not built yet (tracked in issue {issue}); nothing was done.",
@@ -141,7 +146,7 @@ def check(ctx: Ctx) -> None:
     from sheetsync.check import run_checks
 
     failed = 0
-    for result in run_checks(ctx.config_path):
+    for result in run_checks(ctx.config_path, interactive=_at_terminal()):
         mark = "\u2713" if result.ok else "\u2717"
         line = f"{mark} {result.name}" + (f": {result.detail}" if result.detail else "")
         if result.fix:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from google.oauth2.credentials import Credentials
 
+from sheetsync import cli as cli_module
 from sheetsync.cli import cli
 from sheetsync.sandbox import DEMO_KEY, SandboxServer
 from sheetsync.sources import google_auth
@@ -51,14 +52,24 @@ def signed_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[Pat
 
 
 def test_check_runs_the_browser_sign_in_when_needed(
-    config: Path, signed_in: list[tuple[Path, Path]]
+    config: Path, signed_in: list[tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(cli_module, "_at_terminal", lambda: True)
     env = {"WARMYSENDER_API_KEY": DEMO_KEY}
     result = CliRunner().invoke(cli, ["--config", str(config), "check"], env=env)
     assert len(signed_in) == 1, result.output
     assert signed_in[0][0].name == "client.json"
     reachable = [ln for ln in result.output.splitlines() if "reachable" in ln]
     assert len(reachable) == 1 and reachable[0].startswith("\u2713"), result.output
+
+
+def test_check_without_a_terminal_never_waits_for_a_browser(
+    config: Path, signed_in: list[tuple[Path, Path]]
+) -> None:
+    env = {"WARMYSENDER_API_KEY": DEMO_KEY}
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"], env=env)
+    assert result.exit_code == 1 and signed_in == []
+    assert "run `sheetsync check` on a terminal once to sign in" in result.output
 
 
 def test_other_commands_never_sign_in(config: Path, signed_in: list[tuple[Path, Path]]) -> None:
