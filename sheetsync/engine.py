@@ -19,7 +19,7 @@ from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
-from sheetsync.errors import AuthError, RetriableError, ScopeError
+from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError
 from sheetsync.exec_campaigns import resolve_mailboxes
 from sheetsync.executor import Api, Counts, Executor, Stop
 from sheetsync.planner import Note, Plan, make_plan
@@ -166,7 +166,7 @@ class SheetSync:
         try:
             try:
                 ex.replay()
-            except Stop:
+            except (Stop, RateLimited):
                 pass  # the plan below finds no budget either and defers its work
             with gc_paused():
                 plan = make_plan(

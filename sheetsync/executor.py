@@ -29,6 +29,7 @@ from sheetsync.errors import (
     AuthError,
     IdempotencyConflict,
     PaymentRequired,
+    RateLimited,
     RetriableError,
     RowError,
     ScopeError,
@@ -314,7 +315,9 @@ class Executor:
         for i, action in enumerate(work):
             try:
                 self._acts[action.kind](action)
-            except Stop:
+            except (Stop, RateLimited):
+                # a 429 that outlasts the retry deadline: WarmySender's budget is spent (others
+                # share the workspace); its intent stays open and is replayed next poll
                 self._defer(work[i:])
                 return
             if self.progress is not None:

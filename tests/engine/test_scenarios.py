@@ -534,3 +534,19 @@ def test_an_enrollment_says_what_holds_its_prospect_back(h: Harness) -> None:
     assert status["p2"] == (
         "waiting: the prospect's row 4 in the Prospects tab has an error; fix it"
     )
+
+
+def test_a_long_429_defers_the_work_instead_of_failing(h: Harness) -> None:
+    """WarmySender answers 429 past the client's retry deadline (another integration spent the
+    workspace's budget): the cycle ends normally with its work waiting for the next poll."""
+    h.make()
+    h.sandbox.faults = Faults(burst_429=10_000)
+    r = h.sync()
+    assert r.deferred > 0 and r.prospects_created == 0
+    row = h.row("Prospects", "Email", "p0@example.com")
+    assert row["Sync Status"] == "waiting: rate budget spent; continues next poll"
+    h.sandbox.faults = Faults()
+    h.clock.advance(120)
+    r = h.poll()
+    assert (r.prospects_created, r.deferred) == (3, 0)
+    assert len(campaigns(h)) == 1 and len(h.ws()["prospects"]) == 4 + 3
