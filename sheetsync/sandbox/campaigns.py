@@ -124,7 +124,7 @@ class Campaign:
             raise Refusal(
                 402,
                 "subscription_inactive",
-                "the workspace subscription is not active; renew it in WarmySender billing",
+                "the workspace subscription is not active",
             )
         begin = self.settings["startDate"]
         self.paused_reason = None
