@@ -23,7 +23,7 @@ from sheetsync.clock import Clock
 from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import AuthError, ConfigError, ScopeError, ServiceError, SheetsyncError
 from sheetsync.sources import open_source
-from sheetsync.sources.base import Row, SheetData
+from sheetsync.sources.base import Row, SheetData, column_letter
 from sheetsync.tabs import TabSpec, match_headers
 
 # Every scope a sync uses (PRODUCT.md; the vendor guide names the campaign ones).
@@ -219,22 +219,13 @@ def _tab_problems(specs: list[TabSpec], data: SheetData) -> Iterator[tuple[str, 
                     f'[sheet.columns.{spec.role}] {col.field} = "<your header>"',
                 )
         for field, where in found.duplicates.items():
-            letters = ", ".join(_letter(i) for i in where)
+            letters = ", ".join(column_letter(i) for i in where)
             yield (
                 spec.title,
                 f"the {spec.column(field).header!r} header appears more than once "
                 f"(columns {letters})",
                 "rename or delete the extra columns",
             )
-
-
-def _letter(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
 
 
 def _named_mailboxes(spec: TabSpec, rows: list[Row] | None) -> list[tuple[int, str]]:

@@ -235,16 +235,6 @@ def as_list(value: object, label: str, limit: int = LIMIT_TEXT * 5) -> tuple[str
     return tuple(dict.fromkeys(item for item in items if item))
 
 
-def column_letter(index: int) -> str:
-    """0 → A, 25 → Z, 26 → AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 def digest(data: Any) -> str:
     """A stable content hash: sha256 of the sorted JSON, 32 hex digits."""
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -17,7 +17,7 @@ from functools import cached_property
 from sheetsync.errors import HeaderError, TabNotFound
 from sheetsync.records import RowIssue
 from sheetsync.rows import cells
-from sheetsync.sources.base import CellValue, Row, SheetData
+from sheetsync.sources.base import CellValue, Row, SheetData, column_letter
 from sheetsync.tabs import HeaderMap, TabSpec, header_key, match_headers
 
 
@@ -68,7 +68,7 @@ class Tab:
         issues = []
         for field, hits in self.headers.duplicates.items():
             texts = [cells.clean(str(self.header_row[i])) for i in hits]
-            letters = [cells.column_letter(i) for i in hits]
+            letters = [column_letter(i) for i in hits]
             if len({header_key(t) for t in texts}) == 1:
                 times = "twice" if len(hits) == 2 else f"{len(hits)} times"
                 message = (

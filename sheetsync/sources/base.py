@@ -27,6 +27,16 @@ CellValue = str | int | float | bool | datetime | date | None
 Row = list[CellValue]
 
 
+def column_letter(index: int) -> str:
+    """A 0-based column index in A1 notation: 0 → A, 25 → Z, 26 → AA."""
+    letters = ""
+    n = index + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
 @dataclass(frozen=True)
 class SheetData:
     """One read of the spreadsheet: the rows of every requested tab that exists."""

@@ -51,6 +51,7 @@ from sheetsync.sources.base import (
     RequestCounts,
     SheetData,
     TabLayout,
+    column_letter,
     match_titles,
 )
 from sheetsync.sources.google_errors import (
@@ -61,7 +62,6 @@ from sheetsync.sources.google_errors import (
     call_once,
 )
 from sheetsync.sources.google_requests import (
-    col_letters,
     layout_requests,
     new_sheet_id,
     quote_title,
@@ -185,7 +185,7 @@ class GoogleSource:
             plan.append((tab, None))
             for c in cols:
                 if c < meta[tab].cols:  # beyond the grid there is nothing, and Google says 400
-                    letter = col_letters(c)
+                    letter = column_letter(c)
                     ranges.append(f"{q}!{letter}2:{letter}")
                     plan.append((tab, c))
         values = self._batch_get([t for t, _ in plan], ranges)

@@ -7,23 +7,13 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from sheetsync.sources.base import CellWrite, Row, TabLayout
+from sheetsync.sources.base import CellWrite, Row, TabLayout, column_letter
 
 GOOGLE_MAX_CELL_CHARS = 50_000
 
 
 def quote_title(title: str) -> str:
     return "'" + title.replace("'", "''") + "'"
-
-
-def col_letters(c: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    out = ""
-    n = c + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def cell_out(v: str | int | float | bool | None) -> str | int | float | bool:
@@ -46,7 +36,7 @@ def write_ranges(cells: Sequence[CellWrite]) -> list[dict[str, Any]]:
         if run:
             first, end = run[0], run[-1]
             q = quote_title(first.tab)
-            rng = f"{q}!{col_letters(first.col)}{first.row}:{col_letters(end.col)}{end.row}"
+            rng = f"{q}!{column_letter(first.col)}{first.row}:{column_letter(end.col)}{end.row}"
             out.append({"range": rng, "values": [[cell_out(c.value) for c in run]]})
             run.clear()
 

@@ -6,29 +6,11 @@ client = gspread.Client(auth=None, session=session)  # gspread talks to the emul
 
 from __future__ import annotations
 
-from typing import Any
-
 import requests
-from requests.adapters import HTTPAdapter
 
+from sheetsync.sources.google import GOOGLE_SHEETS_URL as GOOGLE_SHEETS
+from sheetsync.sources.google import RebaseAdapter as RedirectAdapter
 from sheetsync.testing.sheets_emulator import SheetsEmulator
-
-GOOGLE_SHEETS = "https://sheets.googleapis.com"
-
-
-class RedirectAdapter(HTTPAdapter):
-    """Rewrites `https://sheets.googleapis.com/...` to `base_url/...` before sending."""
-
-    def __init__(self, base_url: str, prefix: str = GOOGLE_SHEETS) -> None:
-        super().__init__()
-        self.base_url = base_url.rstrip("/")
-        self.prefix = prefix
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-        url = request.url or ""
-        if url.startswith(self.prefix):
-            request.url = self.base_url + url[len(self.prefix) :]
-        return super().send(request, *args, **kwargs)
 
 
 def emulator_session(
