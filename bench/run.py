@@ -53,8 +53,14 @@ CHANGED_FRACTIONS = (0.0, 0.01)
 BACKLOG_PROSPECTS = 1_000
 BACKLOG_RATE = 6_000
 BOUND_RATE = 600  # the full run's second backlog: 1,000 prospects need two windows
+TRACE_MAX_ROWS = 10_000  # tracemalloc slows every thread ~5x: the 100,000-row poll skips it
 REAL_LIMIT = 60  # WarmySender's default plan, calls per minute
 FIRST_SYNC_PROSPECTS = 10_000
+
+
+def note(text: str) -> None:
+    """Progress on stderr, so a long run shows where it is (stdout holds the result)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 # --- measuring ------------------------------------------------------------------------------
@@ -150,9 +156,11 @@ def bench_polls(
         limiter = RateLimiter(UNLIMITED, clock=clock)
         with world.open_sync(limiter=limiter) as sync:
             poll_s = sync.sheet.poll_seconds
+            note(f"{size:,} rows: first sync (setup)")
             t0 = time.perf_counter()
             setup_calls = until_done(sync, clock, poll_s=poll_s)
             setup_s = time.perf_counter() - t0
+            note(f"{size:,} rows: first sync took {setup_s:.1f} s; measuring polls")
             clock.advance(poll_s)
             if (warm := sync.cycle()).api_calls:  # statuses are written: nothing left to do
                 raise RuntimeError(f"the sheet did not settle: {warm}")
@@ -215,6 +223,7 @@ def bench_backlog(prospects: int, rate: int, *, max_cycles: int = 20) -> dict[st
     """`prospects` new rows enrolled into one new Running campaign, the sandbox at `rate`
     calls/min, the real clock, cycles back to back until nothing is deferred."""
     clock = SystemClock()
+    note(f"backlog: {prospects:,} prospects at {rate:,}/min")
     with World(clock=clock, rate_limit=rate) as world:
         world.make_sheet(campaign_tabs(prospects, enrolled=prospects, state="Running"))
         # The daemon's limiter starts at the default 60/min and adapts to X-RateLimit-Limit.
@@ -252,7 +261,15 @@ def bench_backlog(prospects: int, rate: int, *, max_cycles: int = 20) -> dict[st
         "calls_by_endpoint": by_endpoint,
         "minimum_by_endpoint": minimum,
         "limit_floor_s": limit_floor_s(min_total, rate),
+        "floor_utilisation": _floor_utilisation(min_total, rate, wall),
     }
+
+
+def _floor_utilisation(calls: int, rate: int, wall: float) -> float | None:
+    """The least time the limit allows ÷ the time taken, when the limit binds (None when the
+    calls fit in one window: then only the engine's own speed limits the run)."""
+    floor = limit_floor_s(calls, rate)
+    return round(floor / wall, 3) if floor else None
 
 
 def limit_floor_s(calls: int, rate: int) -> float:
@@ -288,7 +305,7 @@ def run(*, quick: bool) -> dict[str, Any]:
     polls: list[dict[str, Any]] = []
     naive: list[dict[str, Any]] = []
     for size in QUICK_SIZES if quick else FULL_SIZES:
-        p, n = bench_polls(size)
+        p, n = bench_polls(size, trace_memory=size <= TRACE_MAX_ROWS)
         polls += p
         naive += n
     backlog = bench_backlog(BACKLOG_PROSPECTS, BACKLOG_RATE)
@@ -342,7 +359,7 @@ def render(result: dict[str, Any]) -> str:
         backlogs.append(result["backlog"]["rate_bound"])
     cols = (
         "prospects", "campaigns", "rate_limit_per_min", "api_calls", "minimum_calls", "wall_s",
-        "utilisation", "http_429", "cycles", "limit_floor_s",
+        "utilisation", "http_429", "cycles", "limit_floor_s", "floor_utilisation",
     )  # fmt: skip
     out += ["", "backlog (real clock)", table(backlogs, cols)]
     first = result["backlog"]["first_sync_at_60_per_min"]
