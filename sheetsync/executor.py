@@ -13,6 +13,7 @@ lands in state is in exec_prospects, exec_campaigns and exec_enrollments.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -166,10 +167,11 @@ class Executor:
             self.enrollments.setdefault(e.key, e)
         self._mailboxes: list[Mailbox] | None = None
         self._remote: list[Campaign] | None = None
+        me = weakref.proxy(self)  # no executor <-> ops cycle: a cycle's rows die with it
         prospects, self.campaign_ops, enrollments = (
-            ProspectOps(self),
-            CampaignOps(self),
-            EnrollmentOps(self),
+            ProspectOps(me),
+            CampaignOps(me),
+            EnrollmentOps(me),
         )
         camps = self.campaign_ops
         self._acts: dict[str, Callable[[Action], None]] = {

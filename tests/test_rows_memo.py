@@ -49,10 +49,15 @@ def test_memo_parse_equals_a_fresh_parse(
 def test_the_memo_keeps_only_the_latest_read_and_reuses_unchanged_rows() -> None:
     memo = ProspectMemo()
     rows = [{"Email": f"p{i}@x.io", "Company": "Acme"} for i in range(3)]
-    parse_sheet(data(prospects=table(rows)), SHEET, memo=memo)
+    earlier = parse_sheet(data(prospects=table(rows)), SHEET, memo=memo)
     before = dict(memo.rows)
     rows[1]["Company"] = "Globex"
     got = parse_sheet(data(prospects=table(rows)), SHEET, memo=memo)
     assert len(memo.rows) == 3 and len(set(memo.rows) & set(before)) == 2
     assert got.prospects[1].body["company"] == "Globex"
-    assert got.prospects[0].body is before[next(iter(before))][2]  # reused, not re-parsed
+    assert got.prospects[0].body is before[next(iter(before))][1][2]  # reused, not re-parsed
+    assert got.prospects[0] is earlier.prospects[0] and got.prospects[2] is earlier.prospects[2]
+    rows.insert(0, {"Email": "new@x.io"})  # every row moves down: same records, new rows
+    moved = parse_sheet(data(prospects=table(rows)), SHEET, memo=memo)
+    assert [p.row for p in moved.prospects] == [2, 3, 4, 5]
+    assert moved.prospects[1].body is earlier.prospects[0].body

@@ -50,6 +50,9 @@ def parse_sheet(
     campaigns, steps, c_issues = parse_campaigns(tabs["campaigns"], tabs["steps"])
     enrollments, e_issues = parse_enrollments(tabs["enrollments"])
     header_issues = [i for role in INPUT_ROLES for i in tabs[role].header_issues()]
+    rows_read = sum(len(tabs[role].lines) for role in INPUT_ROLES)
+    for tab in tabs.values():  # a Tab and its Lines refer to each other: let refcounting free them
+        tab.__dict__.pop("lines", None)
     return SheetRows(
         prospects=prospects,
         campaigns=campaigns,
@@ -58,5 +61,5 @@ def parse_sheet(
         issues=header_issues + p_issues + c_issues + e_issues,
         headers={role: tab.headers for role, tab in tabs.items()},
         titles={role: tab.title for role, tab in tabs.items()},
-        rows_read=sum(len(tabs[role].lines) for role in INPUT_ROLES),
+        rows_read=rows_read,
     )

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,14 +40,22 @@ _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 Parsed = tuple[str | None, str | None, dict[str, Any] | None, str, str | None]
 
 
+# A row's input cells with their types (True, 1 and 1.0 are equal in Python, not in a cell).
+Cells = tuple[tuple[object, ...], tuple[type, ...]]
+# A memo entry: the cells (the first object seen, reused as the key), what they parse to, and
+# the record made from them (reused while its row and sync_off stay the same).
+Entry = tuple[Cells, Parsed, ProspectRecord | None]
+
+
 class ProspectMemo:
     """The parsed rows of the previous read, by their input cells, so that a poll parses only
     the rows whose cells changed. Emptied when the header row or the tab spec changes; keeps
-    only the rows of the latest read."""
+    only the rows of the latest read. An unchanged row reuses its objects, so a poll leaves
+    nothing new behind for the garbage collector."""
 
     def __init__(self) -> None:
         self.signature: object = None
-        self.rows: dict[tuple[object, ...], Parsed] = {}
+        self.rows: dict[Cells, Entry] = {}
 
 
 def parse_prospects(
@@ -56,21 +65,26 @@ def parse_prospects(
     issues: list[RowIssue] = []
     first: dict[str, int] = {}  # key -> row that claimed it
     inputs = [i for c in tab.spec.inputs if (i := tab.headers.get(c.field)) is not None]
+    width = max(inputs) + 1
+    pick = operator.itemgetter(*inputs, width - 1)  # always a tuple, even for one input
     signature = (tab.spec, tuple(tab.header_row))
-    old: dict[tuple[object, ...], Parsed] = {}
+    old: dict[Cells, Entry] = {}
     if memo is not None and memo.signature == signature:
         old = memo.rows
-    seen: dict[tuple[object, ...], Parsed] = {}
+    seen: dict[Cells, Entry] = {}
     has_sync = tab.has("sync")
     for line in tab.lines:
         sync_off = has_sync and _ticked(line) is not True
         values = line.values
-        cells = tuple(_tagged(values[i]) if i < len(values) else None for i in inputs)
-        parsed = old.get(cells) or seen.get(cells)
-        if parsed is None:
-            parsed = _parse_row(line)
-        seen[cells] = parsed
-        key, early, body, hash_, late = parsed
+        if len(values) < width:
+            values = [*values, *([None] * (width - len(values)))]
+        picked = pick(values)
+        cells: Cells = (picked, tuple(map(type, picked)))
+        entry = seen.get(cells) or old.get(cells)
+        if entry is None:
+            entry = (cells, _parse_row(line), None)
+        seen[entry[0]] = entry
+        key, early, body, hash_, late = entry[1]
         if early is not None:
             if not sync_off:
                 issues.append(RowIssue(tab.role, line.row, early, key))
@@ -85,15 +99,14 @@ def parse_prospects(
             if not sync_off:
                 issues.append(RowIssue(tab.role, line.row, late or "", key))
             continue
-        records.append(ProspectRecord(line.row, key, body, hash_, sync_off=sync_off))
+        record = entry[2]
+        if record is None or record.row != line.row or record.sync_off != sync_off:
+            record = ProspectRecord(line.row, key, body, hash_, sync_off=sync_off)
+            seen[entry[0]] = (entry[0], entry[1], record)
+        records.append(record)
     if memo is not None:
         memo.signature, memo.rows = signature, seen
     return records, issues
-
-
-def _tagged(value: object) -> object:
-    """A cell as a memo key: True, 1 and 1.0 are equal in Python but not in a cell."""
-    return value if value.__class__ is str else (value.__class__, value)
 
 
 def _parse_row(line: Line) -> Parsed:
