@@ -141,14 +141,6 @@ class SheetSync:
         confirm_unenroll: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> CycleReport:
-        # Without the cyclic collector: what the cycle allocates is freed by reference counting
-        # when it returns, so the collector never scans 100,000 rows' worth of objects.
-        with gc_paused():
-            return self._cycle(confirm_unenroll, progress)
-
-    def _cycle(
-        self, confirm_unenroll: bool, progress: Callable[[int, int], None] | None
-    ) -> CycleReport:
         name = self.sheet.name
         t0 = self.clock.monotonic()
         started_at = utc_iso(self.clock)
@@ -156,8 +148,9 @@ class SheetSync:
         reads0, writes0 = self.source.counts.reads, self.source.counts.writes
         first_poll = not self.state.known(name)
 
-        data, rows = self._read()
-        items = self._items()
+        with gc_paused():
+            data, rows = self._read()
+            items = self._items()
         ex = Executor(
             self.api,
             self.state,
@@ -175,14 +168,15 @@ class SheetSync:
                 ex.replay()
             except (Stop, RateLimited):
                 pass  # the plan below finds no budget either and defers its work
-            plan = make_plan(
-                rows,
-                items,
-                self.sheet,
-                first_poll=first_poll,
-                confirm_unenroll=confirm_unenroll,
-                now=self.clock.time(),
-            )
+            with gc_paused():
+                plan = make_plan(
+                    rows,
+                    items,
+                    self.sheet,
+                    first_poll=first_poll,
+                    confirm_unenroll=confirm_unenroll,
+                    now=self.clock.time(),
+                )
             self._bookkeep(plan, items, ex)
             ex.run(plan)
         except (AuthError, ScopeError, RetriableError) as exc:
@@ -199,8 +193,9 @@ class SheetSync:
             names = {f"sheet:{c.key}": c.name for c in rows.campaigns}
             requests = reads + self.source.counts.writes - writes0 + 1
             log_row = _log_row(report, ex.changes, requests, names)
-        now_iso = utc_iso(self.clock)
-        proj = project(data, rows, self.sheet, items, now_iso=now_iso, log_row=log_row)
+        with gc_paused():
+            now_iso = utc_iso(self.clock)
+            proj = project(data, rows, self.sheet, items, now_iso=now_iso, log_row=log_row)
         if proj.targets or proj.headers or proj.extra:
             keyed = proj.key_columns()
             fresh = self.source.read_keys(keyed) if keyed else {}
@@ -247,9 +242,9 @@ class SheetSync:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: a 100,000-row poll allocates so many objects that
-    the collector ran again and again over every live one (over half the CPU of the poll).
-    Reference counting still frees what is dropped; cycles wait for the collector after."""
+    """No cyclic garbage collection inside: parsing, loading and planning 100,000 rows allocate
+    so many objects that the collector ran again and again over every live object (half the
+    CPU of an unchanged 100,000-row poll). Reference counting still frees what is dropped."""
     was = gc.isenabled()
     gc.disable()
     try:
