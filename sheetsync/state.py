@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.errors import StateError
@@ -60,6 +60,56 @@ class Item:
     synced_at: str = ""
     remote_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name):
+            # An item loaded from the file decodes its `data` JSON on first access: an
+            # unchanged row's data is never read in a poll (only its hash, id and status).
+            raw = self.__dict__.pop("_raw", None) if name == "data" else None
+            if raw is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            self.data = data = json.loads(raw)
+            return data
+
+
+# A row of the items table as stored: key, hash, seen_hash, settle, status, synced_at,
+# remote_id, data (JSON text).
+Stored = tuple[str, str | None, str | None, int, str, str, str | None, str]
+
+
+def _loaded(role: str, r: Stored) -> Item:
+    """A fresh Item for a stored row, its `data` decoded on first access."""
+    it = object.__new__(Item)
+    it.__dict__.update(
+        role=role,
+        key=r[0],
+        hash=r[1],
+        seen_hash=r[2],
+        settle=r[3],
+        status=r[4],
+        synced_at=r[5],
+        remote_id=r[6],
+        _raw=r[7],
+    )
+    return it
+
+
+def _stored(item: Item) -> Stored:
+    if "data" in item.__dict__:
+        data = json.dumps(item.data, sort_keys=True)
+    else:
+        data = item.__dict__["_raw"]  # never decoded nor replaced: the JSON as stored
+    return (
+        item.key,
+        item.hash,
+        item.seen_hash,
+        item.settle,
+        item.status,
+        item.synced_at,
+        item.remote_id,
+        data,
+    )
 
 
 @dataclass(frozen=True)
@@ -132,6 +182,12 @@ class State:
         self.path = path
         self.clock = clock or SystemClock()
         self._depth = 0
+        # The stored rows of the items table by (sheet, role), kept between polls so that a
+        # long-lived SheetSync does not read and decode every row again each poll. `put` keeps
+        # it current; a rollback drops it; a commit by any other connection (another process,
+        # another State on the same file) changes `PRAGMA data_version` and drops it too.
+        self._rows: dict[tuple[str, str], dict[str, Stored]] = {}
+        self._data_version: int | None = None
         try:
             if read_only:
                 self.db = _copy_of(path)
@@ -195,6 +251,7 @@ class State:
         except BaseException:
             self._depth -= 1
             if self._depth == 0:
+                self._rows.clear()  # the copy may hold rows that were never committed
                 self.db.execute("ROLLBACK")
             raise
         self._depth -= 1
@@ -213,33 +270,32 @@ class State:
     # --- rows ----------------------------------------------------------------------------------
 
     def items(self, sheet: str, role: str) -> dict[str, Item]:
-        rows = self.db.execute(
-            "SELECT key, hash, seen_hash, settle, status, synced_at, remote_id, data "
-            "FROM items WHERE sheet = ? AND role = ?",
-            (sheet, role),
-        )
-        return {
-            r[0]: Item(role, r[0], r[1], r[2], int(r[3]), r[4], r[5], r[6], json.loads(r[7]))
-            for r in rows
-        }
+        """Fresh Items (the caller may change them; only `put` stores a change)."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._rows.clear()  # another connection committed: its changes are read again
+            self._data_version = version
+        stored = self._rows.get((sheet, role))
+        if stored is None:
+            rows = self.db.execute(
+                "SELECT key, hash, seen_hash, settle, status, synced_at, remote_id, data "
+                "FROM items WHERE sheet = ? AND role = ?",
+                (sheet, role),
+            )
+            stored = {r[0]: (*r[:3], int(r[3]), *r[4:]) for r in rows}
+            self._rows[(sheet, role)] = stored
+        return {key: _loaded(role, r) for key, r in stored.items()}
 
     def put(self, sheet: str, item: Item) -> None:
+        row = _stored(item)
         with self.transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    sheet,
-                    item.role,
-                    item.key,
-                    item.hash,
-                    item.seen_hash,
-                    item.settle,
-                    item.status,
-                    item.synced_at,
-                    item.remote_id,
-                    json.dumps(item.data, sort_keys=True),
-                ),
+                (sheet, item.role, *row),
             )
+            stored = self._rows.get((sheet, item.role))
+            if stored is not None:
+                stored[item.key] = row
 
     def known(self, sheet: str) -> bool:
         """Whether this sheet was polled before (False: first poll, nothing to settle against)."""
