@@ -28,7 +28,7 @@ from sheetsync.rows import ProspectMemo, parse_sheet
 from sheetsync.sources import open_source
 from sheetsync.sources.base import SheetData, SheetSource
 from sheetsync.state import Item, State
-from sheetsync.writeback import Value, address, project
+from sheetsync.writeback import ProjectionMemo, Value, address, project
 
 ROLES = ("prospects", "campaigns", "steps", "enrollments")
 READ_ROLES = (*ROLES, "sync_log")
@@ -85,6 +85,7 @@ class SheetSync:
         self.clock = clock
         self._owned = owned
         self._memo = ProspectMemo()  # unchanged rows are not parsed again next poll
+        self._projected = ProjectionMemo()  # nor compared with their status cells again
 
     def __enter__(self) -> SheetSync:
         return self
@@ -195,7 +196,15 @@ class SheetSync:
             log_row = _log_row(report, ex.changes, requests, names)
         with gc_paused():
             now_iso = utc_iso(self.clock)
-            proj = project(data, rows, self.sheet, items, now_iso=now_iso, log_row=log_row)
+            proj = project(
+                data,
+                rows,
+                self.sheet,
+                items,
+                now_iso=now_iso,
+                log_row=log_row,
+                memo=self._projected,
+            )
         if proj.targets or proj.headers or proj.extra:
             keyed = proj.key_columns()
             fresh = self.source.read_keys(keyed) if keyed else {}

@@ -74,6 +74,45 @@ def identity(row: Sequence[CellValue], cols: Sequence[int]) -> Identity:
     return tuple(norm(row[i]) if i < len(row) else "" for i in cols)
 
 
+# A row that needed no write: its cells as read, the values it was to show (None: none), and
+# the types of both, or None when they are all text or empty. `True == 1` in Python but not in
+# a cell, hence the types; cells equal to text or None are of the same type, hence None.
+Clean = tuple[
+    Sequence[CellValue], tuple[type, ...] | None, dict[str, Value] | None, tuple[type, ...] | None
+]
+_PLAIN = frozenset({str, type(None)})
+
+
+class ProjectionMemo:
+    """Per tab, the rows of the previous projection that needed no write. A row whose cells
+    (inputs and status cells alike) and wanted values are the same this poll needs none again,
+    so a long-lived SheetSync compares only the rows that changed. A status cell a person
+    edited differs from the cells as read before, so it is compared (and restored) again.
+    Emptied per tab when its header row changes; keeps only the latest projection."""
+
+    def __init__(self) -> None:
+        self.tabs: dict[str, tuple[object, dict[int, Clean]]] = {}
+
+
+def _types(values: Sequence[object]) -> tuple[type, ...] | None:
+    types = tuple(map(type, values))
+    return None if _PLAIN.issuperset(types) else types
+
+
+def _clean(cells: Sequence[CellValue], values: dict[str, Value] | None) -> Clean:
+    vtypes = _types(list(values.values())) if values is not None else None
+    return (cells, _types(cells), values, vtypes)
+
+
+def _unchanged(was: Clean, cells: Sequence[CellValue], values: dict[str, Value] | None) -> bool:
+    return (
+        was[0] == cells
+        and was[2] == values
+        and (was[1] is None or was[1] == tuple(map(type, cells)))
+        and (was[3] is None or values is None or was[3] == tuple(map(type, values.values())))
+    )
+
+
 def project(
     data: SheetData,
     rows: SheetRows,
@@ -82,8 +121,10 @@ def project(
     *,
     now_iso: str,
     log_row: Sequence[Value] | None = None,
+    memo: ProjectionMemo | None = None,
 ) -> Projection:
-    """The cells whose value should change, with their tab's new status headers."""
+    """The cells whose value should change, with their tab's new status headers. With a `memo`
+    kept between polls, rows unchanged since a projection that found them right are skipped."""
     out = Projection()
     wanted: dict[str, dict[int, dict[str, Value]]] = {}  # role -> sheet row -> values
 
@@ -92,14 +133,24 @@ def project(
 
     campaign_recs = {c.key: c for c in rows.campaigns}
     seen: set[tuple[str, str]] = set()
+    pitems = items["prospects"]
+    pwanted = wanted.setdefault("prospects", {})
     for p in rows.prospects:
-        it = items["prospects"].get(p.key)
+        it = pitems.get(p.key)
         if p.sync_off or it is None or not it.status or ("p", p.key) in seen:
             continue
         seen.add(("p", p.key))
-        values: dict[str, Value] = {"sync_status": it.status, "synced_at": it.synced_at}
-        values["prospect_id"] = it.remote_id or ""
-        want("prospects", p.row, values)
+        values: dict[str, Value] = {
+            "sync_status": it.status,
+            "synced_at": it.synced_at,
+            "prospect_id": it.remote_id or "",
+        }
+        if (earlier := pwanted.get(p.row)) is None:  # want(), inline: one call less per row
+            pwanted[p.row] = values
+        else:
+            earlier.update(values)
+    if not pwanted:
+        del wanted["prospects"]  # as if want() was never called for it
     for c in rows.campaigns:
         it = items["campaigns"].get(c.key)
         if it is None or not it.status:
@@ -158,38 +209,59 @@ def project(
                 width += 1
         out.columns[tab] = cols
         key_cols = [cols[f] for f in KEY_FIELDS[role] if f in cols]
+        status_cols = [cols[c.field] for c in sheet.tab(role).statuses if c.field in hm.index]
+        signature = (role, tuple(header), tuple(type(h) for h in header), sheet.tab(role))
+        prev = memo.tabs.get(tab) if memo is not None else None
+        before = prev[1] if prev is not None and prev[0] == signature else {}
+        clean: dict[int, Clean] = {}  # rows that need no write, for the next poll's memo
+        changes: list[tuple[int, dict[str, Value]]] = []
+        status_field = STATUS_FIELD.get(role, "sync_status")
+        for row in range(2, len(table) + 1):
+            cells = table[row - 1]
+            wanted_values = by_row.get(row)
+            was = before.get(row)
+            if was is not None and _unchanged(was, cells, wanted_values):
+                clean[row] = was  # same cells, same values: no write now either
+                continue
+            vals = wanted_values
+            if vals is None:
+                if any(identity(cells, key_cols)):
+                    clean[row] = _clean(cells, None)
+                    continue
+                # a row emptied of its keys: stale statuses
+                if not any(i < len(cells) and cells[i] not in (None, "") for i in status_cols):
+                    clean[row] = _clean(cells, None)
+                    continue
+                vals = {c.field: None for c in sheet.tab(role).statuses}
+            current = cells[cols[status_field]] if cols[status_field] < len(cells) else None
+            if "synced_at" in cols and "synced_at" not in vals:
+                old = cells[cols["synced_at"]] if cols["synced_at"] < len(cells) else None
+                if not same(current, vals.get(status_field)):
+                    vals = {**vals, "synced_at": now_iso}
+                elif old is not None:
+                    vals = {**vals, "synced_at": old}  # type: ignore[dict-item]
+            changed = {
+                f: v
+                for f, v in vals.items()
+                if f in cols and not same(cells[cols[f]] if cols[f] < len(cells) else None, v)
+            }
+            if changed:
+                changes.append((row, changed))
+            elif wanted_values is not None:
+                clean[row] = _clean(cells, wanted_values)
+        if memo is not None:
+            memo.tabs[tab] = (signature, clean)
+        if not changes:
+            continue
         counter: dict[Identity, int] = {}
         occurrences: dict[int, tuple[Identity, int]] = {}
         for n, r in enumerate(table[1:], start=2):
             ident = identity(r, key_cols)
             counter[ident] = counter.get(ident, 0) + 1
             occurrences[n] = (ident, counter[ident] - 1)
-        status_cols = [cols[c.field] for c in sheet.tab(role).statuses if c.field in hm.index]
-        for n, (ident, _) in occurrences.items():  # a row emptied of its keys: stale statuses
-            if n not in by_row and not any(ident):
-                r = table[n - 1]
-                if any(i < len(r) and r[i] not in (None, "") for i in status_cols):
-                    by_row[n] = {c.field: None for c in sheet.tab(role).statuses}
-        for row, values in sorted(by_row.items()):
-            if row not in occurrences or row - 1 >= len(table):
-                continue
-            cells = table[row - 1]
-            status_field = STATUS_FIELD.get(role, "sync_status")
-            current = cells[cols[status_field]] if cols[status_field] < len(cells) else None
-            if "synced_at" in cols and "synced_at" not in values:
-                old = cells[cols["synced_at"]] if cols["synced_at"] < len(cells) else None
-                if not same(current, values.get(status_field)):
-                    values["synced_at"] = now_iso
-                elif old is not None:
-                    values["synced_at"] = old  # type: ignore[assignment]
-            changed = {
-                f: v
-                for f, v in values.items()
-                if f in cols and not same(cells[cols[f]] if cols[f] < len(cells) else None, v)
-            }
-            if changed:
-                ident, occ = occurrences[row]
-                out.targets.append(Target(role, ident, occ, changed, row))
+        for row, changed in changes:
+            ident, occ = occurrences[row]
+            out.targets.append(Target(role, ident, occ, changed, row))
     if log_row is not None:
         out.extra = _log_cells(data, rows, sheet, log_row)
     return out
