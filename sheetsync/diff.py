@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sheetsync.state import Item
 
 Kind = Literal["new", "changed", "unchanged"]
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):  # a tuple: one is made per row and poll, and a tuple is cheapest
     key: str
     kind: Kind
     ready: bool  # settled: act on it this poll

@@ -224,7 +224,11 @@ class SheetSync:
         """Settle counters, statuses set without a call, and the safety brake, in state."""
         dirty: dict[tuple[str, str], Item] = {}
         for role, d in plan.diffs.items():
+            known = items[role]
             for key, ch in d.changes.items():
+                it = known.get(key)
+                if it is not None and it.seen_hash == ch.seen_hash and it.settle == ch.settle:
+                    continue  # the common case, without a method call per row
                 it = ex.item(role, key)
                 if (it.seen_hash, it.settle) != (ch.seen_hash, ch.settle):
                     it.seen_hash, it.settle = ch.seen_hash, ch.settle
@@ -265,8 +269,14 @@ def gc_paused() -> Iterator[None]:
 
 def _errors(rows: SheetRows, items: Items) -> int:
     n = len(rows.issues)
+    pitems = items["prospects"]
+    errors = {
+        p.key
+        for p in rows.prospects
+        if not p.sync_off and (it := pitems.get(p.key)) is not None and it.status[:6] == "error:"
+    }
+    n += len(errors)
     for role, recs in (
-        ("prospects", [p.key for p in rows.prospects if not p.sync_off]),
         ("campaigns", [c.key for c in rows.campaigns]),
         ("enrollments", [e.key for e in rows.enrollments]),
     ):

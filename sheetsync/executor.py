@@ -152,9 +152,8 @@ class Executor:
         self.progress = progress
         self.counts = Counts()
         self.changes: dict[str, list[str]] = {}  # enrollment target -> Last Change parts
-        self.prospects: dict[str, ProspectRecord] = {}
-        for p in rows.prospects:
-            self.prospects.setdefault(p.key, p)
+        # the first row of each key: later rows are overwritten by earlier ones (no per-row call)
+        self.prospects: dict[str, ProspectRecord] = {p.key: p for p in reversed(rows.prospects)}
         # emails whose only Prospects row is in error: their enrollments wait for the fix
         self.bad_prospects: dict[str, int] = {
             i.key: i.row

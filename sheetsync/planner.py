@@ -92,6 +92,8 @@ def make_plan(
     pd = d("prospects", [(r.key, r.hash) for r in live])
     seen: set[str] = set()
     for r in live:
+        if pd.changes[r.key].kind == "unchanged":
+            continue  # neither settling nor to do, whichever row of the key comes first
         if r.key in seen:
             continue
         seen.add(r.key)

@@ -81,17 +81,17 @@ Stored = tuple[str, str | None, str | None, int, str, str, str | None, str]
 def _loaded(role: str, r: Stored) -> Item:
     """A fresh Item for a stored row, its `data` decoded on first access."""
     it = object.__new__(Item)
-    it.__dict__.update(
-        role=role,
-        key=r[0],
-        hash=r[1],
-        seen_hash=r[2],
-        settle=r[3],
-        status=r[4],
-        synced_at=r[5],
-        remote_id=r[6],
-        _raw=r[7],
-    )
+    it.__dict__ = {
+        "role": role,
+        "key": r[0],
+        "hash": r[1],
+        "seen_hash": r[2],
+        "settle": r[3],
+        "status": r[4],
+        "synced_at": r[5],
+        "remote_id": r[6],
+        "_raw": r[7],
+    }
     return it
 
 

@@ -50,9 +50,10 @@ def parse_sheet(
     campaigns, steps, c_issues = parse_campaigns(tabs["campaigns"], tabs["steps"])
     enrollments, e_issues = parse_enrollments(tabs["enrollments"])
     header_issues = [i for role in INPUT_ROLES for i in tabs[role].header_issues()]
-    rows_read = sum(len(tabs[role].lines) for role in INPUT_ROLES)
+    rows_read = sum(len(tabs[role].numbered) for role in INPUT_ROLES)
     for tab in tabs.values():  # a Tab and its Lines refer to each other: let refcounting free them
         tab.__dict__.pop("lines", None)
+        tab.__dict__.pop("numbered", None)
     return SheetRows(
         prospects=prospects,
         campaigns=campaigns,

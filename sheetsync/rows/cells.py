@@ -35,7 +35,7 @@ TRUE_WORDS = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "☑", "on"}
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "off", "✗", "✘", "☐"})
 BOOL_HELP = "use TRUE or FALSE (also yes/no, y/n, 1/0, x, ✓, on/off, or a checkbox)"
 
-_EDGES = " \t\r\n\v\f\u00a0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
+EDGES = " \t\r\n\v\f\u00a0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
 GOOGLE_EPOCH = date(1899, 12, 30)  # day 0 of Google Sheets (and Excel) serial dates
 _MAX_SERIAL = (date(9999, 12, 31) - GOOGLE_EPOCH).days
 
@@ -58,7 +58,7 @@ class Problem(Exception):
 
 def clean(text: str) -> str:
     """Text without surrounding whitespace, zero-width characters or byte-order marks."""
-    return text.strip(_EDGES)
+    return text.strip(EDGES)
 
 
 def is_empty(value: object) -> bool:

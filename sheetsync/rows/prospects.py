@@ -73,35 +73,35 @@ def parse_prospects(
         old = memo.rows
     seen: dict[Cells, Entry] = {}
     has_sync = tab.has("sync")
-    for line in tab.lines:
-        sync_off = has_sync and _ticked(line) is not True
-        values = line.values
+    for row, values in tab.numbered:  # a Line is made only for a row parsed or ticked
+        sync_off = has_sync and _ticked(Line(tab, row, values)) is not True
+        padded = values
         if len(values) < width:
-            values = [*values, *([None] * (width - len(values)))]
-        picked = pick(values)
+            padded = [*values, *([None] * (width - len(values)))]
+        picked = pick(padded)
         cells: Cells = (picked, tuple(map(type, picked)))
         entry = seen.get(cells) or old.get(cells)
         if entry is None:
-            entry = (cells, _parse_row(line), None)
+            entry = (cells, _parse_row(Line(tab, row, values)), None)
         seen[entry[0]] = entry
         key, early, body, hash_, late = entry[1]
         if early is not None:
             if not sync_off:
-                issues.append(RowIssue(tab.role, line.row, early, key))
+                issues.append(RowIssue(tab.role, row, early, key))
             continue
         assert key is not None
         if not sync_off:
             if key in first:
-                issues.append(RowIssue(tab.role, line.row, f"duplicate of row {first[key]}", key))
+                issues.append(RowIssue(tab.role, row, f"duplicate of row {first[key]}", key))
                 continue
-            first[key] = line.row
+            first[key] = row
         if late is not None or body is None:
             if not sync_off:
-                issues.append(RowIssue(tab.role, line.row, late or "", key))
+                issues.append(RowIssue(tab.role, row, late or "", key))
             continue
         record = entry[2]
-        if record is None or record.row != line.row or record.sync_off != sync_off:
-            record = ProspectRecord(line.row, key, body, hash_, sync_off=sync_off)
+        if record is None or record.row != row or record.sync_off != sync_off:
+            record = ProspectRecord(row, key, body, hash_, sync_off=sync_off)
             seen[entry[0]] = (entry[0], entry[1], record)
         records.append(record)
     if memo is not None:

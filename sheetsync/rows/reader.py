@@ -48,20 +48,30 @@ class Tab:
     @cached_property
     def lines(self) -> list[Line]:
         """The non-blank data rows, with their 1-based sheet row numbers."""
-        return list(self._lines())
+        return [Line(self, n, row) for n, row in self.numbered]
 
-    def _lines(self) -> Iterator[Line]:
+    @cached_property
+    def numbered(self) -> list[tuple[int, Row]]:
+        """The non-blank data rows as (1-based sheet row, cells): `lines` without the Line
+        objects, for a caller that makes one only for a row it parses."""
+        return list(self._numbered())
+
+    def _numbered(self) -> Iterator[tuple[int, Row]]:
         inputs = [
             (i, c.kind == "bool")
             for c in self.spec.inputs
             if (i := self.headers.get(c.field)) is not None
         ]
+        edges = cells.EDGES
         for n, row in enumerate(self.rows, start=2):
             for i, is_bool in inputs:
                 value = row[i] if i < len(row) else None
-                if not (cells.is_empty(value) or (is_bool and value is False)):
-                    yield Line(self, n, row)
-                    break
+                if value is None or (is_bool and value is False):
+                    continue
+                if isinstance(value, str) and not value.strip(edges):
+                    continue  # cells.is_empty, inline: it runs for every row of every read
+                yield n, row
+                break
 
     def header_issues(self) -> list[RowIssue]:
         """A header that appears twice: the first column is used; say so on row 1."""
