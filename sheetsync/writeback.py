@@ -104,12 +104,10 @@ def _clean(cells: Sequence[CellValue], values: dict[str, Value] | None) -> Clean
     return (cells, _types(cells), values, vtypes)
 
 
-def _unchanged(was: Clean, cells: Sequence[CellValue], values: dict[str, Value] | None) -> bool:
-    return (
-        was[0] == cells
-        and was[2] == values
-        and (was[1] is None or was[1] == tuple(map(type, cells)))
-        and (was[3] is None or values is None or was[3] == tuple(map(type, values.values())))
+def _same_types(was: Clean, cells: Sequence[CellValue], values: dict[str, Value] | None) -> bool:
+    """Of cells and values equal to `was`: whether their types are the same too."""
+    return (was[1] is None or was[1] == tuple(map(type, cells))) and (
+        was[3] is None or values is None or was[3] == tuple(map(type, values.values()))
     )
 
 
@@ -135,11 +133,12 @@ def project(
     seen: set[tuple[str, str]] = set()
     pitems = items["prospects"]
     pwanted = wanted.setdefault("prospects", {})
+    pseen: set[str] = set()  # ("p", key) of `seen`, without a tuple per row
     for p in rows.prospects:
         it = pitems.get(p.key)
-        if p.sync_off or it is None or not it.status or ("p", p.key) in seen:
+        if p.sync_off or it is None or not it.status or p.key in pseen:
             continue
-        seen.add(("p", p.key))
+        pseen.add(p.key)
         values: dict[str, Value] = {
             "sync_status": it.status,
             "synced_at": it.synced_at,
@@ -220,7 +219,15 @@ def project(
             cells = table[row - 1]
             wanted_values = by_row.get(row)
             was = before.get(row)
-            if was is not None and _unchanged(was, cells, wanted_values):
+            if (
+                was is not None
+                and was[0] == cells
+                and was[2] == wanted_values
+                and (
+                    (was[1] is None and was[3] is None)  # text only: equal is the same
+                    or _same_types(was, cells, wanted_values)
+                )
+            ):
                 clean[row] = was  # same cells, same values: no write now either
                 continue
             vals = wanted_values
