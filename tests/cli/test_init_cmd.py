@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sheetsync.cli import cli
 from sheetsync.config import load_config
 from sheetsync.initcmd import STATUS_NOTE, render_config, tab_layouts
+from sheetsync.sources.base import column_letter
 from sheetsync.tabs import TAB_ROLES
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
@@ -194,7 +195,7 @@ def test_init_google_creates_the_template_on_the_emulator(
         # Checkboxes on every boolean column, from row 2 down.
         rules = entry["dataValidations"]
         for i in layout.checkbox_columns:
-            letter = _letter(i)
+            letter = column_letter(i)
             hits = [r for a1, r in rules.items() if a1.startswith(f"{letter}2")]
             assert hits and hits[0]["condition"]["type"] == "BOOLEAN", (layout.title, letter)
         assert all(_col(a1) in layout.checkbox_columns for a1 in rules), (
@@ -211,20 +212,14 @@ def test_init_google_creates_the_template_on_the_emulator(
         assert covered == set(layout.status_columns), layout.title
         notes = entry["notes"]
         for i in layout.status_columns:
-            assert notes.get(f"{_letter(i)}1") == STATUS_NOTE, (layout.title, layout.headers[i])
+            assert notes.get(f"{column_letter(i)}1") == STATUS_NOTE, (
+                layout.title,
+                layout.headers[i],
+            )
 
     # And init refuses to replace the config.
     code, out = invoke("init", "--spreadsheet", sid)
     assert code == 2 and "already exists" in out
-
-
-def _letter(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
 
 
 def _col(a1: str) -> int:
