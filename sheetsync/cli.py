@@ -52,14 +52,6 @@ def _at_terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def _not_yet(command: str, issue: int) -> None:
-    click.echo(
-        f"`sheetsync {command}` is not built yet (tracked in issue {issue}); nothing was done.",
-        err=True,
-    )
-    sys.exit(EXIT_USAGE)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sheetsync")
 @click.option(
