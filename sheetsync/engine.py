@@ -21,7 +21,7 @@ from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError
 from sheetsync.exec_campaigns import resolve_mailboxes
-from sheetsync.executor import Api, Counts, Executor, Stop
+from sheetsync.executor import Counts, Executor, Stop
 from sheetsync.planner import Note, Plan, make_plan
 from sheetsync.records import RowIssue, SheetRows
 from sheetsync.rows import ProspectMemo, parse_sheet
@@ -357,8 +357,3 @@ def open_sync(
         raise
     assert source is not None
     return SheetSync(sheet, state=state, api=api, source=source, clock=clock, owned=tuple(owned))
-
-
-def _check(client: WarmySenderClient) -> Api:
-    """Never called: mypy checks here that the client honours the executor's protocol."""
-    return client

@@ -14,16 +14,14 @@ lands in state is in exec_prospects, exec_campaigns and exec_enrollments.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.models import (
     Campaign,
-    EnrollResult,
     Mailbox,
-    ProspectResult,
-    UnenrollResult,
 )
 from sheetsync.clock import Clock, utc_iso
 from sheetsync.errors import (
@@ -44,41 +42,6 @@ from sheetsync.records import CampaignRecord, EnrollmentRecord, ProspectRecord, 
 from sheetsync.state import Intent, Item, State
 
 DEFERRED = "waiting: rate budget spent; continues next poll"
-
-
-class Api(Protocol):
-    """The part of `sheetsync.api.client.WarmySenderClient` the executor uses."""
-
-    def list_mailboxes(self) -> Sequence[Mailbox]: ...
-    def create_prospect(self, body: dict[str, Any], *, idempotency_key: str) -> ProspectResult: ...
-    def update_prospect(
-        self, prospect_id: str, body: dict[str, Any], *, idempotency_key: str
-    ) -> object: ...
-    def create_campaign(self, body: dict[str, Any], *, idempotency_key: str) -> Campaign: ...
-    def list_campaigns(self) -> Sequence[Campaign]: ...
-    def get_campaign(self, campaign_id: str) -> Campaign: ...
-    def update_campaign(
-        self, campaign_id: str, body: dict[str, Any], *, idempotency_key: str
-    ) -> Campaign: ...
-    def start_campaign(self, campaign_id: str, *, idempotency_key: str) -> Campaign: ...
-    def pause_campaign(self, campaign_id: str, *, idempotency_key: str) -> Campaign: ...
-    def enroll(
-        self,
-        campaign_id: str,
-        *,
-        prospect_ids: Sequence[str] = (),
-        emails: Sequence[str] = (),
-        list_ids: Sequence[str] = (),
-        idempotency_key: str,
-    ) -> EnrollResult: ...
-    def unenroll(
-        self,
-        campaign_id: str,
-        *,
-        prospect_ids: Sequence[str] = (),
-        emails: Sequence[str] = (),
-        idempotency_key: str,
-    ) -> UnenrollResult: ...
 
 
 class Budget(Protocol):
@@ -131,7 +94,7 @@ CHANGES = (
 class Executor:
     def __init__(
         self,
-        api: Api,
+        api: WarmySenderClient,
         state: State,
         sheet: str,
         rows: SheetRows,
