@@ -213,7 +213,6 @@ class SheetSync:
                 self.source.write(cells)
         report.sheets_reads = self.source.counts.reads - reads0
         report.sheets_writes = self.source.counts.writes - writes0
-        report.api_calls = self.api.total_calls - calls0
         report.duration_s = round(self.clock.monotonic() - t0, 3)
         if fatal is not None:
             raise fatal  # the caller records the failure (record_failure) with its message
