@@ -18,9 +18,9 @@ from typing import Any
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import Clock
 from sheetsync.config import Config, SheetConfig, parse_config
-from sheetsync.engine import SheetSync, open_sync
 from sheetsync.sandbox import DEMO_KEY, Faults, Sandbox, SandboxServer, demo_seed
 from sheetsync.sandbox.service import Reply
+from sheetsync.sync.cycle import SheetSync, open_sync
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 TOKEN = "ya29.bench-token-not-secret"

@@ -43,9 +43,9 @@ from bench.fixtures import (  # noqa: E402
 from bench.naive import NaiveSync  # noqa: E402
 from sheetsync.api.ratelimit import RateLimiter  # noqa: E402
 from sheetsync.clock import FakeClock, SystemClock  # noqa: E402
-from sheetsync.engine import CycleReport, SheetSync  # noqa: E402
-from sheetsync.exec_enrollments import BATCH  # noqa: E402
 from sheetsync.sandbox import DEMO_KEY  # noqa: E402
+from sheetsync.sync.cycle import CycleReport, SheetSync  # noqa: E402
+from sheetsync.sync.execute.enrollments import BATCH  # noqa: E402
 
 FULL_SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (1_000, 10_000)

@@ -1,3 +1,3 @@
-from sheetsync.cli import main
+from sheetsync.app.cli import main
 
 main()

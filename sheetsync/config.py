@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sheetsync.errors import ConfigError
-from sheetsync.tabs import TAB_ROLES, TabSpec, customise
+from sheetsync.sheet.layout import TAB_ROLES, TabSpec, customise
 
 DEFAULT_CONFIG = Path("config/sheetsync.toml")
 GOOGLE_TOKEN_ENV = "SHEETSYNC_GOOGLE_TOKEN"

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sheetsync.config import SheetConfig
-from sheetsync.records import SheetRows
-from sheetsync.rows import parse_sheet
-from sheetsync.sources.base import CellValue, Row, SheetData
-from sheetsync.tabs import TAB_ROLES, customise
+from sheetsync.rows.parse import parse_sheet
+from sheetsync.rows.records import SheetRows
+from sheetsync.sheet.base import CellValue, Row, SheetData
+from sheetsync.sheet.layout import TAB_ROLES, customise
 
 TITLES = {"prospects": "Prospects", "campaigns": "Campaigns", "steps": "Steps"}
 TITLES["enrollments"] = "Enrollments"

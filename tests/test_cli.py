@@ -1,7 +1,7 @@
 import pytest
 from click.testing import CliRunner
 
-from sheetsync.cli import cli
+from sheetsync.app.cli import cli
 
 COMMANDS = ["init", "check", "plan", "sync", "run", "status", "sandbox", "demo"]
 

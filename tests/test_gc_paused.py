@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from sheetsync.engine import gc_paused
+from sheetsync.sync.cycle import gc_paused
 
 
 def test_paused_inside_restored_after_even_on_error() -> None:

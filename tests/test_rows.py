@@ -12,9 +12,9 @@ import pytest
 from rows_helpers import HEADERS, SHEET, data, make_sheet, messages, parse, table
 
 from sheetsync.errors import HeaderError, TabNotFound
-from sheetsync.records import CampaignRecord, SheetRows
-from sheetsync.rows import parse_sheet
-from sheetsync.sources.base import SheetData
+from sheetsync.rows.parse import parse_sheet
+from sheetsync.rows.records import CampaignRecord, SheetRows
+from sheetsync.sheet.base import SheetData
 
 # Rows already in the tab when a case row is appended (the case row is the last one).
 BASE: dict[str, list[dict[str, Any]]] = {

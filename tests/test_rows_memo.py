@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rows_helpers import SHEET, data, table
 
-from sheetsync.rows import ProspectMemo, parse_sheet
+from sheetsync.rows.parse import ProspectMemo, parse_sheet
 
 CELLS: list[Any] = [
     "", None, "a@x.io", " A@X.io ", "b@x.io", "not-an-email", True, False, 1, 1.0, "1", "TRUE",

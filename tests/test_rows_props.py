@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rows_helpers import HEADERS, SHEET, data, parse, table
 
-from sheetsync.records import SheetRows
-from sheetsync.rows import parse_sheet
 from sheetsync.rows.cells import ERROR_VALUES
+from sheetsync.rows.parse import parse_sheet
+from sheetsync.rows.records import SheetRows
 
 FAST = settings(max_examples=150, deadline=None)
 

@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sheetsync.rows import parse_sheet
-from sheetsync.sources.base import Row
+from sheetsync.rows.parse import parse_sheet
+from sheetsync.sheet.base import Row
 from sheetsync.state import Item
-from sheetsync.writeback import Projection, ProjectionMemo, project
+from sheetsync.sync.writeback import Projection, ProjectionMemo, project
 from tests.rows_helpers import SHEET, data
 
 HEADER = ["Email", "First Name", "Sync Status", "Prospect ID", "Synced At"]

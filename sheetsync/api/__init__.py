@@ -2,6 +2,6 @@
 
 from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter, forget_limiters, limiter_for
-from sheetsync.api.retry import RetryPolicy
+from sheetsync.retry import RetryPolicy
 
 __all__ = ["RateLimiter", "RetryPolicy", "WarmySenderClient", "forget_limiters", "limiter_for"]

@@ -36,17 +36,20 @@ from sheetsync.api.models import (
 )
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.api.refusals import read_refusal, to_error
-from sheetsync.api.retry import (
-    RETRIABLE_STATUS,
-    RETRIABLE_TRANSPORT,
-    RetryPolicy,
-    parse_retry_after,
-)
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Secret
 from sheetsync.errors import ApiError, RetriableError
+from sheetsync.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger("sheetsync.api")
+
+# Transport failures worth another attempt: the request may not have arrived, or the answer got
+# lost on the way back (writes are safe to repeat: they carry the same Idempotency-Key).
+RETRIABLE_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError,
+                       httpx.ProxyError)  # fmt: skip
+
+# Statuses retried with backoff (429 is handled apart: it waits for Retry-After).
+RETRIABLE_STATUS = frozenset({408, 500, 502, 503, 504}) | frozenset(range(505, 600))
 
 PAGE_SIZE = 100
 MAX_PAGES = 10_000

@@ -26,8 +26,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from sheetsync.initcmd import STATUS_NOTE
-from sheetsync.tabs import TAB_ROLES, TabSpec, customise
+from sheetsync.app.init import STATUS_NOTE
+from sheetsync.sheet.layout import TAB_ROLES, TabSpec, customise
 
 WORKBOOK_NAME = "sheetsync-demo.xlsx"
 CUSTOM_FIELDS = ("Industry",)

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sheetsync.records import CampaignRecord, CampaignState, RowIssue, StepRecord
 from sheetsync.rows import schedule
 from sheetsync.rows.cells import LIMIT_BODY, LIMIT_NAME, Problem, digest
 from sheetsync.rows.reader import Line, Tab
+from sheetsync.rows.records import CampaignRecord, CampaignState, RowIssue, StepRecord
 
 MAX_STEPS = 100  # keeps a typo like 1000 from reading as 999 missing steps
 MAX_DELAY_DAYS = 365

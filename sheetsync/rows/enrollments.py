@@ -8,9 +8,9 @@ ones get `duplicate of row N`. A blank Enrolled cell is FALSE.
 
 from __future__ import annotations
 
-from sheetsync.records import EnrollmentRecord, RowIssue
 from sheetsync.rows.cells import LIMIT_NAME, Problem, digest
 from sheetsync.rows.reader import Line, Tab
+from sheetsync.rows.records import EnrollmentRecord, RowIssue
 
 
 def parse_enrollments(tab: Tab) -> tuple[list[EnrollmentRecord], list[RowIssue]]:

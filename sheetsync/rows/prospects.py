@@ -20,9 +20,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from sheetsync.records import ProspectRecord, RowIssue
 from sheetsync.rows.cells import LIMIT_NAME, Problem, digest, show
 from sheetsync.rows.reader import Line, Tab
+from sheetsync.rows.records import ProspectRecord, RowIssue
 
 TEXT_FIELDS = (
     ("first_name", "firstName"),

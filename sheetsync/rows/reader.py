@@ -15,10 +15,10 @@ from datetime import date
 from functools import cached_property
 
 from sheetsync.errors import HeaderError, TabNotFound
-from sheetsync.records import RowIssue
 from sheetsync.rows import cells
-from sheetsync.sources.base import CellValue, Row, SheetData, column_letter
-from sheetsync.tabs import HeaderMap, TabSpec, header_key, match_headers
+from sheetsync.rows.records import RowIssue
+from sheetsync.sheet.base import CellValue, Row, SheetData, column_letter
+from sheetsync.sheet.layout import HeaderMap, TabSpec, header_key, match_headers
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from datetime import datetime, time
 from functools import cache
 from zoneinfo import available_timezones
 
-from sheetsync.records import CampaignState
 from sheetsync.rows.cells import Problem, as_text, check_formula, is_empty, show
+from sheetsync.rows.records import CampaignState
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import requests
 
-from sheetsync.sources.google import GOOGLE_SHEETS_URL as GOOGLE_SHEETS
-from sheetsync.sources.google import RebaseAdapter as RedirectAdapter
+from sheetsync.sheet.google.source import GOOGLE_SHEETS_URL as GOOGLE_SHEETS
+from sheetsync.sheet.google.source import RebaseAdapter as RedirectAdapter
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from sheetsync.api import RateLimiter, RetryPolicy, WarmySenderClient
-from sheetsync.api.retry import parse_retry_after
 from sheetsync.clock import FakeClock
 from sheetsync.config import Secret
 from sheetsync.errors import IdempotencyConflict, RateLimited, RetriableError
+from sheetsync.retry import parse_retry_after
 
 from .conftest import BASE, KEY, Wire
 

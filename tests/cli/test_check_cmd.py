@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from sheetsync.cli import cli
+from sheetsync.app.cli import cli
 from sheetsync.data import demo_workbook as sample
 from sheetsync.sandbox import DEMO_KEY, DEMO_READONLY_KEY, SandboxServer
 

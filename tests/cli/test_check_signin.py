@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 from google.oauth2.credentials import Credentials
 
-from sheetsync import cli as cli_module
-from sheetsync.cli import cli
+from sheetsync.app import cli as cli_module
+from sheetsync.app.cli import cli
 from sheetsync.sandbox import DEMO_KEY, SandboxServer
-from sheetsync.sources import google_auth
+from sheetsync.sheet.google import auth as google_auth
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 from .conftest import GOOGLE_TOKEN

@@ -9,10 +9,10 @@ from typing import Any
 import openpyxl
 from click.testing import CliRunner
 
-from sheetsync.cli import cli
+from sheetsync.app.cli import cli
 from sheetsync.data import demo_workbook as sample
 from sheetsync.sandbox import demo_seed
-from sheetsync.tabs import header_key
+from sheetsync.sheet.layout import header_key
 
 
 def rows_by(ws: Any, *keys: str) -> dict[tuple[str, ...], dict[str, Any]]:
@@ -118,7 +118,7 @@ def test_demo_reports_what_each_cycle_did(tmp_path: Path) -> None:
 
     from rich.console import Console
 
-    from sheetsync.demo import run_demo
+    from sheetsync.app.demo import run_demo
 
     result = run_demo(tmp_path, console=Console(file=io.StringIO(), width=120))
     first, second = result.cycles

@@ -11,11 +11,11 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from sheetsync.cli import cli
+from sheetsync.app.cli import cli
+from sheetsync.app.init import STATUS_NOTE, render_config, tab_layouts
 from sheetsync.config import load_config
-from sheetsync.initcmd import STATUS_NOTE, render_config, tab_layouts
-from sheetsync.sources.base import column_letter
-from sheetsync.tabs import TAB_ROLES
+from sheetsync.sheet.base import column_letter
+from sheetsync.sheet.layout import TAB_ROLES
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 from .conftest import GOOGLE_TOKEN

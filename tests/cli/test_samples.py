@@ -13,7 +13,7 @@ import pytest
 
 from sheetsync.config import load_config
 from sheetsync.data import demo_workbook as dw
-from sheetsync.tabs import match_headers
+from sheetsync.sheet.layout import match_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -102,8 +102,8 @@ def test_systemd_unit_runs_the_daemon_and_stops_with_sigterm() -> None:
 
 def test_lead_export_rows_become_prospect_bodies() -> None:
     """The CSV imported as the Prospects tab, read through the real row parser."""
-    from sheetsync.rows import parse_sheet
-    from sheetsync.sources.base import SheetData
+    from sheetsync.rows.parse import parse_sheet
+    from sheetsync.sheet.base import SheetData
 
     sheet = load_config(SAMPLES / "lead-export-mapping.toml", env={}).sheets[0]
     with (SAMPLES / "lead-export.csv").open(newline="", encoding="utf-8") as fh:

@@ -12,9 +12,9 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from sheetsync.app.daemon import Daemon, backoff_s, cycle_line, jitter_s, record_failure
 from sheetsync.clock import FakeClock, SystemClock
 from sheetsync.config import Config, SheetConfig
-from sheetsync.daemon import Daemon, backoff_s, cycle_line, jitter_s, record_failure
 from sheetsync.errors import AuthError, ConfigError, ServiceError, SheetNotFound
 from sheetsync.state import State
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sheetsync.app.lock import RunLock, StateLocked, lock_path_for
 from sheetsync.errors import EXIT_USAGE, StateError
-from sheetsync.lock import RunLock, StateLocked, lock_path_for
 
 
 def test_the_second_lock_on_a_state_file_fails_and_names_the_holder(tmp_path: Path) -> None:

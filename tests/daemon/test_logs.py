@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from sheetsync.app.daemon import Daemon
+from sheetsync.app.logs import redact, secrets_of, setup_logging
 from sheetsync.clock import FakeClock
-from sheetsync.daemon import Daemon
 from sheetsync.errors import SheetNotFound
-from sheetsync.logs import redact, secrets_of, setup_logging
 
 from .conftest import API_KEY, GOOGLE_TOKEN, Failures, FakeEngine, make_config
 
@@ -41,21 +41,21 @@ def test_text_format_is_one_readable_line_per_cycle(
     daemon(tmp_path, engine, clock).run_due()
     (line,) = lines(out)
     assert line.endswith(
-        "INFO sheetsync.daemon: acme: 3 rows; no changes; 1.0s, 0 API calls, 0 sheet reads, "
+        "INFO sheetsync.app.daemon: acme: 3 rows; no changes; 1.0s, 0 API calls, 0 sheet reads, "
         "0 sheet writes"
     )
-    logging.getLogger("sheetsync.daemon").debug("detail")
+    logging.getLogger("sheetsync.app.daemon").debug("detail")
     assert len(lines(out)) == 1  # DEBUG only with --verbose
 
 
 def test_verbose_shows_sheetsync_debug_but_not_library_chatter() -> None:
     out = io.StringIO()
     setup_logging(True, "text", out)
-    logging.getLogger("sheetsync.engine").debug("planning 3 actions")
+    logging.getLogger("sheetsync.sync.cycle").debug("planning 3 actions")
     logging.getLogger("apscheduler.scheduler").info("Added job")
     logging.getLogger("apscheduler.scheduler").warning("skipped: maximum number of instances")
     assert [line.split(" ", 2)[2] for line in lines(out)] == [
-        "DEBUG sheetsync.engine: planning 3 actions",
+        "DEBUG sheetsync.sync.cycle: planning 3 actions",
         "WARNING apscheduler.scheduler: skipped: maximum number of instances",
     ]
 
@@ -71,7 +71,7 @@ def test_json_format_parses_and_carries_the_cycle_fields(
     clock.advance(60)
     d.run_due()
     cycle, failure = (json.loads(line) for line in lines(out))
-    assert cycle["level"] == "INFO" and cycle["logger"] == "sheetsync.daemon"
+    assert cycle["level"] == "INFO" and cycle["logger"] == "sheetsync.app.daemon"
     assert cycle["message"].startswith("acme: 3 rows; no changes; 2.5s")
     assert cycle["time"].endswith("+00:00") and "T" in cycle["time"]
     assert cycle["event"] == "cycle" and cycle["sheet"] == "acme"
@@ -89,7 +89,7 @@ def test_json_format_puts_a_traceback_under_exception() -> None:
     try:
         raise ValueError("boom")
     except ValueError:
-        logging.getLogger("sheetsync.daemon").exception("cycle failed")
+        logging.getLogger("sheetsync.app.daemon").exception("cycle failed")
     (obj,) = (json.loads(line) for line in lines(out))
     assert obj["message"] == "cycle failed"
     assert "Traceback" in obj["exception"] and "ValueError: boom" in obj["exception"]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sheetsync.cli import cli
-from sheetsync.lock import RunLock
+from sheetsync.app.cli import cli
+from sheetsync.app.lock import RunLock
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 

@@ -15,10 +15,10 @@ import pytest
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import FakeClock
 from sheetsync.config import Config, parse_config
-from sheetsync.engine import CycleReport, SheetSync, open_sync
 from sheetsync.sandbox import DEMO_KEY, Faults, Sandbox, SandboxServer, demo_seed
-from sheetsync.sources import open_source
-from sheetsync.sources.base import CellWrite, KeyColumns, SheetData, SheetSource, TabLayout
+from sheetsync.sheet.base import CellWrite, KeyColumns, SheetData, SheetSource, TabLayout
+from sheetsync.sheet.connect import open_source
+from sheetsync.sync.cycle import CycleReport, SheetSync, open_sync
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 TOKEN = "ya29.test-token-not-secret"
@@ -172,9 +172,7 @@ class Hooked:
         return self.inner.create_tabs(layouts)
 
     def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close is not None:
-            close()
+        self.inner.close()
 
 
 class Harness:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sheetsync.cli import cli
+from sheetsync.app.cli import cli
 from sheetsync.sandbox import DEMO_KEY, DEMO_READONLY_KEY, Sandbox, SandboxServer
 from tests.engine.conftest import XlsxBook, default_tabs, seed
 

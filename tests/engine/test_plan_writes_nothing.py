@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sheetsync.cli import cli
+from sheetsync.app.cli import cli
 from sheetsync.clock import FakeClock
 from sheetsync.errors import StateError
 from sheetsync.sandbox import DEMO_KEY, Sandbox, SandboxServer

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from sheetsync.clock import FakeClock
-from sheetsync.diff import diff
 from sheetsync.errors import StateError
-from sheetsync.sources.base import KeyColumns
+from sheetsync.sheet.base import KeyColumns
 from sheetsync.state import SCHEMA_VERSION, Item, State
-from sheetsync.writeback import Projection, Target, address
+from sheetsync.sync.diff import diff
+from sheetsync.sync.writeback import Projection, Target, address
 
 
 def test_state_is_created_migrated_and_reopened(tmp_path: Path) -> None:
@@ -146,7 +146,8 @@ def test_a_header_changed_under_us_skips_the_write() -> None:
 
 
 def test_state_locked_is_a_state_error_in_the_tree(tmp_path: Path) -> None:
-    from sheetsync import errors, lock
+    from sheetsync import errors
+    from sheetsync.app import lock
 
     assert lock.StateLocked is errors.StateLocked and issubclass(errors.StateLocked, StateError)
     assert "StateLocked" in (errors.__doc__ or "")

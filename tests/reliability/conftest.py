@@ -23,11 +23,11 @@ import openpyxl
 import pytest
 
 from sheetsync.config import Config, load_config
-from sheetsync.engine import open_sync
 from sheetsync.sandbox import DEMO_KEY, Sandbox, SandboxServer
 from sheetsync.sandbox.service import Reply
 from sheetsync.sandbox.workspace import Workspace
 from sheetsync.state import State
+from sheetsync.sync.cycle import open_sync
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 WAIT_S = 60.0  # the bound on every subprocess; a crash-free sync takes about a second

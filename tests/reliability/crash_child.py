@@ -26,8 +26,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import sheetsync.sources.xlsx as xlsx_module
-from sheetsync.cli import main
+import sheetsync.sheet.xlsx as xlsx_module
+from sheetsync.app.cli import main
 from sheetsync.state import State
 
 KINDS = ("commit", "write", "zip", "replace", "replaced")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from sheetsync.sources.base import CellWrite
+from sheetsync.sheet.base import CellWrite
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 from tests.engine import conftest as engine
 from tests.engine.conftest import Harness, default_tabs

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from sheetsync.cli import cli
+from sheetsync.app.cli import cli
 from sheetsync.sandbox import DEMO_KEY, Sandbox, SandboxServer
-from sheetsync.tabs import header_key
+from sheetsync.sheet.layout import header_key
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 from tests.engine import conftest as engine
 from tests.engine.conftest import TOKEN, Harness, XlsxBook, seed

@@ -8,10 +8,10 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sheetsync.diff import diff
-from sheetsync.sources.base import KeyColumns
+from sheetsync.sheet.base import KeyColumns
 from sheetsync.state import Item
-from sheetsync.writeback import Projection, Target, address, norm
+from sheetsync.sync.diff import diff
+from sheetsync.sync.writeback import Projection, Target, address, norm
 
 keys = st.text(alphabet="abcde", min_size=1, max_size=3)
 hashes = st.sampled_from(["h1", "h2", "h3"])

@@ -24,14 +24,14 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from sheetsync.cli import cli
+from sheetsync.app.cli import cli
+from sheetsync.app.logs import TEXT_FORMAT, JsonFormatter
 from sheetsync.clock import FakeClock
 from sheetsync.config import load_config
-from sheetsync.engine import open_sync
 from sheetsync.errors import SheetsyncError
-from sheetsync.logs import TEXT_FORMAT, JsonFormatter
 from sheetsync.sandbox import Faults, Sandbox, SandboxServer, demo_seed
 from sheetsync.sandbox.seed import SCOPES
+from sheetsync.sync.cycle import open_sync
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 from tests.engine import conftest as engine
 from tests.engine.conftest import Harness, XlsxBook, default_tabs

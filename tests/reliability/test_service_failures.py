@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from sheetsync.app.daemon import Daemon
 from sheetsync.clock import FakeClock
 from sheetsync.config import load_config
-from sheetsync.daemon import Daemon
 from sheetsync.sandbox import DEMO_KEY
 from sheetsync.state import State
 from sheetsync.testing.sheets_emulator import SheetsEmulator

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from sheetsync.cli import cli
+from sheetsync.app.cli import cli
 from sheetsync.errors import ConfigError
 from sheetsync.sandbox import DEMO_KEY, check_seed, demo_seed, load_seed, serve
 

@@ -17,8 +17,9 @@ from openpyxl import Workbook, load_workbook
 
 from sheetsync.clock import FakeClock
 from sheetsync.config import GoogleConfig, Secret, SheetConfig
-from sheetsync.sources import GoogleSource, open_source
-from sheetsync.sources.base import SheetSource
+from sheetsync.sheet.base import SheetSource
+from sheetsync.sheet.connect import open_source
+from sheetsync.sheet.google.source import GoogleSource
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 TOKEN = "emulator-token-do-not-print"

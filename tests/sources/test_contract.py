@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from sheetsync.errors import TabNotFound
-from sheetsync.sources.base import CellWrite, KeyColumns
+from sheetsync.sheet.base import CellWrite, KeyColumns
 
 from .conftest import Backend
 

@@ -21,8 +21,10 @@ from sheetsync.errors import (
     SheetUnavailable,
     TabNotFound,
 )
-from sheetsync.sources import GoogleSource, RetryPolicy, open_source
-from sheetsync.sources.base import CellWrite, TabLayout
+from sheetsync.retry import RetryPolicy
+from sheetsync.sheet.base import CellWrite, TabLayout
+from sheetsync.sheet.connect import open_source
+from sheetsync.sheet.google.source import GoogleSource
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 from sheetsync.testing.transport import emulator_session
 
@@ -280,7 +282,7 @@ def test_quota_warning_logged_once_not_per_request(
     sid = emu.create_spreadsheet(TABS)
     src = opened.source(sid, retry=RetryPolicy(base_s=0.01, cap_s=0.02, deadline_s=60.0))
     src.read(["Prospects"])
-    caplog.set_level(logging.DEBUG, logger="sheetsync.sources.google")
+    caplog.set_level(logging.DEBUG, logger="sheetsync.sheet.google.source")
     for _ in range(3):
         emu.fail_next("values.batchGet", 429, n=3)
         src.read(["Prospects"])

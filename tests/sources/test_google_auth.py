@@ -13,7 +13,7 @@ from google.oauth2 import service_account
 
 from sheetsync.config import GoogleConfig, Secret, load_config
 from sheetsync.errors import ConfigError
-from sheetsync.sources.google_auth import SCOPES, load_credentials
+from sheetsync.sheet.google.auth import SCOPES, load_credentials
 
 SA_EMAIL = "sheetsync@acme-proj.iam.gserviceaccount.com"
 

@@ -18,8 +18,8 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheetsync.errors import SheetError, SheetNotFound, SheetUnavailable, TabNotFound
-from sheetsync.sources.base import CellWrite, TabLayout
-from sheetsync.sources.xlsx import XlsxSource
+from sheetsync.sheet.base import CellWrite, TabLayout
+from sheetsync.sheet.xlsx import XlsxSource
 
 
 def make_book(path: Path, rows: list[list[object]], title: str = "Prospects") -> Path:
@@ -39,8 +39,8 @@ def crash_child(path: Path, mode: str) -> subprocess.Popen[bytes]:
     code = textwrap.dedent(
         f"""
         import os, sys
-        from sheetsync.sources.base import CellWrite
-        from sheetsync.sources.xlsx import XlsxSource
+        from sheetsync.sheet.base import CellWrite
+        from sheetsync.sheet.xlsx import XlsxSource
         if {mode!r} == "before-rename":
             os.replace = lambda *a, **k: os._exit(9)
         rows = 1500 if {mode!r} == "kill" else 2

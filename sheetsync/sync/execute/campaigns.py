@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sheetsync.api.models import Campaign, Mailbox
-from sheetsync.planner import MAILBOX_CHECKED, RUNNING, Action
-from sheetsync.records import CampaignRecord
+from sheetsync.rows.records import CampaignRecord
 from sheetsync.state import Intent, Item, content_key, fresh_key
+from sheetsync.sync.plan import MAILBOX_CHECKED, RUNNING, Action
 
 if TYPE_CHECKING:
-    from sheetsync.executor import Executor
+    from sheetsync.sync.execute.executor import Executor
 
 
 def resolve_mailboxes(c: CampaignRecord, boxes: Sequence[Mailbox]) -> list[str] | str:

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sheetsync.errors import RowError
-from sheetsync.planner import Action
-from sheetsync.records import ProspectRecord
+from sheetsync.rows.records import ProspectRecord
 from sheetsync.state import Intent, Item, fresh_key
+from sheetsync.sync.plan import Action
 
 if TYPE_CHECKING:
-    from sheetsync.executor import Executor
+    from sheetsync.sync.execute.executor import Executor
 
 SUPPRESSED = ("bounced", "unsubscribed", "suppressed")
 BATCH = 100

@@ -20,9 +20,9 @@ from typing import Literal
 
 from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import ConfigError
-from sheetsync.sources import open_source
-from sheetsync.sources.base import SheetSource, TabLayout
-from sheetsync.tabs import TAB_ROLES
+from sheetsync.sheet.base import SheetSource, TabLayout
+from sheetsync.sheet.connect import open_source
+from sheetsync.sheet.layout import TAB_ROLES
 
 STATUS_NOTE = "Written by sheetsync; edits here are overwritten on the next sync."
 EXAMPLE_CONFIG = "sheetsync.example.toml"
@@ -141,15 +141,9 @@ def create_sheet_tabs(
         label = src.label
     finally:
         if source is None:
-            _close(src)
+            src.close()
     kept = tuple(lay.title for lay in layouts if lay.title not in created)
     return TabsResult(sheet.name, label, tuple(layouts), tuple(created), kept)
-
-
-def _close(src: object) -> None:
-    close = getattr(src, "close", None)
-    if callable(close):
-        close()
 
 
 def describe(layout: TabLayout) -> str:

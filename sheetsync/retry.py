@@ -1,4 +1,5 @@
-"""When and how long to wait before trying a WarmySender call again.
+"""When and how long to wait before trying a call again: the one retry policy of the WarmySender
+client and the Google source.
 
 Capped exponential backoff with full jitter: the n-th retry (n = 0, 1, …) sleeps
 `rng.uniform(0, min(cap_s, base_s * 2**n))`, and retrying stops after `max_attempts` attempts or
@@ -11,8 +12,6 @@ import random
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-import httpx
-
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -24,15 +23,6 @@ class RetryPolicy:
     def backoff(self, retry: int, rng: random.Random) -> float:
         """The sleep before retry number `retry` (0-based)."""
         return rng.uniform(0.0, min(self.cap_s, self.base_s * 2.0**retry))
-
-
-# Transport failures worth another attempt: the request may not have arrived, or the answer got
-# lost on the way back (writes are safe to repeat: they carry the same Idempotency-Key).
-RETRIABLE_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError,
-                       httpx.ProxyError)  # fmt: skip
-
-# Statuses retried with backoff (429 is handled apart: it waits for Retry-After).
-RETRIABLE_STATUS = frozenset({408, 500, 502, 503, 504}) | frozenset(range(505, 600))
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

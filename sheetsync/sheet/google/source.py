@@ -44,7 +44,8 @@ from sheetsync.errors import (
     SheetUnavailable,
     TabNotFound,
 )
-from sheetsync.sources.base import (
+from sheetsync.retry import RetryPolicy
+from sheetsync.sheet.base import (
     CellValue,
     CellWrite,
     KeyColumns,
@@ -53,21 +54,21 @@ from sheetsync.sources.base import (
     TabLayout,
     column_letter,
     match_titles,
+    trim_row,
+    trim_rows,
 )
-from sheetsync.sources.google_errors import (
+from sheetsync.sheet.google.build import (
+    layout_requests,
+    new_sheet_id,
+    quote_title,
+    write_ranges,
+)
+from sheetsync.sheet.google.errors import (
     ErrorContext,
     GridError,
     RangeError,
     Transient,
     call_once,
-)
-from sheetsync.sources.google_requests import (
-    layout_requests,
-    new_sheet_id,
-    quote_title,
-    trim_row,
-    trim_rows,
-    write_ranges,
 )
 
 log = logging.getLogger(__name__)
@@ -91,15 +92,6 @@ class TabMeta:
     sheet_id: int
     rows: int
     cols: int
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Full jitter: wait uniform(0, min(cap, base * 2**attempt)); give up past `deadline_s`."""
-
-    base_s: float = 1.0
-    cap_s: float = 32.0
-    deadline_s: float = 120.0
 
 
 class RebaseAdapter(HTTPAdapter):
@@ -141,7 +133,7 @@ class GoogleSource:
         self.clock = clock or SystemClock()
         self.account = account
         self.fix_for_401 = fix_for_401
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy(base_s=1.0, cap_s=32.0)
         self.rng = rng or random.Random()
         self.counts = RequestCounts()
         self.waits: list[float] = []  # backoff waits taken, for tests and the run report
@@ -380,7 +372,7 @@ class GoogleSource:
                     fn, ErrorContext(self.spreadsheet_id, self.account, self.fix_for_401)
                 )
             except Transient as exc:
-                wait = self.rng.uniform(0, min(self.retry.cap_s, self.retry.base_s * 2**attempt))
+                wait = self.retry.backoff(attempt, self.rng)
                 elapsed = self.clock.monotonic() - start
                 if elapsed + wait > self.retry.deadline_s:
                     raise SheetUnavailable(

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sheetsync.config import SheetConfig
-from sheetsync.planner import STEPS_LOCKED
-from sheetsync.records import SheetRows
-from sheetsync.sources.base import CellValue, CellWrite, KeyColumns, SheetData
+from sheetsync.rows.records import SheetRows
+from sheetsync.sheet.base import CellValue, CellWrite, KeyColumns, SheetData
+from sheetsync.sheet.layout import PROGRESS_FIELDS, match_headers
 from sheetsync.state import Item
-from sheetsync.tabs import PROGRESS_FIELDS, match_headers
+from sheetsync.sync.plan import STEPS_LOCKED
 
 KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "prospects": ("email",),

@@ -34,12 +34,12 @@ from sheetsync.errors import (
     ScopeError,
     StateConflict,
 )
-from sheetsync.exec_campaigns import CampaignOps
-from sheetsync.exec_enrollments import EnrollmentOps
-from sheetsync.exec_prospects import ProspectOps
-from sheetsync.planner import PAUSE_FIRST, Action, Plan
-from sheetsync.records import CampaignRecord, EnrollmentRecord, ProspectRecord, SheetRows
+from sheetsync.rows.records import CampaignRecord, EnrollmentRecord, ProspectRecord, SheetRows
 from sheetsync.state import Intent, Item, State
+from sheetsync.sync.execute.campaigns import CampaignOps
+from sheetsync.sync.execute.enrollments import EnrollmentOps
+from sheetsync.sync.execute.prospects import ProspectOps
+from sheetsync.sync.plan import PAUSE_FIRST, Action, Plan
 
 DEFERRED = "waiting: rate budget spent; continues next poll"
 

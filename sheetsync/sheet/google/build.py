@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from sheetsync.sources.base import CellWrite, Row, TabLayout, column_letter
+from sheetsync.sheet.base import CellWrite, TabLayout, column_letter
 
 GOOGLE_MAX_CELL_CHARS = 50_000
 
@@ -121,17 +121,3 @@ def col_range(
     if end_row is not None:
         r["endRowIndex"] = end_row
     return r
-
-
-def trim_row(row: list[Any]) -> Row:
-    end = len(row)
-    while end and (row[end - 1] is None or row[end - 1] == ""):
-        end -= 1
-    return row[:end]
-
-
-def trim_rows(rows: list[Row]) -> list[Row]:
-    end = len(rows)
-    while end and not rows[end - 1]:
-        end -= 1
-    return rows[:end]

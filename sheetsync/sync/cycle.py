@@ -20,15 +20,15 @@ from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError
-from sheetsync.exec_campaigns import resolve_mailboxes
-from sheetsync.executor import Counts, Executor, Stop
-from sheetsync.planner import Note, Plan, make_plan
-from sheetsync.records import RowIssue, SheetRows
-from sheetsync.rows import ProspectMemo, parse_sheet
-from sheetsync.sources import open_source
-from sheetsync.sources.base import SheetData, SheetSource
+from sheetsync.rows.parse import ProspectMemo, parse_sheet
+from sheetsync.rows.records import RowIssue, SheetRows
+from sheetsync.sheet.base import SheetData, SheetSource
+from sheetsync.sheet.connect import open_source
 from sheetsync.state import Item, State
-from sheetsync.writeback import ProjectionMemo, Value, address, project
+from sheetsync.sync.execute.campaigns import resolve_mailboxes
+from sheetsync.sync.execute.executor import Counts, Executor, Stop
+from sheetsync.sync.plan import Note, Plan, make_plan
+from sheetsync.sync.writeback import ProjectionMemo, Value, address, project
 
 ROLES = ("prospects", "campaigns", "steps", "enrollments")
 READ_ROLES = (*ROLES, "sync_log")
@@ -348,8 +348,7 @@ def open_sync(
         owned.append(api)
         if source is None:
             source = open_source(sheet, config.google, clock=clock)
-            if hasattr(source, "close"):
-                owned.append(source)
+            owned.append(source)
     except BaseException:
         for thing in reversed(owned):
             thing.close()

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from sheetsync.engine import CycleReport, DryRun
 from sheetsync.state import State
+from sheetsync.sync.cycle import CycleReport, DryRun
 
 
 def plan_table(dry: DryRun) -> Table:

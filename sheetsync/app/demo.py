@@ -25,10 +25,10 @@ from rich.table import Table
 from sheetsync.clock import Clock
 from sheetsync.config import Config, load_config
 from sheetsync.data import demo_workbook as sample
-from sheetsync.engine import CycleReport, open_sync
 from sheetsync.errors import ConfigError
 from sheetsync.sandbox import DEMO_KEY, Sandbox, SandboxServer, demo_seed
-from sheetsync.tabs import header_key
+from sheetsync.sheet.layout import header_key
+from sheetsync.sync.cycle import CycleReport, open_sync
 
 KEY_ENV = "SHEETSYNC_DEMO_API_KEY"
 # The counts worth showing (every CycleReport field is in `sync --json`).

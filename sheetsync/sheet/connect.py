@@ -1,4 +1,4 @@
-"""Sheet sources: Google Sheets and xlsx workbooks behind one contract (`base.SheetSource`)."""
+"""Opens the source a [[sheet]] names: Google Sheets or an xlsx workbook (`base.SheetSource`)."""
 
 from __future__ import annotations
 
@@ -10,34 +10,10 @@ from gspread.http_client import HTTPClient
 
 from sheetsync.clock import Clock
 from sheetsync.config import GoogleConfig, SheetConfig
-from sheetsync.sources.base import (
-    CellValue,
-    CellWrite,
-    KeyColumns,
-    RequestCounts,
-    Row,
-    SheetData,
-    SheetSource,
-    TabLayout,
-)
-from sheetsync.sources.google import GoogleSource, RetryPolicy, rebase_session
-from sheetsync.sources.google_auth import load_credentials
-from sheetsync.sources.xlsx import XlsxSource
-
-__all__ = [
-    "CellValue",
-    "CellWrite",
-    "GoogleSource",
-    "KeyColumns",
-    "RequestCounts",
-    "RetryPolicy",
-    "Row",
-    "SheetData",
-    "SheetSource",
-    "TabLayout",
-    "XlsxSource",
-    "open_source",
-]
+from sheetsync.sheet.base import SheetSource
+from sheetsync.sheet.google.auth import load_credentials
+from sheetsync.sheet.google.source import GoogleSource, rebase_session
+from sheetsync.sheet.xlsx import XlsxSource
 
 
 def open_source(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sheetsync.planner import Action
 from sheetsync.state import Intent, content_key, fresh_key
+from sheetsync.sync.plan import Action
 
 if TYPE_CHECKING:
-    from sheetsync.executor import Executor
+    from sheetsync.sync.execute.executor import Executor
 
 
 class ProspectOps:

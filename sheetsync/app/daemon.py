@@ -48,14 +48,14 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter, limiter_for
-from sheetsync.api.retry import RetryPolicy
+from sheetsync.app.logs import redact, secrets_of
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import SheetsyncError, StateError
-from sheetsync.logs import redact, secrets_of
+from sheetsync.retry import RetryPolicy
 from sheetsync.state import State
 
-log = logging.getLogger("sheetsync.daemon")
+log = logging.getLogger("sheetsync.app.daemon")
 
 MAX_BACKOFF_S = 3600
 MAX_JITTER_S = 30
@@ -85,7 +85,7 @@ RecordFailure = Callable[[Config, str, str], None]
 def open_engine(
     config: Config, sheet: SheetConfig, clock: Clock, limiter: RateLimiter
 ) -> AbstractContextManager[Sync]:
-    from sheetsync.engine import open_sync  # the engine imports every source; only load it here
+    from sheetsync.sync.cycle import open_sync  # the engine imports every source; only load it here
 
     return open_sync(config, sheet, clock=clock, limiter=limiter)
 

@@ -18,13 +18,13 @@ import httpx
 
 from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.models import Identity, Mailbox
-from sheetsync.api.retry import RetryPolicy
 from sheetsync.clock import Clock
 from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import AuthError, ConfigError, ScopeError, ServiceError, SheetsyncError
-from sheetsync.sources import open_source
-from sheetsync.sources.base import Row, SheetData, column_letter
-from sheetsync.tabs import TabSpec, match_headers
+from sheetsync.retry import RetryPolicy
+from sheetsync.sheet.base import Row, SheetData, column_letter
+from sheetsync.sheet.connect import open_source
+from sheetsync.sheet.layout import TabSpec, match_headers
 
 # Every scope a sync uses (PRODUCT.md; the vendor guide names the campaign ones).
 REQUIRED_SCOPES = (
@@ -169,9 +169,7 @@ def _sheet_checks(
             data = source.read([s.title for s in specs])
             label = source.label
         finally:
-            close = getattr(source, "close", None)
-            if callable(close):
-                close()
+            source.close()
     except SheetsyncError as exc:
         yield Check(f"{prefix} reachable", False, str(exc))
         return

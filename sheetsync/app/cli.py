@@ -86,7 +86,7 @@ def init(ctx: Ctx, xlsx: Path | None, spreadsheet: str | None, force: bool) -> N
     --force) and creates the tabs. Without them, creates the missing tabs of the existing
     config. Existing tabs and data are never touched.
     """
-    from sheetsync import initcmd
+    from sheetsync.app import init as initcmd
 
     path = ctx.config_path
     if xlsx is not None or spreadsheet is not None:
@@ -135,7 +135,7 @@ def check(ctx: Ctx) -> None:
 
     One line per check; exit 0 when every check passes, 1 when any failed.
     """
-    from sheetsync.check import run_checks
+    from sheetsync.app.check import run_checks
 
     failed = 0
     for result in run_checks(ctx.config_path, interactive=_at_terminal()):
@@ -158,8 +158,8 @@ def plan(ctx: Ctx) -> None:
     """Dry run: show what the next sync would do. Writes nothing anywhere."""
     from rich.console import Console
 
-    from sheetsync.engine import open_sync
-    from sheetsync.report import plan_table
+    from sheetsync.app.report import plan_table
+    from sheetsync.sync.cycle import open_sync
 
     config = ctx.load()
     console = Console(highlight=False)
@@ -184,9 +184,9 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
 
     from rich.console import Console
 
-    from sheetsync.engine import open_sync
+    from sheetsync.app.report import progress_bar, summary
     from sheetsync.errors import EXIT_ROWS_FAILED, ConfigError, StateError
-    from sheetsync.report import progress_bar, summary
+    from sheetsync.sync.cycle import open_sync
 
     config = ctx.load()
     sheets = [config.sheet(sheet)] if sheet else list(config.sheets)
@@ -227,9 +227,9 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
 @_friendly
 def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
     """The hands-off daemon: poll every sheet on its schedule until SIGINT or SIGTERM."""
-    from sheetsync.daemon import Daemon
-    from sheetsync.lock import RunLock
-    from sheetsync.logs import secrets_of, setup_logging
+    from sheetsync.app.daemon import Daemon
+    from sheetsync.app.lock import RunLock
+    from sheetsync.app.logs import secrets_of, setup_logging
 
     config = ctx.load()
     setup_logging(
@@ -247,7 +247,7 @@ def status(ctx: Ctx) -> None:
     """Recent runs, deferred work and rows in error, per sheet."""
     from rich.console import Console
 
-    from sheetsync.report import status_tables
+    from sheetsync.app.report import status_tables
     from sheetsync.state import State
 
     config = ctx.load()
@@ -300,7 +300,7 @@ def demo() -> None:
     Copies the sample workbook to ./sheetsync-demo.xlsx (replacing an earlier demo copy), runs
     two sync cycles against an in-process sandbox, and prints what happened.
     """
-    from sheetsync.demo import run_demo
+    from sheetsync.app.demo import run_demo
 
     run_demo(Path.cwd())
 

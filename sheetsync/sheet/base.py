@@ -37,6 +37,22 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def trim_row(row: Sequence[CellValue]) -> Row:
+    """The row without its trailing empty cells (None or ""), as Google sends rows."""
+    end = len(row)
+    while end and (row[end - 1] is None or row[end - 1] == ""):
+        end -= 1
+    return list(row[:end])
+
+
+def trim_rows(rows: list[Row]) -> list[Row]:
+    """The rows without trailing empty rows, as Google sends a range."""
+    end = len(rows)
+    while end and not rows[end - 1]:
+        end -= 1
+    return rows[:end]
+
+
 @dataclass(frozen=True)
 class SheetData:
     """One read of the spreadsheet: the rows of every requested tab that exists."""
@@ -133,3 +149,6 @@ class SheetSource(Protocol):
         """Create the tabs that do not exist yet (headers, checkbox validation, frozen header
         row, status columns protected with a warning and noted). Existing tabs and their data
         are never touched. Returns the titles created."""
+
+    def close(self) -> None:
+        """Release what the source holds (an HTTP session); the source is not used after."""

@@ -37,7 +37,7 @@ from sheetsync.errors import (
     SheetUnavailable,
     TabNotFound,
 )
-from sheetsync.sources.base import (
+from sheetsync.sheet.base import (
     CellValue,
     CellWrite,
     KeyColumns,
@@ -46,6 +46,8 @@ from sheetsync.sources.base import (
     SheetData,
     TabLayout,
     match_titles,
+    trim_row,
+    trim_rows,
 )
 
 EXCEL_MAX_CELL_CHARS = 32_767  # Excel refuses longer cells; longer strings are cut to fit
@@ -68,6 +70,9 @@ class XlsxSource:
 
     # --- reading ---------------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Nothing to release: the workbook is opened and closed by each read and write."""
+
     def read(self, tabs: Sequence[str]) -> SheetData:
         self.counts.count("xlsx.read", write=False)
         with self._open(read_only=True) as wb:
@@ -77,7 +82,7 @@ class XlsxSource:
                 if tab in titles:
                     ws = wb[tab]
                     ws.reset_dimensions()  # trust the cells, not the file's <dimension> tag
-                    out[tab] = _trim_rows([_row(r) for r in ws.iter_rows(values_only=True)])
+                    out[tab] = trim_rows([_row(r) for r in ws.iter_rows(values_only=True)])
         return SheetData(tabs=out, titles=titles)
 
     def read_keys(self, columns: Mapping[str, Sequence[int]]) -> dict[str, KeyColumns]:
@@ -90,7 +95,7 @@ class XlsxSource:
                 ws = wb[tab]
                 ws.reset_dimensions()
                 rows = [_row(r) for r in ws.iter_rows(values_only=True)]
-                header = _trim(rows[0]) if rows else []
+                header = trim_row(rows[0]) if rows else []
                 values: dict[int, list[CellValue]] = {}
                 for c in cols:
                     col = [_blank_none(r[c]) if c < len(r) else None for r in rows[1:]]
@@ -253,7 +258,7 @@ def _set(cell: Any, value: CellValue) -> None:
 
 
 def _row(values: tuple[Any, ...]) -> Row:
-    return _trim([_cell_value(v) for v in values])
+    return trim_row([_cell_value(v) for v in values])
 
 
 def _cell_value(v: Any) -> CellValue:
@@ -266,20 +271,6 @@ def _cell_value(v: Any) -> CellValue:
 
 def _blank_none(v: CellValue) -> CellValue:
     return None if v == "" else v
-
-
-def _trim(row: Row) -> Row:
-    end = len(row)
-    while end and (row[end - 1] is None or row[end - 1] == ""):
-        end -= 1
-    return row[:end]
-
-
-def _trim_rows(rows: list[Row]) -> list[Row]:
-    end = len(rows)
-    while end and not rows[end - 1]:
-        end -= 1
-    return rows[:end]
 
 
 def _unlink(p: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sheetsync.tabs import HeaderMap
+from sheetsync.sheet.layout import HeaderMap
 
 CampaignState = Literal["draft", "running", "paused"]
 

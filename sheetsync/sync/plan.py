@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sheetsync.config import SheetConfig
-from sheetsync.diff import Diff, diff
-from sheetsync.records import CampaignRecord, EnrollmentRecord, SheetRows
+from sheetsync.rows.records import CampaignRecord, EnrollmentRecord, SheetRows
 from sheetsync.state import Item
+from sheetsync.sync.diff import Diff, diff
 
 SETTLING = "waiting: settling (changed since the last poll)"
 PAUSE_FIRST = "waiting: pause the campaign to change its settings"
