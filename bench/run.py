@@ -44,7 +44,8 @@ from bench.naive import NaiveSync  # noqa: E402
 from sheetsync.api.ratelimit import RateLimiter  # noqa: E402
 from sheetsync.clock import FakeClock, SystemClock  # noqa: E402
 from sheetsync.sandbox import DEMO_KEY  # noqa: E402
-from sheetsync.sync.cycle import CycleReport, SheetSync  # noqa: E402
+from sheetsync.sync.counts import CycleReport  # noqa: E402
+from sheetsync.sync.cycle import SheetSync  # noqa: E402
 from sheetsync.sync.execute.enrollments import BATCH  # noqa: E402
 
 FULL_SIZES = (1_000, 10_000, 100_000)

@@ -184,8 +184,9 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
 
     from rich.console import Console
 
-    from sheetsync.app.report import progress_bar, summary
+    from sheetsync.app.report import progress_bar
     from sheetsync.errors import EXIT_ROWS_FAILED, ConfigError, StateError
+    from sheetsync.sync.counts import summary
     from sheetsync.sync.cycle import open_sync
 
     config = ctx.load()

@@ -54,6 +54,7 @@ from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import SheetsyncError, StateError
 from sheetsync.retry import RetryPolicy
 from sheetsync.state import State
+from sheetsync.sync.counts import cycle_line
 
 log = logging.getLogger("sheetsync.app.daemon")
 
@@ -63,7 +64,7 @@ Outcome = Literal["ok", "failed", "backoff", "busy", "stopped"]
 
 
 class Report(Protocol):
-    """What the daemon reads from a cycle's report (engine.CycleReport)."""
+    """What the daemon reads from a cycle's report (counts.CycleReport)."""
 
     @property
     def sheet(self) -> str: ...
@@ -345,39 +346,3 @@ class Daemon:
         if self._signals > 1:
             os.write(2, f"sheetsync: second {self._signal_name}, exiting now\n".encode())
             os._exit(128 + signum)
-
-
-_COUNTS = (
-    ("prospects_created", "prospect created", "prospects created"),
-    ("prospects_existing", "prospect existing", "prospects existing"),
-    ("prospects_updated", "prospect updated", "prospects updated"),
-    ("campaigns_created", "campaign created", "campaigns created"),
-    ("campaigns_updated", "campaign updated", "campaigns updated"),
-    ("campaigns_started", "campaign started", "campaigns started"),
-    ("campaigns_paused", "campaign paused", "campaigns paused"),
-    ("enrolled", "enrolled", "enrolled"),
-    ("unenrolled", "unenrolled", "unenrolled"),
-    ("suppressed", "suppressed", "suppressed"),
-    ("errors", "error", "errors"),
-    ("held", "held", "held"),
-    ("deferred", "deferred", "deferred"),
-)
-
-
-def _n(value: object, one: str, many: str) -> str:
-    n = value if isinstance(value, int | float) else 0
-    return f"{n:g} {one if n == 1 else many}"
-
-
-def cycle_line(report: dict[str, object]) -> str:
-    """`acme: 12 rows; 3 prospects created, 5 enrolled; 1.2s, 9 API calls, 1 sheet read, ...`"""
-    counts = [_n(report[k], one, many) for k, one, many in _COUNTS if report.get(k)]
-    duration = report.get("duration_s")
-    seconds = float(duration) if isinstance(duration, int | float) else 0.0
-    return (
-        f"{report.get('sheet')}: {_n(report.get('rows_read'), 'row', 'rows')}; "
-        f"{', '.join(counts) or 'no changes'}; {seconds:.1f}s, "
-        f"{_n(report.get('api_calls'), 'API call', 'API calls')}, "
-        f"{_n(report.get('sheets_reads'), 'sheet read', 'sheet reads')}, "
-        f"{_n(report.get('sheets_writes'), 'sheet write', 'sheet writes')}"
-    )

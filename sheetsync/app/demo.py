@@ -28,7 +28,8 @@ from sheetsync.data import demo_workbook as sample
 from sheetsync.errors import ConfigError
 from sheetsync.sandbox import DEMO_KEY, Sandbox, SandboxServer, demo_seed
 from sheetsync.sheet.layout import header_key
-from sheetsync.sync.cycle import CycleReport, open_sync
+from sheetsync.sync.counts import CycleReport
+from sheetsync.sync.cycle import open_sync
 
 KEY_ENV = "SHEETSYNC_DEMO_API_KEY"
 # The counts worth showing (every CycleReport field is in `sync --json`).

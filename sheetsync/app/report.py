@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from sheetsync.state import State
-from sheetsync.sync.cycle import CycleReport, DryRun
+from sheetsync.sync.cycle import DryRun
 
 
 def plan_table(dry: DryRun) -> Table:
@@ -35,29 +35,6 @@ def plan_table(dry: DryRun) -> Table:
     if n == 0:
         table.add_row("", "nothing: the sheet and WarmySender are in step")
     return table
-
-
-def summary(r: CycleReport) -> str:
-    """One line per sheet after `sync`."""
-    parts = [
-        f"{r.prospects_created} prospects created",
-        f"{r.prospects_existing} existing",
-        f"{r.prospects_updated} updated",
-        f"{r.campaigns_created} campaigns created",
-        f"{r.campaigns_updated} updated",
-        f"{r.campaigns_started} started",
-        f"{r.campaigns_paused} paused",
-        f"+{r.enrolled} enrolled",
-        f"{r.suppressed} suppressed",
-        f"\u2212{r.unenrolled} unenrolled",
-    ]
-    tail = [f"{r.errors} rows in error"]
-    if r.held:
-        tail.append(f"{r.held} held (sync --confirm-unenroll releases)")
-    if r.deferred:
-        tail.append(f"{r.deferred} deferred to the next poll")
-    tail.append(f"{r.api_calls} API calls, {r.sheets_reads + r.sheets_writes} sheet requests")
-    return f"{r.sheet}: {', '.join(parts)}; {'; '.join(tail)} ({r.duration_s:g}s)"
 
 
 def status_tables(state: State, sheet: str, *, runs: int = 5) -> list[Table]:

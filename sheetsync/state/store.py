@@ -1,7 +1,7 @@
 """What sheetsync remembers between polls, in SQLite: per sheet the rows it knows (by key, never
 by row number), the intents for writes that may have been sent, and the run history.
 
-Schema is versioned: `migrations` lists the steps applied; `_MIGRATIONS[n]` takes version n to
+Schema is versioned: `migrations` lists the steps applied; `MIGRATIONS[n]` takes version n to
 n + 1. A file written by a newer sheetsync raises StateError instead of being guessed at.
 Every method that changes something commits before it returns, except inside `transaction()`,
 which commits once at its end (one transaction per known outcome).
@@ -9,115 +9,17 @@ which commits once at its end (one transaction per known outcome).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.errors import StateError
-
-_MIGRATIONS: tuple[str, ...] = (
-    # 0 -> 1: rows, intents, runs
-    """
-    CREATE TABLE items (
-        sheet TEXT NOT NULL, role TEXT NOT NULL, key TEXT NOT NULL,
-        hash TEXT, seen_hash TEXT, settle INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT '', synced_at TEXT NOT NULL DEFAULT '',
-        remote_id TEXT, data TEXT NOT NULL DEFAULT '{}',
-        PRIMARY KEY (sheet, role, key)
-    );
-    CREATE TABLE intents (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, sheet TEXT NOT NULL, op TEXT NOT NULL,
-        body TEXT NOT NULL, idempotency_key TEXT NOT NULL, created_at TEXT NOT NULL
-    );
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, sheet TEXT NOT NULL, at TEXT NOT NULL,
-        ok INTEGER NOT NULL, report TEXT, message TEXT
-    );
-    CREATE INDEX runs_sheet ON runs (sheet, id);
-    """,
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
-
-
-@dataclass
-class Item:
-    """One row sheetsync knows, by role and key. `hash` is the content last acted on (None: not
-    yet); `seen_hash`/`settle` track settling; `status` is what the status cell shows."""
-
-    role: str
-    key: str
-    hash: str | None = None
-    seen_hash: str | None = None
-    settle: int = 0
-    status: str = ""
-    synced_at: str = ""
-    remote_id: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-    if not TYPE_CHECKING:
-
-        def __getattr__(self, name):
-            # An item loaded from the file decodes its `data` JSON on first access: an
-            # unchanged row's data is never read in a poll (only its hash, id and status).
-            raw = self.__dict__.pop("_raw", None) if name == "data" else None
-            if raw is None:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            self.data = data = json.loads(raw)
-            return data
-
-
-# A row of the items table as stored: key, hash, seen_hash, settle, status, synced_at,
-# remote_id, data (JSON text).
-Stored = tuple[str, str | None, str | None, int, str, str, str | None, str]
-
-
-def _loaded(role: str, r: Stored) -> Item:
-    """A fresh Item for a stored row, its `data` decoded on first access."""
-    it = object.__new__(Item)
-    it.__dict__ = {
-        "role": role,
-        "key": r[0],
-        "hash": r[1],
-        "seen_hash": r[2],
-        "settle": r[3],
-        "status": r[4],
-        "synced_at": r[5],
-        "remote_id": r[6],
-        "_raw": r[7],
-    }
-    return it
-
-
-def _stored(item: Item) -> Stored:
-    if "data" in item.__dict__:
-        data = json.dumps(item.data, sort_keys=True)
-    else:
-        data = item.__dict__["_raw"]  # never decoded nor replaced: the JSON as stored
-    return (
-        item.key,
-        item.hash,
-        item.seen_hash,
-        item.settle,
-        item.status,
-        item.synced_at,
-        item.remote_id,
-        data,
-    )
-
-
-@dataclass(frozen=True)
-class Intent:
-    id: int
-    op: str
-    body: dict[str, Any]
-    idempotency_key: str
+from sheetsync.state.migrations import MIGRATIONS, SCHEMA_VERSION
+from sheetsync.state.model import Intent, Item, Run, Stored, item_from_row, item_row
 
 
 def _unusable(path: Path, exc: sqlite3.DatabaseError) -> StateError:
@@ -151,25 +53,6 @@ def _copy_of(path: Path) -> sqlite3.Connection:
     finally:
         src.close()
     return copy
-
-
-def content_key(prefix: str, *parts: object) -> str:
-    """An Idempotency-Key derived from the content: a create sent twice is created once."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return f"{prefix}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
-
-
-def fresh_key(prefix: str) -> str:
-    """A new Idempotency-Key per intent (enroll → unenroll → enroll must not replay the first)."""
-    return f"{prefix}:{uuid.uuid4().hex}"
-
-
-@dataclass(frozen=True)
-class Run:
-    at: str
-    ok: bool
-    report: dict[str, Any] | None
-    message: str | None
 
 
 class State:
@@ -229,7 +112,7 @@ class State:
             )
         for n in range(version, SCHEMA_VERSION):
             with self.transaction():
-                for stmt in _MIGRATIONS[n].split(";"):
+                for stmt in MIGRATIONS[n].split(";"):
                     if stmt.strip():
                         self.db.execute(stmt)
                 self.db.execute(
@@ -284,10 +167,10 @@ class State:
             )
             stored = {r[0]: (*r[:3], int(r[3]), *r[4:]) for r in rows}
             self._rows[(sheet, role)] = stored
-        return {key: _loaded(role, r) for key, r in stored.items()}
+        return {key: item_from_row(role, r) for key, r in stored.items()}
 
     def put(self, sheet: str, item: Item) -> None:
-        row = _stored(item)
+        row = item_row(item)
         with self.transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

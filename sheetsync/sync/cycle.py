@@ -25,33 +25,16 @@ from sheetsync.rows.records import RowIssue, SheetRows
 from sheetsync.sheet.base import SheetData, SheetSource
 from sheetsync.sheet.connect import open_source
 from sheetsync.state import Item, State
+from sheetsync.sync.counts import CycleReport, sync_log_row
 from sheetsync.sync.execute.campaigns import resolve_mailboxes
-from sheetsync.sync.execute.executor import Counts, Executor, Stop
+from sheetsync.sync.execute.executor import Executor, Stop
+from sheetsync.sync.execute.steps import STEPS
 from sheetsync.sync.plan import Note, Plan, make_plan
-from sheetsync.sync.writeback import ProjectionMemo, Value, address, project
+from sheetsync.sync.writeback import ProjectionMemo, address, project
 
 ROLES = ("prospects", "campaigns", "steps", "enrollments")
 READ_ROLES = (*ROLES, "sync_log")
 Items = dict[str, dict[str, Item]]
-
-
-@dataclass
-class CycleReport(Counts):
-    """What one cycle did: where and when, the counters (executor.Counts), and the traffic.
-    `to_json` is `sync --json`: the four header fields, then the counters, then the rest."""
-
-    sheet: str
-    started_at: str
-    duration_s: float = 0.0
-    rows_read: int = 0
-    api_calls: int = 0
-    sheets_reads: int = 0
-    sheets_writes: int = 0
-
-    def to_json(self) -> dict[str, object]:
-        d = asdict(self)
-        head = {k: d.pop(k) for k in ("sheet", "started_at", "duration_s", "rows_read")}
-        return head | d
 
 
 @dataclass
@@ -161,6 +144,7 @@ class SheetSync:
             clock=self.clock,
             limiter=self.api.limiter,
             deadline=t0 + self.sheet.poll_seconds,
+            steps=STEPS,
             progress=progress,
         )
         fatal: Exception | None = None
@@ -193,7 +177,7 @@ class SheetSync:
             reads = self.source.counts.reads - reads0 + 1
             names = {f"sheet:{c.key}": c.name for c in rows.campaigns}
             requests = reads + self.source.counts.writes - writes0 + 1
-            log_row = _log_row(report, ex.changes, requests, names)
+            log_row = sync_log_row(report, ex.changes, requests, names)
         with gc_paused():
             now_iso = utc_iso(self.clock)
             proj = project(
@@ -292,31 +276,6 @@ def _errors(rows: SheetRows, items: Items) -> int:
 
 def _issue_lines(rows: SheetRows) -> list[str]:
     return [f"{i.role} row {i.row}: error: {i.message}" for i in rows.issues]
-
-
-def _log_row(
-    report: CycleReport, changes: dict[str, list[str]], requests: int, names: dict[str, str]
-) -> list[Value]:
-    text = "; ".join(
-        f"{names.get(target, target.split(':', 1)[1])}: {', '.join(parts)}"
-        for target, parts in changes.items()
-    )
-    started = report.campaigns_started + report.campaigns_paused
-    extra = f"{report.campaigns_created} created, {started} started/paused"
-    return [
-        report.started_at,
-        report.sheet,
-        report.prospects_created + report.campaigns_created,
-        report.prospects_updated + report.campaigns_updated,
-        report.enrolled,
-        report.unenrolled,
-        report.suppressed,
-        f"{extra}; {text}" if text else extra,
-        report.errors,
-        report.api_calls,
-        requests,
-        report.duration_s,
-    ]
 
 
 def open_sync(

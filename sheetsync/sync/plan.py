@@ -12,14 +12,10 @@ from typing import Any
 from sheetsync.config import SheetConfig
 from sheetsync.rows.records import CampaignRecord, EnrollmentRecord, SheetRows
 from sheetsync.state import Item
+from sheetsync.sync import statuses
 from sheetsync.sync.diff import Diff, diff
+from sheetsync.sync.statuses import PAUSE_FIRST, SETTLING
 
-SETTLING = "waiting: settling (changed since the last poll)"
-PAUSE_FIRST = "waiting: pause the campaign to change its settings"
-STEPS_LOCKED = (
-    "error: the API cannot change the steps of a campaign that exists; change them in "
-    "WarmySender, or put the old steps back"
-)
 RUNNING = ("running", "active", "scheduled")
 MAILBOX_CHECKED = "mailbox_checked_at"  # campaign data: when a mailbox refusal was last checked
 BRAKE_MIN = 10
@@ -133,7 +129,7 @@ def make_plan(
                 recheck = True
             missing = _missing(c)
             if missing:
-                plan.notes.append(Note("campaigns", c.key, f"waiting: add {missing}"))
+                plan.notes.append(Note("campaigns", c.key, statuses.waiting_to_create(missing)))
                 continue
             fields = {"recheck": True} if recheck else {}
             plan.actions.append(Action("create_campaign", c.key, fields=fields))
@@ -173,12 +169,11 @@ def make_plan(
         if e.enrolled:
             enroll.setdefault(target, []).append(e.key)
         elif e.list_id:
-            msg = "error: the API cannot unenroll a list; unenroll its prospects one by one"
-            plan.notes.append(Note("enrollments", e.key, msg, done=True))
+            plan.notes.append(Note("enrollments", e.key, statuses.LIST_UNENROLL, done=True))
         elif active:
             unenroll.setdefault(target, []).append(e.key)
         else:
-            plan.notes.append(Note("enrollments", e.key, "unenrolled", done=True))
+            plan.notes.append(Note("enrollments", e.key, statuses.UNENROLLED, done=True))
     if sheet.on_row_removed == "unenroll":
         for key in ed.removed:
             item = eitems[key]
@@ -192,11 +187,7 @@ def make_plan(
         )
         n = len(keys)
         if not confirm_unenroll and n > BRAKE_MIN and n > sheet.max_unenroll_fraction * enrolled:
-            name = target.split(":", 1)[1]
-            held = (
-                f"held: {n} of {enrolled} enrolled would be unenrolled from {name!r}; check the "
-                f"sheet, then run `sheetsync sync --confirm-unenroll` to release"
-            )
+            held = statuses.held(n, enrolled, target.split(":", 1)[1])
             plan.notes.extend(Note("enrollments", k, held) for k in keys)
             if target.startswith("sheet:"):
                 plan.held[target[6:]] = held
@@ -216,8 +207,7 @@ def make_plan(
         elif c.state == "paused" and status in RUNNING:
             plan.actions.append(Action("pause", c.key, fields={"wanted": c.state}))
         elif item is not None and c.state == "draft" and status not in ("draft", ""):
-            msg = "error: a started campaign cannot go back to Draft; set State to Paused"
-            plan.notes.append(Note("campaigns", c.key, msg))
+            plan.notes.append(Note("campaigns", c.key, statuses.NO_DRAFT_AGAIN))
         elif item is not None:
             plan.actions.append(Action("want", c.key, fields={"wanted": c.state}))
 

@@ -15,7 +15,8 @@ from sheetsync.rows.records import SheetRows
 from sheetsync.sheet.base import CellValue, CellWrite, KeyColumns, SheetData
 from sheetsync.sheet.layout import PROGRESS_FIELDS, match_headers
 from sheetsync.state import Item
-from sheetsync.sync.plan import STEPS_LOCKED
+from sheetsync.sync import statuses
+from sheetsync.sync.statuses import STEPS_LOCKED
 
 KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "prospects": ("email",),
@@ -170,14 +171,13 @@ def project(
         want("campaigns", c.row, values)
         for s in c.steps:
             if it.remote_id:
-                step_status = STEPS_LOCKED if steps_changed else "synced"
+                step_status = STEPS_LOCKED if steps_changed else statuses.SYNCED
             else:
                 step_status = status if status.startswith(("waiting", "error")) else ""
             want("steps", s.row, {"sync_status": step_status})
     for s in rows.steps:
         if s.campaign_key not in campaign_recs:
-            want("steps", s.row, {"sync_status": f"error: no campaign {s.campaign_key!r} in the "
-                                  "Campaigns tab; add it there or fix the name"})  # fmt: skip
+            want("steps", s.row, {"sync_status": statuses.no_step_campaign(s.campaign_key)})
     for e in rows.enrollments:
         it = items["enrollments"].get(e.key)
         if it is None or not it.status or ("e", e.key) in seen:
@@ -188,7 +188,7 @@ def project(
         if issue.row <= 1:
             continue  # about the header row: shown by plan and the Sync Log, never written
         f = STATUS_FIELD.get(issue.role, "sync_status")
-        want(issue.role, issue.row, {f: f"error: {issue.message}"})
+        want(issue.role, issue.row, {f: statuses.error(issue.message)})
 
     for role, by_row in wanted.items():
         tab = rows.titles.get(role, sheet.tab(role).title)

@@ -14,7 +14,7 @@ import pytest
 from sheetsync.api.ratelimit import RateLimiter, forget_limiters
 from sheetsync.clock import Clock, FakeClock
 from sheetsync.config import Config, SheetConfig, parse_config
-from sheetsync.sync.cycle import CycleReport
+from sheetsync.sync.counts import CycleReport
 
 API_KEY = "wsk_test_daemon_secret_key_42"
 GOOGLE_TOKEN = "ya29.test-google-token-secret"

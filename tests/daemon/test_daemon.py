@@ -12,11 +12,12 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sheetsync.app.daemon import Daemon, backoff_s, cycle_line, jitter_s, record_failure
+from sheetsync.app.daemon import Daemon, backoff_s, jitter_s, record_failure
 from sheetsync.clock import FakeClock, SystemClock
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import AuthError, ConfigError, ServiceError, SheetNotFound
 from sheetsync.state import State
+from sheetsync.sync.counts import cycle_line
 
 from .conftest import API_KEY, Failures, FakeEngine, make_config
 

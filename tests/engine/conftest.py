@@ -18,7 +18,8 @@ from sheetsync.config import Config, parse_config
 from sheetsync.sandbox import DEMO_KEY, Faults, Sandbox, SandboxServer, demo_seed
 from sheetsync.sheet.base import CellWrite, KeyColumns, SheetData, SheetSource, TabLayout
 from sheetsync.sheet.connect import open_source
-from sheetsync.sync.cycle import CycleReport, SheetSync, open_sync
+from sheetsync.sync.counts import CycleReport
+from sheetsync.sync.cycle import SheetSync, open_sync
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 TOKEN = "ya29.test-token-not-secret"

@@ -1,18 +1,17 @@
-"""The Campaigns tab's writes: create (or adopt by name after a lost state file), the sending
+"""The Campaigns tab's steps: create (or adopt by name after a lost state file), the sending
 window PATCH right after a create, settings updates, start/pause, and monitoring reads."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sheetsync.api.models import Campaign, Mailbox
 from sheetsync.rows.records import CampaignRecord
 from sheetsync.state import Intent, Item, content_key, fresh_key
+from sheetsync.sync import statuses
+from sheetsync.sync.execute.executor import Executor
 from sheetsync.sync.plan import MAILBOX_CHECKED, RUNNING, Action
-
-if TYPE_CHECKING:
-    from sheetsync.sync.execute.executor import Executor
 
 
 def resolve_mailboxes(c: CampaignRecord, boxes: Sequence[Mailbox]) -> list[str] | str:
@@ -22,16 +21,11 @@ def resolve_mailboxes(c: CampaignRecord, boxes: Sequence[Mailbox]) -> list[str] 
         want = ref.strip().casefold()
         box = next((m for m in boxes if want in (m.id.casefold(), m.email.casefold())), None)
         if box is None:
-            return (
-                f"error: no mailbox {ref!r} in WarmySender; use a mailbox id or address "
-                f"from WarmySender > Mailboxes"
-            )
+            return statuses.no_mailbox(ref)
         if not box.connected:
-            return f"error: mailbox {box.email} is disconnected: reconnect it in WarmySender"
+            return statuses.mailbox_disconnected(box.email)
         if not box.sending_enabled:
-            return (
-                f"error: mailbox {box.email} has sending disabled: turn sending on in WarmySender"
-            )
+            return statuses.sending_disabled(box.email)
         ids.append(box.id)
     return ids
 
@@ -44,166 +38,177 @@ def _stats(it: Item, camp: Campaign) -> None:
             it.data["enrolled"] = camp.stats["enrolled"]
 
 
-class CampaignOps:
-    def __init__(self, ex: Executor) -> None:
-        self.ex = ex
+# --- create ---------------------------------------------------------------------------------------
 
-    # --- create --------------------------------------------------------------------------------
 
-    def act_create(self, a: Action) -> None:
-        ex = self.ex
-        c = ex.campaigns[a.key]
-        it = ex.item("campaigns", a.key)
-        if a.fields.get("recheck") and self._mailbox_ids(it, c) is None:
-            return  # the mailbox is still wrong: only GET /mailboxes was spent
-        if it.remote_id is None and not it.data.get("looked_up"):
-            match = [x for x in ex.remote_campaigns() if x.name.strip().casefold() == c.key]
-            if match:  # the state file was lost: adopt the campaign of that name
-                self._adopt(it, c, match[0])
-                return
-        boxes = self._mailbox_ids(it, c)
-        if boxes is None:
+def act_create(ex: Executor, a: Action) -> None:
+    c = ex.campaigns[a.key]
+    it = ex.item("campaigns", a.key)
+    if a.fields.get("recheck") and _mailbox_ids(ex, it, c) is None:
+        return  # the mailbox is still wrong: only GET /mailboxes was spent
+    if it.remote_id is None and not it.data.get("looked_up"):
+        match = [x for x in ex.remote_campaigns() if x.name.strip().casefold() == c.key]
+        if match:  # the state file was lost: adopt the campaign of that name
+            _adopt(ex, it, c, match[0])
             return
-        body: dict[str, Any] = {"name": c.name, "channel": c.channel, "mailboxIds": boxes}
-        body["steps"] = [
-            {
-                "stepIndex": s.number - 1,
-                "subject": s.subject,
-                "bodyHtml": s.body_html,
-                "delayDays": s.delay_days,
-            }
-            for s in c.steps
-        ]
-        body.update(c.settings)
-        key = content_key("create-campaign", ex.sheet, c.key, body)
-        payload = {"key": c.key, "body": body, "hash": c.hash}
-        payload.update(settings=c.settings, steps_hash=c.steps_hash)
-        ex.send("create_campaign", payload, key)
-        self._patch_window(c.key)
-
-    def _mailbox_ids(self, it: Item, c: CampaignRecord) -> list[str] | None:
-        """The mailbox ids of `c`, or None when a mailbox refuses the create: then the row says
-        which, and the time of this check is kept so the planner checks again after
-        monitor_seconds (GET /mailboxes is read once per cycle)."""
-        boxes = resolve_mailboxes(c, self.ex.mailboxes())
-        if not isinstance(boxes, str):
-            return boxes
-        it.hash = c.hash
-        it.data[MAILBOX_CHECKED] = self.ex.clock.time()
-        self.ex.set_status(it, boxes)
-        self.ex.save(it)
-        return None
-
-    def _adopt(self, it: Item, c: CampaignRecord, remote: Campaign) -> None:
-        it.data.pop(MAILBOX_CHECKED, None)
-        it.remote_id = remote.id
-        it.hash = c.hash
-        it.data.update(settings=c.settings, steps_hash=c.steps_hash, api_status=remote.status)
-        _stats(it, remote)
-        it.data["monitored_at"] = self.ex.clock.time()
-        if remote.status in ("running", "active", "scheduled", "paused"):
-            it.data["wanted"] = "paused" if remote.status == "paused" else "running"
-        self.ex.set_status(it, "synced")
-        self.ex.save(it)
-
-    def do_create(self, intent: Intent) -> None:
-        ex, b = self.ex, intent.body
-        camp = ex.api.create_campaign(b["body"], idempotency_key=intent.idempotency_key)
-        it = ex.item("campaigns", b["key"])
-        it.remote_id = camp.id
-        it.hash = b["hash"]
-        it.data.pop(MAILBOX_CHECKED, None)
-        it.data.update(settings=b["settings"], steps_hash=b["steps_hash"])
-        it.data.update(api_status=camp.status, stats=dict(camp.stats), enrolled=0)
-        ex.set_status(it, "synced")
-        ex.counts.campaigns_created += 1
-        window = {
-            k: v
-            for k, v in b["settings"].items()
-            if k in ("sendingWindowStart", "sendingWindowEnd") and camp.raw.get(k) != v
+    boxes = _mailbox_ids(ex, it, c)
+    if boxes is None:
+        return
+    body: dict[str, Any] = {"name": c.name, "channel": c.channel, "mailboxIds": boxes}
+    body["steps"] = [
+        {
+            "stepIndex": s.number - 1,
+            "subject": s.subject,
+            "bodyHtml": s.body_html,
+            "delayDays": s.delay_days,
         }
-        if window:  # the create body does not carry the sending window: PATCH it right after
-            it.data["window_pending"] = window
-        ex.done(intent, it)
+        for s in c.steps
+    ]
+    body.update(c.settings)
+    key = content_key("create-campaign", ex.sheet, c.key, body)
+    payload = {"key": c.key, "body": body, "hash": c.hash}
+    payload.update(settings=c.settings, steps_hash=c.steps_hash)
+    ex.send("create_campaign", payload, key)
+    _patch_window(ex, c.key)
 
-    # --- update --------------------------------------------------------------------------------
 
-    def _patch_window(self, key: str) -> None:
-        it = self.ex.item("campaigns", key)
-        window = it.data.get("window_pending")
-        if it.remote_id is None or not window:
-            return
-        payload = {"key": key, "id": it.remote_id, "fields": window, "hash": it.hash}
-        payload.update(settings=it.data["settings"], window=True)
-        self.ex.send("update_campaign", payload, fresh_key("update-campaign"))
+def _mailbox_ids(ex: Executor, it: Item, c: CampaignRecord) -> list[str] | None:
+    """The mailbox ids of `c`, or None when a mailbox refuses the create: then the row says
+    which, and the time of this check is kept so the planner checks again after
+    monitor_seconds (GET /mailboxes is read once per cycle)."""
+    boxes = resolve_mailboxes(c, ex.mailboxes())
+    if not isinstance(boxes, str):
+        return boxes
+    it.hash = c.hash
+    it.data[MAILBOX_CHECKED] = ex.clock.time()
+    ex.set_status(it, boxes)
+    ex.save(it)
+    return None
 
-    def act_update(self, a: Action) -> None:
-        c = self.ex.campaigns[a.key]
-        it = self.ex.item("campaigns", a.key)
-        if a.fields.get("window_pending"):
-            self._patch_window(a.key)
-            return
-        payload = {"key": c.key, "id": it.remote_id, "fields": a.fields, "hash": c.hash}
-        payload["settings"] = c.settings
-        self.ex.send("update_campaign", payload, fresh_key("update-campaign"))
 
-    def do_update(self, intent: Intent) -> None:
-        ex, b = self.ex, intent.body
-        camp = ex.api.update_campaign(b["id"], b["fields"], idempotency_key=intent.idempotency_key)
-        it = ex.item("campaigns", b["key"])
-        it.hash = b["hash"]
-        it.data["settings"] = b["settings"]
-        it.data["api_status"] = camp.status
-        it.data.pop("window_pending", None)
-        ex.set_status(it, "synced")
-        if not b.get("window"):
-            ex.counts.campaigns_updated += 1
-        ex.done(intent, it)
+def _adopt(ex: Executor, it: Item, c: CampaignRecord, remote: Campaign) -> None:
+    it.data.pop(MAILBOX_CHECKED, None)
+    it.remote_id = remote.id
+    it.hash = c.hash
+    it.data.update(settings=c.settings, steps_hash=c.steps_hash, api_status=remote.status)
+    _stats(it, remote)
+    it.data["monitored_at"] = ex.clock.time()
+    if remote.status in ("running", "active", "scheduled", "paused"):
+        it.data["wanted"] = "paused" if remote.status == "paused" else "running"
+    ex.set_status(it, statuses.SYNCED)
+    ex.save(it)
 
-    # --- start / pause / monitor ---------------------------------------------------------------
 
-    def act_start(self, a: Action) -> None:
-        self._state_change(a, "start")
+def do_create(ex: Executor, intent: Intent) -> None:
+    b = intent.body
+    camp = ex.api.create_campaign(b["body"], idempotency_key=intent.idempotency_key)
+    it = ex.item("campaigns", b["key"])
+    it.remote_id = camp.id
+    it.hash = b["hash"]
+    it.data.pop(MAILBOX_CHECKED, None)
+    it.data.update(settings=b["settings"], steps_hash=b["steps_hash"])
+    it.data.update(api_status=camp.status, stats=dict(camp.stats), enrolled=0)
+    ex.set_status(it, statuses.SYNCED)
+    ex.counts.campaigns_created += 1
+    window = {
+        k: v
+        for k, v in b["settings"].items()
+        if k in ("sendingWindowStart", "sendingWindowEnd") and camp.raw.get(k) != v
+    }
+    if window:  # the create body does not carry the sending window: PATCH it right after
+        it.data["window_pending"] = window
+    ex.done(intent, it)
 
-    def act_pause(self, a: Action) -> None:
-        self._state_change(a, "pause")
 
-    def _state_change(self, a: Action, op: str) -> None:
-        it = self.ex.item("campaigns", a.key)
-        if it.remote_id is None:
-            return  # not created (error or deferred): its status already says why
-        running = str(it.data.get("api_status", "")) in RUNNING
-        if (op == "start") == running:  # already so (e.g. adopted by name after a lost state)
-            it.data["wanted"] = a.fields["wanted"]
-            self.ex.save(it)
-            return
-        payload = {"key": a.key, "id": it.remote_id, "wanted": a.fields["wanted"]}
-        self.ex.send(op, payload, fresh_key(f"{op}-campaign"))
+# --- update ---------------------------------------------------------------------------------------
 
-    def do_start(self, intent: Intent) -> None:
-        camp = self.ex.api.start_campaign(intent.body["id"], idempotency_key=intent.idempotency_key)
-        self.ex.counts.campaigns_started += 1
-        self._changed_state(intent, camp)
 
-    def do_pause(self, intent: Intent) -> None:
-        camp = self.ex.api.pause_campaign(intent.body["id"], idempotency_key=intent.idempotency_key)
-        self.ex.counts.campaigns_paused += 1
-        self._changed_state(intent, camp)
+def _patch_window(ex: Executor, key: str) -> None:
+    it = ex.item("campaigns", key)
+    window = it.data.get("window_pending")
+    if it.remote_id is None or not window:
+        return
+    payload = {"key": key, "id": it.remote_id, "fields": window, "hash": it.hash}
+    payload.update(settings=it.data["settings"], window=True)
+    ex.send("update_campaign", payload, fresh_key("update-campaign"))
 
-    def _changed_state(self, intent: Intent, camp: Campaign) -> None:
-        it = self.ex.item("campaigns", intent.body["key"])
-        it.data.update(wanted=intent.body["wanted"], api_status=camp.status)
-        it.data["monitored_at"] = self.ex.clock.time()
-        _stats(it, camp)
-        if it.status.startswith("error:"):
-            self.ex.set_status(it, "synced")
-        self.ex.done(intent, it)
 
-    def act_monitor(self, a: Action) -> None:
-        it = self.ex.item("campaigns", a.key)
-        self.ex.slot()
-        camp = self.ex.api.get_campaign(str(it.remote_id))
-        it.data["api_status"] = camp.status
-        _stats(it, camp)
-        it.data["monitored_at"] = self.ex.clock.time()
-        self.ex.save(it)
+def act_update(ex: Executor, a: Action) -> None:
+    c = ex.campaigns[a.key]
+    it = ex.item("campaigns", a.key)
+    if a.fields.get("window_pending"):
+        _patch_window(ex, a.key)
+        return
+    payload = {"key": c.key, "id": it.remote_id, "fields": a.fields, "hash": c.hash}
+    payload["settings"] = c.settings
+    ex.send("update_campaign", payload, fresh_key("update-campaign"))
+
+
+def do_update(ex: Executor, intent: Intent) -> None:
+    b = intent.body
+    camp = ex.api.update_campaign(b["id"], b["fields"], idempotency_key=intent.idempotency_key)
+    it = ex.item("campaigns", b["key"])
+    it.hash = b["hash"]
+    it.data["settings"] = b["settings"]
+    it.data["api_status"] = camp.status
+    it.data.pop("window_pending", None)
+    ex.set_status(it, statuses.SYNCED)
+    if not b.get("window"):
+        ex.counts.campaigns_updated += 1
+    ex.done(intent, it)
+
+
+# --- start / pause / monitor ----------------------------------------------------------------------
+
+
+def act_start(ex: Executor, a: Action) -> None:
+    _state_change(ex, a, "start")
+
+
+def act_pause(ex: Executor, a: Action) -> None:
+    _state_change(ex, a, "pause")
+
+
+def _state_change(ex: Executor, a: Action, op: str) -> None:
+    it = ex.item("campaigns", a.key)
+    if it.remote_id is None:
+        return  # not created (error or deferred): its status already says why
+    running = str(it.data.get("api_status", "")) in RUNNING
+    if (op == "start") == running:  # already so (e.g. adopted by name after a lost state)
+        it.data["wanted"] = a.fields["wanted"]
+        ex.save(it)
+        return
+    payload = {"key": a.key, "id": it.remote_id, "wanted": a.fields["wanted"]}
+    ex.send(op, payload, fresh_key(f"{op}-campaign"))
+
+
+def do_start(ex: Executor, intent: Intent) -> None:
+    camp = ex.api.start_campaign(intent.body["id"], idempotency_key=intent.idempotency_key)
+    ex.counts.campaigns_started += 1
+    _changed_state(ex, intent, camp)
+
+
+def do_pause(ex: Executor, intent: Intent) -> None:
+    camp = ex.api.pause_campaign(intent.body["id"], idempotency_key=intent.idempotency_key)
+    ex.counts.campaigns_paused += 1
+    _changed_state(ex, intent, camp)
+
+
+def _changed_state(ex: Executor, intent: Intent, camp: Campaign) -> None:
+    it = ex.item("campaigns", intent.body["key"])
+    it.data.update(wanted=intent.body["wanted"], api_status=camp.status)
+    it.data["monitored_at"] = ex.clock.time()
+    _stats(it, camp)
+    if statuses.is_error(it.status):
+        ex.set_status(it, statuses.SYNCED)
+    ex.done(intent, it)
+
+
+def act_monitor(ex: Executor, a: Action) -> None:
+    it = ex.item("campaigns", a.key)
+    ex.slot()
+    camp = ex.api.get_campaign(str(it.remote_id))
+    it.data["api_status"] = camp.status
+    _stats(it, camp)
+    it.data["monitored_at"] = ex.clock.time()
+    ex.save(it)

@@ -8,12 +8,12 @@ fresh key per intent (`state.content_key`, `state.fresh_key`).
 
 This module keeps the order of the work (`run`), the rate budget (`slot`), the intents (`send`,
 `replay`, `done`) and the reads shared by the roles; what each role sends and how its answer
-lands in state is in exec_prospects, exec_campaigns and exec_enrollments.
+lands in state are plain functions in `prospects`, `campaigns` and `enrollments`, which `steps`
+maps to the action and intent kinds. The role modules import this one, never the reverse.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,12 +36,9 @@ from sheetsync.errors import (
 )
 from sheetsync.rows.records import CampaignRecord, EnrollmentRecord, ProspectRecord, SheetRows
 from sheetsync.state import Intent, Item, State
-from sheetsync.sync.execute.campaigns import CampaignOps
-from sheetsync.sync.execute.enrollments import EnrollmentOps
-from sheetsync.sync.execute.prospects import ProspectOps
-from sheetsync.sync.plan import PAUSE_FIRST, Action, Plan
-
-DEFERRED = "waiting: rate budget spent; continues next poll"
+from sheetsync.sync import statuses
+from sheetsync.sync.counts import Counts
+from sheetsync.sync.plan import Action, Plan
 
 
 class Budget(Protocol):
@@ -52,43 +49,13 @@ class Stop(Exception):
     """Internal: the rate budget of this cycle is spent."""
 
 
-@dataclass(kw_only=True)
-class Counts:
-    """The counters of one cycle (engine.CycleReport extends them; this order is theirs in
-    `sync --json`). `errors` is counted by the engine, every other one here."""
+@dataclass(frozen=True)
+class Steps:
+    """What the executor does per kind: `acts` turn a planned Action into intents (or a status),
+    `dos` perform one intent's call and store its outcome (also when it is replayed)."""
 
-    prospects_created: int = 0
-    prospects_existing: int = 0
-    prospects_updated: int = 0
-    campaigns_created: int = 0
-    campaigns_updated: int = 0
-    campaigns_started: int = 0
-    campaigns_paused: int = 0
-    enrolled: int = 0
-    unenrolled: int = 0
-    suppressed: int = 0
-    errors: int = 0
-    held: int = 0
-    deferred: int = 0
-
-    @property
-    def changed(self) -> bool:
-        """Whether the cycle changed anything in WarmySender (a Sync Log row is due)."""
-        return any(getattr(self, f) > 0 for f in CHANGES)
-
-
-CHANGES = (
-    "prospects_created",
-    "prospects_existing",
-    "prospects_updated",
-    "campaigns_created",
-    "campaigns_updated",
-    "campaigns_started",
-    "campaigns_paused",
-    "enrolled",
-    "unenrolled",
-    "suppressed",
-)
+    acts: Mapping[str, Callable[[Executor, Action], None]]
+    dos: Mapping[str, Callable[[Executor, Intent], None]]
 
 
 class Executor:
@@ -103,8 +70,10 @@ class Executor:
         clock: Clock,
         limiter: Budget | None,
         deadline: float,
+        steps: Steps,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
+        self.steps = steps
         self.api = api
         self.state = state
         self.sheet = sheet
@@ -129,34 +98,6 @@ class Executor:
             self.enrollments.setdefault(e.key, e)
         self._mailboxes: list[Mailbox] | None = None
         self._remote: list[Campaign] | None = None
-        me = weakref.proxy(self)  # no executor <-> ops cycle: a cycle's rows die with it
-        prospects, self.campaign_ops, enrollments = (
-            ProspectOps(me),
-            CampaignOps(me),
-            EnrollmentOps(me),
-        )
-        camps = self.campaign_ops
-        self._acts: dict[str, Callable[[Action], None]] = {
-            "create_prospect": prospects.act_create,
-            "update_prospect": prospects.act_update,
-            "create_campaign": camps.act_create,
-            "update_campaign": camps.act_update,
-            "start": camps.act_start,
-            "pause": camps.act_pause,
-            "monitor": camps.act_monitor,
-            "enroll": enrollments.act_enroll,
-            "unenroll": enrollments.act_unenroll,
-        }
-        self._dos: dict[str, Callable[[Intent], None]] = {
-            "create_prospect": prospects.do_create,
-            "update_prospect": prospects.do_update,
-            "create_campaign": camps.do_create,
-            "update_campaign": camps.do_update,
-            "start": camps.do_start,
-            "pause": camps.do_pause,
-            "enroll": enrollments.do_enroll,
-            "unenroll": enrollments.do_unenroll,
-        }
 
     # --- budget and state ----------------------------------------------------------------------
 
@@ -221,16 +162,16 @@ class Executor:
 
     def _perform(self, intent: Intent) -> None:
         try:
-            self._dos[intent.op](intent)
+            self.steps.dos[intent.op](self, intent)
         except (AuthError, ScopeError):
             self.state.resolve_intent(intent.id)  # refused before any work: nothing to replay
             raise
         except RetriableError:
             raise  # may have been done: left open, replayed next cycle with the same key
         except IdempotencyConflict as exc:
-            self._fail(intent, f"error: internal error, please report it: {exc.message}")
+            self._fail(intent, statuses.internal(exc.message))
         except RowError as exc:
-            self._fail(intent, f"error: {_plain(exc)}", exc)
+            self._fail(intent, statuses.error(_plain(exc)), exc)
 
     def _fail(self, intent: Intent, status: str, exc: RowError | None = None) -> None:
         b = intent.body
@@ -245,16 +186,12 @@ class Executor:
                 role = "prospects" if intent.op.endswith("prospect") else "campaigns"
                 it = self.item(role, b["key"])
                 if intent.op == "update_campaign" and isinstance(exc, StateConflict):
-                    self.set_status(it, PAUSE_FIRST)  # started under us: not done yet
+                    self.set_status(it, statuses.PAUSE_FIRST)  # started under us: not done yet
                 elif (
                     intent.op == "update_prospect" and exc is not None and exc.status in (404, 405)
                 ):
                     it.hash = b["hash"]
-                    self.set_status(
-                        it,
-                        "synced: change not sent: WarmySender has no route to update a "
-                        f"prospect (HTTP {exc.status}); change it in WarmySender",
-                    )
+                    self.set_status(it, statuses.NO_PROSPECT_ROUTE.format(status=exc.status))
                 else:
                     if b.get("hash"):
                         it.hash = b["hash"]
@@ -278,7 +215,7 @@ class Executor:
                 self.save(it)
         for i, action in enumerate(work):
             try:
-                self._acts[action.kind](action)
+                self.steps.acts[action.kind](self, action)
             except (Stop, RateLimited):
                 # a 429 that outlasts the retry deadline: WarmySender's budget is spent (others
                 # share the workspace); its intent stays open and is replayed next poll
@@ -297,7 +234,7 @@ class Executor:
                 role = "prospects" if a.kind.endswith("prospect") else "campaigns"
                 its = [self.item(role, a.key)]
             for it in its:
-                self.set_status(it, DEFERRED)
+                self.set_status(it, statuses.DEFERRED)
             self.counts.deferred += len(its)
             self.save(*its)
 

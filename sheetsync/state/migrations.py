@@ -1,0 +1,27 @@
+"""The state schema, one step per version: `MIGRATIONS[n]` takes version n to n + 1. A store
+applies the steps it lacks in one transaction each and records them in its `migrations` table."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: rows, intents, runs
+    """
+    CREATE TABLE items (
+        sheet TEXT NOT NULL, role TEXT NOT NULL, key TEXT NOT NULL,
+        hash TEXT, seen_hash TEXT, settle INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT '', synced_at TEXT NOT NULL DEFAULT '',
+        remote_id TEXT, data TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (sheet, role, key)
+    );
+    CREATE TABLE intents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, sheet TEXT NOT NULL, op TEXT NOT NULL,
+        body TEXT NOT NULL, idempotency_key TEXT NOT NULL, created_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, sheet TEXT NOT NULL, at TEXT NOT NULL,
+        ok INTEGER NOT NULL, report TEXT, message TEXT
+    );
+    CREATE INDEX runs_sheet ON runs (sheet, id);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,103 @@
+"""What the state holds, as plain data: a row sheetsync knows (`Item`), a write that may have
+been sent (`Intent`), a past cycle (`Run`), and the Idempotency-Keys of intents."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+
+@dataclass
+class Item:
+    """One row sheetsync knows, by role and key. `hash` is the content last acted on (None: not
+    yet); `seen_hash`/`settle` track settling; `status` is what the status cell shows."""
+
+    role: str
+    key: str
+    hash: str | None = None
+    seen_hash: str | None = None
+    settle: int = 0
+    status: str = ""
+    synced_at: str = ""
+    remote_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name):
+            # An item loaded from the file decodes its `data` JSON on first access: an
+            # unchanged row's data is never read in a poll (only its hash, id and status).
+            raw = self.__dict__.pop("_raw", None) if name == "data" else None
+            if raw is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            self.data = data = json.loads(raw)
+            return data
+
+
+# A row of the items table as stored: key, hash, seen_hash, settle, status, synced_at,
+# remote_id, data (JSON text).
+Stored = tuple[str, str | None, str | None, int, str, str, str | None, str]
+
+
+def item_from_row(role: str, r: Stored) -> Item:
+    """A fresh Item for a stored row, its `data` decoded on first access."""
+    it = object.__new__(Item)
+    it.__dict__ = {
+        "role": role,
+        "key": r[0],
+        "hash": r[1],
+        "seen_hash": r[2],
+        "settle": r[3],
+        "status": r[4],
+        "synced_at": r[5],
+        "remote_id": r[6],
+        "_raw": r[7],
+    }
+    return it
+
+
+def item_row(item: Item) -> Stored:
+    if "data" in item.__dict__:
+        data = json.dumps(item.data, sort_keys=True)
+    else:
+        data = item.__dict__["_raw"]  # never decoded nor replaced: the JSON as stored
+    return (
+        item.key,
+        item.hash,
+        item.seen_hash,
+        item.settle,
+        item.status,
+        item.synced_at,
+        item.remote_id,
+        data,
+    )
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: int
+    op: str
+    body: dict[str, Any]
+    idempotency_key: str
+
+
+def content_key(prefix: str, *parts: object) -> str:
+    """An Idempotency-Key derived from the content: a create sent twice is created once."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return f"{prefix}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+
+def fresh_key(prefix: str) -> str:
+    """A new Idempotency-Key per intent (enroll → unenroll → enroll must not replay the first)."""
+    return f"{prefix}:{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class Run:
+    at: str
+    ok: bool
+    report: dict[str, Any] | None
+    message: str | None

@@ -1,0 +1,107 @@
+"""Every status word sheetsync writes into a status cell, and the campaign row's Last Change text.
+
+A status is one word, then detail (PRODUCT.md): `synced`, `exists`, `enrolled`, `suppressed`,
+`unenrolled`, `waiting: …`, `held: …`, `error: …`. The planner, the executor and the write-back
+take their texts from here, so one wording is used everywhere and a test can name it.
+"""
+
+from __future__ import annotations
+
+SYNCED = "synced"
+EXISTS = "exists"
+ENROLLED = "enrolled"
+SUPPRESSED = "suppressed"
+UNENROLLED = "unenrolled"
+
+SETTLING = "waiting: settling (changed since the last poll)"
+DEFERRED = "waiting: rate budget spent; continues next poll"
+PAUSE_FIRST = "waiting: pause the campaign to change its settings"
+PROSPECT_NOT_CREATED = "waiting: the prospect is not created yet"
+PROSPECT_SYNC_OFF = "waiting: the prospect's Sync box is not ticked in the Prospects tab"
+STEPS_LOCKED = (
+    "error: the API cannot change the steps of a campaign that exists; change them in "
+    "WarmySender, or put the old steps back"
+)
+NO_DRAFT_AGAIN = "error: a started campaign cannot go back to Draft; set State to Paused"
+LIST_UNENROLL = "error: the API cannot unenroll a list; unenroll its prospects one by one"
+NO_PROSPECT_ROUTE = (
+    "synced: change not sent: WarmySender has no route to update a prospect (HTTP {status}); "
+    "change it in WarmySender"
+)
+
+
+def is_error(status: str) -> bool:
+    return status.startswith("error:")
+
+
+def error(message: str) -> str:
+    return f"error: {message}"
+
+
+def waiting(message: str) -> str:
+    return f"waiting: {message}"
+
+
+def waiting_to_create(missing: str) -> str:
+    return f"waiting: add {missing}"
+
+
+def campaign_not_created(name: str) -> str:
+    return f"waiting: campaign {name!r} is not created yet"
+
+
+def prospect_row_error(row: int) -> str:
+    return f"waiting: the prospect's row {row} in the Prospects tab has an error; fix it"
+
+
+def no_campaign(ref: str) -> str:
+    return f"no campaign {ref!r}: use a name from the Campaigns tab or a WarmySender campaign id"
+
+
+def no_step_campaign(name: str) -> str:
+    return f"error: no campaign {name!r} in the Campaigns tab; add it there or fix the name"
+
+
+def held(n: int, enrolled: int, name: str) -> str:
+    return (
+        f"held: {n} of {enrolled} enrolled would be unenrolled from {name!r}; check the "
+        f"sheet, then run `sheetsync sync --confirm-unenroll` to release"
+    )
+
+
+def no_mailbox(ref: str) -> str:
+    return (
+        f"error: no mailbox {ref!r} in WarmySender; use a mailbox id or address from "
+        f"WarmySender > Mailboxes"
+    )
+
+
+def mailbox_disconnected(email: str) -> str:
+    return f"error: mailbox {email} is disconnected: reconnect it in WarmySender"
+
+
+def sending_disabled(email: str) -> str:
+    return f"error: mailbox {email} has sending disabled: turn sending on in WarmySender"
+
+
+def not_a_prospect(who: str) -> str:
+    return f"error: {who} is not a WarmySender prospect: add it to the Prospects tab"
+
+
+def not_enrolled(outcome: str) -> str:
+    return f"error: WarmySender did not enroll it ({outcome})"
+
+
+def internal(message: str) -> str:
+    return f"error: internal error, please report it: {message}"
+
+
+# --- the campaign row's Last Change ---------------------------------------------------------
+
+
+def enrolled_change(enrolled: int, suppressed: int) -> str:
+    return f"+{enrolled} enrolled, {suppressed} suppressed"
+
+
+def unenrolled_change(unenrolled: int, processed: int) -> str:
+    return f"\u2212{unenrolled} unenrolled ({unenrolled} of {processed} processed)"
