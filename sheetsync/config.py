@@ -16,6 +16,7 @@ from sheetsync.sheet.layout import TAB_ROLES, TabSpec, customise
 
 DEFAULT_CONFIG = Path("config/sheetsync.toml")
 GOOGLE_TOKEN_ENV = "SHEETSYNC_GOOGLE_TOKEN"
+STATE_URL_ENV = "SHEETSYNC_STATE_URL"
 AUTH_MODES = ("service_account", "oauth", "adc", "token")
 SOURCES = ("google", "xlsx")
 ON_ROW_REMOVED = ("keep", "unenroll")
@@ -71,6 +72,15 @@ class GoogleConfig:
 
 
 @dataclass(frozen=True)
+class WorkersConfig:
+    """Workers on a PostgreSQL state: each heartbeats every `heartbeat_seconds`; one silent for
+    `failover_seconds` is dead, and its sheets move to the others."""
+
+    heartbeat_seconds: float = 5.0
+    failover_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
 class SheetConfig:
     name: str
     source: Literal["google", "xlsx"]
@@ -95,6 +105,9 @@ class Config:
     google: GoogleConfig
     state_path: Path
     sheets: tuple[SheetConfig, ...]
+    # [state] url, else $SHEETSYNC_STATE_URL: the state on PostgreSQL (None: SQLite at state_path)
+    state_url: Secret | None = None
+    workers: WorkersConfig = field(default_factory=WorkersConfig)
 
     def sheet(self, name: str) -> SheetConfig:
         for s in self.sheets:
@@ -132,7 +145,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 
 def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str]) -> Config:
     r = _Reader(str(path), path.parent)
-    r.only(data, "", {"warmysender", "google", "state", "sheet"})
+    r.only(data, "", {"warmysender", "google", "state", "workers", "sheet"})
     ws = r.table(data, "warmysender")
     r.only(ws, "warmysender", {"base_url", "api_key_env", "timeout_s"})
     key_env = r.string(ws, "warmysender.api_key_env", "WARMYSENDER_API_KEY")
@@ -161,8 +174,10 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str])
     )
 
     st = r.table(data, "state")
-    r.only(st, "state", {"path"})
+    r.only(st, "state", {"path", "url"})
     state_path = r.resolve(r.string(st, "state.path", ".sheetsync/state.db"))
+    state_url = _state_url(r, r.string(st, "state.url", "") or env.get(STATE_URL_ENV, "").strip())
+    workers = _workers(r, r.table(data, "workers"))
 
     raw_sheets = data.get("sheet", [])
     if not isinstance(raw_sheets, list) or not raw_sheets:
@@ -181,7 +196,35 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str])
                 key="sheet.name",
             )
         seen.add(s.name)
-    return Config(path, warmysender, google, state_path, sheets)
+    return Config(path, warmysender, google, state_path, sheets, state_url, workers)
+
+
+def _state_url(r: _Reader, url: str) -> Secret | None:
+    """A PostgreSQL URL (it may hold a password: kept as a Secret), or None for SQLite."""
+    if not url:
+        return None
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"must be a postgresql:// URL (or set [state] path for SQLite), got "
+            f"{url.split('://', 1)[0]!r}://…",
+            path=r.path,
+            key="state.url",
+        )
+    return Secret(url)
+
+
+def _workers(r: _Reader, w: Mapping[str, Any]) -> WorkersConfig:
+    r.only(w, "workers", {"heartbeat_seconds", "failover_seconds"})
+    beat = r.number(w, "workers.heartbeat_seconds", 5.0, minimum=0.1)
+    failover = r.number(w, "workers.failover_seconds", 20.0, minimum=1)
+    if failover < 3 * beat:
+        raise ConfigError(
+            f"must be at least 3 x heartbeat_seconds ({3 * beat:g}), so a slow heartbeat is "
+            "not taken for a dead worker",
+            path=r.path,
+            key="workers.failover_seconds",
+        )
+    return WorkersConfig(heartbeat_seconds=beat, failover_seconds=failover)
 
 
 _SHEET_KEYS = {

@@ -22,7 +22,8 @@
     │       ├── HeaderError         a required header is missing (.tab, .header)
     │       └── SheetUnavailable    429/5xx/timeouts on the sheet after retries ran out
     └── StateError             the state file is unreadable or from a newer sheetsync
-        └── StateLocked         another `sheetsync run` holds the state file's lock (.pid)
+        ├── StateLocked         another `sheetsync run` holds the state file's lock (.pid)
+        └── SheetBusy           another process is in a cycle of this sheet (PostgreSQL)
 
 Every message says what is wrong and what to do. No exception ever carries a secret.
 """
@@ -79,6 +80,17 @@ class StateLocked(StateError):
         )
         self.lock_path = lock_path
         self.pid = pid
+
+
+class SheetBusy(StateError):
+    """Another process (a worker) is in a cycle of this sheet right now (exit 2)."""
+
+    def __init__(self, sheet: str) -> None:
+        super().__init__(
+            f"sheet {sheet!r} is in a cycle on another worker right now; try again when it "
+            f"ends (`sheetsync status` shows which worker)"
+        )
+        self.sheet = sheet
 
 
 class ServiceError(SheetsyncError):

@@ -53,7 +53,7 @@ from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import SheetsyncError, StateError
 from sheetsync.retry import RetryPolicy
-from sheetsync.state import State
+from sheetsync.state.connect import open_state
 from sheetsync.sync.counts import cycle_line
 
 log = logging.getLogger("sheetsync.app.daemon")
@@ -101,7 +101,7 @@ def identify_workspace(config: Config, sheet: SheetConfig) -> str:
 
 def record_failure(config: Config, sheet: str, message: str) -> None:
     """Make a failed cycle visible in `sheetsync status`."""
-    with State(config.state_path) as state:
+    with open_state(config) as state:
         state.record_failure(sheet, message)
 
 

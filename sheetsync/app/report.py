@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from sheetsync.state import State
+from sheetsync.state.base import Store
 from sheetsync.sync.cycle import DryRun
 
 
@@ -37,7 +37,7 @@ def plan_table(dry: DryRun) -> Table:
     return table
 
 
-def status_tables(state: State, sheet: str, *, runs: int = 5) -> list[Table]:
+def status_tables(state: Store, sheet: str, *, runs: int = 5) -> list[Table]:
     """Recent runs, then deferred/held rows and rows in error, then the last failure."""
     out: list[Table] = []
     recent = Table(title=f"{sheet}: recent runs", title_justify="left")

@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sheetsync.clock import Clock
+
 
 @dataclass
 class Item:
@@ -101,3 +103,10 @@ class Run:
     ok: bool
     report: dict[str, Any] | None
     message: str | None
+
+
+def run_times(clock: Clock, report: dict[str, Any]) -> tuple[float, float]:
+    """When a cycle that ends now started and ended (epoch seconds): the overlap check and
+    `status` read them, `at` keeps the readable stamp."""
+    finished = clock.time()
+    return finished - float(report.get("duration_s", 0.0)), finished

@@ -12,14 +12,22 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.errors import StateError
 from sheetsync.state.migrations import MIGRATIONS, SCHEMA_VERSION
-from sheetsync.state.model import Intent, Item, Run, Stored, item_from_row, item_row
+from sheetsync.state.model import (
+    Intent,
+    Item,
+    Run,
+    Stored,
+    item_from_row,
+    item_row,
+    run_times,
+)
 
 
 def _unusable(path: Path, exc: sqlite3.DatabaseError) -> StateError:
@@ -58,12 +66,21 @@ def _copy_of(path: Path) -> sqlite3.Connection:
 class State:
     """The state file of every sheet. A context manager; `close()` releases the file."""
 
-    def __init__(self, path: Path, *, clock: Clock | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock | None = None,
+        read_only: bool = False,
+        worker: str | None = None,
+    ) -> None:
         """Open (creating when missing) and migrate the state file. `read_only`: work on a private
         in-memory copy of the file, or on an empty state when there is no file; nothing this
-        State does reaches the disk, and no file or folder is created (`sheetsync plan`)."""
+        State does reaches the disk, and no file or folder is created (`sheetsync plan`).
+        `worker` names this process in the runs it records."""
         self.path = path
         self.clock = clock or SystemClock()
+        self.worker = worker
         self._depth = 0
         # The stored rows of the items table by (sheet, role), kept between polls so that a
         # long-lived SheetSync does not read and decode every row again each poll. `put` keeps
@@ -112,7 +129,7 @@ class State:
             )
         for n in range(version, SCHEMA_VERSION):
             with self.transaction():
-                for stmt in MIGRATIONS[n].split(";"):
+                for stmt in MIGRATIONS[n].sqlite.split(";"):
                     if stmt.strip():
                         self.db.execute(stmt)
                 self.db.execute(
@@ -140,6 +157,11 @@ class State:
         self._depth -= 1
         if self._depth == 0:
             self.db.execute("COMMIT")
+
+    def exclusive(self, sheet: str) -> AbstractContextManager[None]:
+        """A cycle of `sheet` (one `run` per file is the RunLock's job; SQLite serialises the
+        writes of a `sync` beside it)."""
+        return nullcontext()
 
     def close(self) -> None:
         self.db.close()
@@ -213,16 +235,19 @@ class State:
     def record_run(self, sheet: str, report: dict[str, Any]) -> None:
         with self.transaction():
             self.db.execute(
-                "INSERT INTO runs (sheet, at, ok, report) VALUES (?, ?, 1, ?)",
-                (sheet, utc_iso(self.clock), json.dumps(report)),
-            )
+                "INSERT INTO runs (sheet, at, ok, report, worker, started, finished) "
+                "VALUES (?, ?, 1, ?, ?, ?, ?)",
+                (sheet, utc_iso(self.clock), json.dumps(report), self.worker,
+                 *run_times(self.clock, report)),
+            )  # fmt: skip
 
     def record_failure(self, sheet: str, message: str) -> None:
         """A cycle that stopped on an error (the daemon and `sync` record it for `status`)."""
         with self.transaction():
             self.db.execute(
-                "INSERT INTO runs (sheet, at, ok, message) VALUES (?, ?, 0, ?)",
-                (sheet, utc_iso(self.clock), message),
+                "INSERT INTO runs (sheet, at, ok, message, worker, finished) "
+                "VALUES (?, ?, 0, ?, ?, ?)",
+                (sheet, utc_iso(self.clock), message, self.worker, self.clock.time()),
             )
 
     def recent_runs(self, sheet: str, limit: int = 5) -> list[Run]:

@@ -24,7 +24,9 @@ from sheetsync.rows.parse import ProspectMemo, parse_sheet
 from sheetsync.rows.records import RowIssue, SheetRows
 from sheetsync.sheet.base import SheetData, SheetSource
 from sheetsync.sheet.connect import open_source
-from sheetsync.state import Item, State
+from sheetsync.state import Item
+from sheetsync.state.base import Store
+from sheetsync.state.connect import open_state
 from sheetsync.sync.counts import CycleReport, sync_log_row
 from sheetsync.sync.execute.campaigns import resolve_mailboxes
 from sheetsync.sync.execute.executor import Executor, Stop
@@ -55,7 +57,7 @@ class SheetSync:
         self,
         sheet: SheetConfig,
         *,
-        state: State,
+        state: Store,
         api: WarmySenderClient,
         source: SheetSource,
         clock: Clock,
@@ -124,6 +126,13 @@ class SheetSync:
         *,
         confirm_unenroll: bool = False,
         progress: Callable[[int, int], None] | None = None,
+    ) -> CycleReport:
+        """One poll, while holding the sheet (`Store.exclusive`: one cycle of it at a time)."""
+        with self.state.exclusive(self.sheet.name):
+            return self._cycle(confirm_unenroll, progress)
+
+    def _cycle(
+        self, confirm_unenroll: bool, progress: Callable[[int, int], None] | None
     ) -> CycleReport:
         name = self.sheet.name
         t0 = self.clock.monotonic()
@@ -286,15 +295,16 @@ def open_sync(
     limiter: RateLimiter | None = None,
     http: httpx.Client | None = None,
     source: SheetSource | None = None,
+    state: Store | None = None,
     read_only: bool = False,
 ) -> SheetSync:
-    """A SheetSync for `sheet`, opening the state file, the API client and the source.
-    `read_only` (for `plan()`): the state is an in-memory copy; the file is never created or
-    changed."""
+    """A SheetSync for `sheet`, opening the state (unless given), the API client and the
+    source. `read_only` (for `plan()`): the state is never created or changed."""
     clock = clock or SystemClock()
     owned: list[Any] = []
-    state = State(config.state_path, clock=clock, read_only=read_only)
-    owned.append(state)
+    if state is None:
+        state = open_state(config, clock=clock, read_only=read_only)
+        owned.append(state)
     try:
         api = WarmySenderClient(
             config.warmysender.base_url,

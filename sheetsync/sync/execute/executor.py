@@ -35,7 +35,8 @@ from sheetsync.errors import (
     StateConflict,
 )
 from sheetsync.rows.records import CampaignRecord, EnrollmentRecord, ProspectRecord, SheetRows
-from sheetsync.state import Intent, Item, State
+from sheetsync.state import Intent, Item
+from sheetsync.state.base import Store
 from sheetsync.sync import statuses
 from sheetsync.sync.counts import Counts
 from sheetsync.sync.plan import Action, Plan
@@ -62,7 +63,7 @@ class Executor:
     def __init__(
         self,
         api: WarmySenderClient,
-        state: State,
+        state: Store,
         sheet: str,
         rows: SheetRows,
         items: Mapping[str, dict[str, Item]],
