@@ -69,6 +69,7 @@ class GoogleConfig:
     sheets_base_url: str | None = None
     token: Secret | None = None  # SHEETSYNC_GOOGLE_TOKEN, for auth = "token"
     timeout_s: float = 30.0
+    quota_per_minute: int = 60  # per credential, reads and writes each (workers share it)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,11 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str])
     )
 
     g = r.table(data, "google")
-    r.only(g, "google", {"auth", "credentials_file", "sheets_base_url", "timeout_s"})
+    r.only(
+        g,
+        "google",
+        {"auth", "credentials_file", "sheets_base_url", "timeout_s", "quota_per_minute"},
+    )
     auth = r.choice(g, "google.auth", AUTH_MODES, "service_account")
     creds = r.string(g, "google.credentials_file", "") or env.get(
         "GOOGLE_APPLICATION_CREDENTIALS", ""
@@ -171,6 +176,7 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str])
         sheets_base_url=r.url(g, "google.sheets_base_url", "") if base_url else None,
         token=Secret(token) if token else None,
         timeout_s=r.number(g, "google.timeout_s", 30.0, minimum=1),
+        quota_per_minute=r.integer(g, "google.quota_per_minute", 60, minimum=1),
     )
 
     st = r.table(data, "state")

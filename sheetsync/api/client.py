@@ -34,7 +34,7 @@ from sheetsync.api.models import (
     ProspectResult,
     UnenrollResult,
 )
-from sheetsync.api.ratelimit import RateLimiter
+from sheetsync.api.ratelimit import Limiter, RateLimiter
 from sheetsync.api.refusals import read_refusal, to_error
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Secret
@@ -68,7 +68,7 @@ class WarmySenderClient:
         api_key: Secret,
         *,
         http: httpx.Client | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         clock: Clock | None = None,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
@@ -80,7 +80,7 @@ class WarmySenderClient:
         self._http = http if http is not None else httpx.Client()
         self.clock: Clock = clock or SystemClock()
         # Public so the engine can swap in the workspace's shared limiter after GET /me.
-        self.limiter = limiter if limiter is not None else RateLimiter(clock=self.clock)
+        self.limiter: Limiter = limiter if limiter is not None else RateLimiter(clock=self.clock)
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
         self._timeout = httpx.Timeout(timeout_s)

@@ -215,48 +215,167 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
     sys.exit(code)
 
 
-@cli.command()
-@click.option("--verbose", "-v", is_flag=True, help="Detailed logs (DEBUG for sheetsync).")
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one readable line per event; json: one JSON object per line.",
-)
-@pass_ctx
-@_friendly
-def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
-    """The hands-off daemon: poll every sheet on its schedule until SIGINT or SIGTERM."""
-    from sheetsync.app.daemon import Daemon
-    from sheetsync.app.lock import RunLock
+def _log_options(fn: F) -> F:
+    fn = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="text: one readable line per event; json: one JSON object per line.",
+    )(fn)
+    return click.option(
+        "--verbose", "-v", is_flag=True, help="Detailed logs (DEBUG for sheetsync)."
+    )(fn)
+
+
+def _setup_logging(config: Config, verbose: bool, log_format: str) -> None:
     from sheetsync.app.logs import secrets_of, setup_logging
 
-    config = ctx.load()
     setup_logging(
         verbose, "json" if log_format == "json" else "text", sys.stderr, secrets=secrets_of(config)
     )
+
+
+@cli.command()
+@_log_options
+@pass_ctx
+@_friendly
+def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
+    """The hands-off daemon: poll every sheet on its schedule until SIGINT or SIGTERM.
+
+    On a PostgreSQL state ([state] url) it is one worker, as `sheetsync worker`.
+    """
+    from sheetsync.app.daemon import Daemon
+    from sheetsync.app.lock import RunLock
+
+    config = ctx.load()
+    _setup_logging(config, verbose, log_format)
     config.warmysender.require_key()
+    if config.state_url is not None:
+        from sheetsync.app.worker import run_worker
+
+        run_worker(config)
+        return
     with RunLock(config.state_path):
         Daemon(config).run_forever()
+
+
+@cli.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Sheets this worker runs a cycle of at once.",
+)
+@click.option("--name", help="This worker's name in `status` and `workers` (default host:pid).")
+@_log_options
+@pass_ctx
+@_friendly
+def worker(ctx: Ctx, concurrency: int, name: str | None, verbose: bool, log_format: str) -> None:
+    """One worker of many on a PostgreSQL state: the workers share the config's sheets.
+
+    Start as many as you like, on any machines, with the same config; each sheet is in one
+    cycle at a time, polled on its poll_seconds, and a dead worker's sheets move to the others
+    within a minute. SIGINT or SIGTERM finishes the cycles in progress, then exits.
+    """
+    from sheetsync.app.worker import run_worker
+
+    config = ctx.load()
+    _setup_logging(config, verbose, log_format)
+    run_worker(config, name=name, concurrency=concurrency)
+
+
+@cli.command()
+@pass_ctx
+@_friendly
+def workers(ctx: Ctx) -> None:
+    """The workers of a PostgreSQL state: name, heartbeat, the sheets they run now."""
+    from rich.console import Console
+
+    from sheetsync.app.report import workers_table
+    from sheetsync.app.worker import worker_views
+
+    config = _postgres(ctx.load())
+    Console(highlight=False).print(workers_table(worker_views(config)))
+
+
+@cli.group()
+def state() -> None:
+    """Manage the state (what sheetsync remembers between polls)."""
+
+
+@state.command("migrate")
+@click.option("--to", "to", metavar="URL", required=True, help="postgresql://user@host/db")
+@pass_ctx
+@_friendly
+def state_migrate(ctx: Ctx, to: str) -> None:
+    """Copy the SQLite state into a PostgreSQL one (pending intents first).
+
+    Refused while a `sheetsync run` holds the state file. The SQLite file is left as it is.
+    """
+    from sheetsync.app.lock import RunLock
+    from sheetsync.config import Secret
+    from sheetsync.errors import ConfigError, StateError
+    from sheetsync.state.copy import TABLES, copy_state
+    from sheetsync.state.postgres import open_postgres, shown
+    from sheetsync.state.store import State
+
+    config = ctx.load()
+    if not to.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("--to must be a postgresql:// URL")
+    url = Secret(to)
+    if not config.state_path.exists():
+        raise StateError(f"no SQLite state at {config.state_path} to copy ([state] path)")
+    with RunLock(config.state_path), State(config.state_path) as src, open_postgres(url) as dst:
+        copied = copy_state(src, dst)
+    what = {"intents": "pending intents", "items": "rows", "runs": "runs"}
+    counts = ", ".join(f"{copied.rows[t]:,} {what[t]}" for t in TABLES)
+    click.echo(
+        f"Copied {config.state_path} to {shown(url)}: {counts} "
+        f"(sheets: {', '.join(copied.sheets) or 'none'}).\n"
+        "Next: set [state] url in the config (or SHEETSYNC_STATE_URL) and start the workers; "
+        "the SQLite file is left as it was."
+    )
+
+
+def _postgres(config: Config) -> Config:
+    from sheetsync.errors import ConfigError
+
+    if config.state_url is None:
+        raise ConfigError(
+            "there are workers only on a PostgreSQL state: set [state] url (or "
+            "SHEETSYNC_STATE_URL)",
+            path=str(config.path),
+        )
+    return config
 
 
 @cli.command()
 @pass_ctx
 @_friendly
 def status(ctx: Ctx) -> None:
-    """Recent runs, deferred work and rows in error, per sheet."""
+    """Recent runs, deferred work and rows in error, per sheet.
+
+    On a PostgreSQL state, also per sheet the worker of the last cycle, the next due time and
+    the failures in a row.
+    """
     from rich.console import Console
 
     from sheetsync.app.report import status_tables
-    from sheetsync.state import State
+    from sheetsync.state.connect import open_state
 
     config = ctx.load()
     console = Console(highlight=False)
-    with State(config.state_path, read_only=True) as state:
+    with open_state(config, read_only=True) as state:
         for sheet in config.sheets:
             for table in status_tables(state, sheet.name):
                 console.print(table)
+    if config.state_url is not None:
+        from sheetsync.app.report import sheets_table
+        from sheetsync.app.worker import sheet_views
+
+        console.print(sheets_table(sheet_views(config)))
 
 
 @cli.command()

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
+from urllib.parse import urlsplit
 
 from sheetsync.config import Config
 
@@ -27,13 +28,16 @@ MASK = "***"
 MIN_SECRET = 6
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Loggers of libraries that are chatty at INFO (a line per HTTP request or per job run).
-_QUIET = ("apscheduler", "httpx", "httpcore", "urllib3", "google", "gspread")
+_QUIET = ("apscheduler", "httpx", "httpcore", "urllib3", "google", "gspread", "procrastinate",
+          "psycopg")  # fmt: skip
 
 
 def secrets_of(config: Config) -> list[str]:
     """The secret values a config holds (to redact them from every log record)."""
     found = [config.warmysender.api_key, config.google.token]
-    return [s.reveal() for s in found if s is not None]
+    secrets = [s.reveal() for s in found if s is not None]
+    password = urlsplit(config.state_url.reveal()).password if config.state_url else None
+    return secrets + ([password] if password else [])
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

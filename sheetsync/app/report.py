@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -12,6 +14,9 @@ from rich.table import Table
 
 from sheetsync.state.base import Store
 from sheetsync.sync.cycle import DryRun
+
+if TYPE_CHECKING:
+    from sheetsync.app.worker import SheetView, WorkerView
 
 
 def plan_table(dry: DryRun) -> Table:
@@ -84,6 +89,46 @@ def status_tables(state: Store, sheet: str, *, runs: int = 5) -> list[Table]:
     fail.add_row(failure.at if failure else "", failure.message or "" if failure else "none")
     out.append(fail)
     return out
+
+
+def sheets_table(views: list[SheetView]) -> Table:
+    """PostgreSQL: per sheet, who ran the last cycle and when, what comes next, failures."""
+    table = Table(title="sheets on the workers", title_justify="left")
+    for col in ("Sheet", "Last cycle", "By", "Next", "Failures in a row"):
+        table.add_column(col)
+    for v in views:
+        last = f"{v.last_at} {'ok' if v.last_ok else 'failed'}" if v.last_at else "never"
+        if v.running_on:
+            following = f"in a cycle now on {v.running_on}"
+        elif v.next_due:
+            following = _stamp(v.next_due)
+        else:
+            following = "when a worker starts"
+        table.add_row(v.sheet, last, v.last_worker or "", following, str(v.failures))
+    return table
+
+
+def workers_table(views: list[WorkerView]) -> Table:
+    """PostgreSQL: the registered workers, their last heartbeat and what they run now."""
+    table = Table(title="workers", title_justify="left")
+    for col in ("Worker", "Id", "Started", "Heartbeat", "State", "In a cycle of"):
+        table.add_column(col)
+    for v in views:
+        table.add_row(
+            v.name,
+            str(v.id),
+            _stamp(v.started) if v.started else "",
+            f"{_stamp(v.heartbeat)} ({v.heartbeat_age_s:.0f}s ago)",
+            "live" if v.alive else "silent: taken for dead",
+            v.running,
+        )
+    if not views:
+        table.add_row("none", "", "", "", "", "")
+    return table
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @contextmanager

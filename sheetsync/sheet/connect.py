@@ -12,6 +12,7 @@ from sheetsync.clock import Clock
 from sheetsync.config import GoogleConfig, SheetConfig
 from sheetsync.sheet.base import SheetSource
 from sheetsync.sheet.google.auth import load_credentials
+from sheetsync.sheet.google.quota import Quota, meter
 from sheetsync.sheet.google.source import GoogleSource, rebase_session
 from sheetsync.sheet.xlsx import XlsxSource
 
@@ -24,10 +25,12 @@ def open_source(
     clock: Clock | None = None,
     interactive: bool = False,
     token_path: Path | None = None,
+    quota: Quota | None = None,
 ) -> SheetSource:
     """The source for one [[sheet]]. For Google, `session` replaces the AuthorizedSession (it
     must then add the Authorization header itself); `interactive` allows the OAuth browser
-    sign-in; `sheets_base_url` reroutes requests (proxies, the test emulator)."""
+    sign-in; `sheets_base_url` reroutes requests (proxies, the test emulator); `quota` is waited
+    on before every request, with the credential's account (or auth mode) as its key."""
     if sheet.source == "xlsx":
         return XlsxSource(Path(sheet.spreadsheet))
     auth = load_credentials(google, token_path=token_path, interactive=interactive)
@@ -35,6 +38,8 @@ def open_source(
         session = AuthorizedSession(auth.credentials)  # type: ignore[no-untyped-call]
     if google.sheets_base_url:
         rebase_session(session, google.sheets_base_url)
+    if quota is not None:
+        meter(session, auth.account or google.auth, quota)
     client = HTTPClient(auth.credentials, session=session)
     client.set_timeout(google.timeout_s)
     return GoogleSource(

@@ -80,16 +80,26 @@ def unreachable(url: Secret, exc: Exception) -> StateError:
     )
 
 
-def connect_pool(url: Secret, *, size: int = 2, read_only: bool = False) -> ConnectionPool:
-    """An open pool of autocommit connections (READ ONLY ones for `read_only`). One connection
-    is tried first, so a wrong URL or password is a clear StateError, not a pool timeout."""
+def _options(read_only: bool) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S}
     if read_only:
         kwargs["options"] = "-c default_transaction_read_only=on"
+    return kwargs
+
+
+def connect(url: Secret, *, read_only: bool = False) -> psycopg.Connection[Any]:
+    """One autocommit connection (READ ONLY for `read_only`); a clear StateError if it fails."""
     try:
-        psycopg.connect(url.reveal(), **kwargs).close()
+        return psycopg.connect(url.reveal(), **_options(read_only))
     except psycopg.Error as exc:
         raise unreachable(url, exc) from None
+
+
+def connect_pool(url: Secret, *, size: int = 2, read_only: bool = False) -> ConnectionPool:
+    """An open pool of autocommit connections (READ ONLY ones for `read_only`). One connection
+    is tried first, so a wrong URL or password is a clear StateError, not a pool timeout."""
+    kwargs = _options(read_only)
+    connect(url, read_only=read_only).close()
     pool = ConnectionPool(
         url.reveal(), min_size=1, max_size=size, kwargs=kwargs, open=False, name="sheetsync"
     )
@@ -108,19 +118,23 @@ def open_postgres(
     read_only: bool = False,
     worker: str | None = None,
 ) -> PostgresState:
-    """A PostgresState with a pool of its own (closed with it)."""
+    """A PostgresState with a pool of its own (closed with it), its schema created, migrated
+    (or, `read_only`, checked)."""
     pool = connect_pool(url, read_only=read_only)
     try:
-        return PostgresState(
+        state = PostgresState(
             pool, url=url, clock=clock, read_only=read_only, worker=worker, owns_pool=True
         )
+        state.prepare()
     except BaseException:
         pool.close()
         raise
+    return state
 
 
 class PostgresState:
-    """The state of every sheet in one PostgreSQL database. A context manager."""
+    """The state of every sheet in one PostgreSQL database. A context manager. Cheap to make:
+    a worker makes one per sheet on its shared pool, after `prepare()` ran once."""
 
     def __init__(
         self,
@@ -141,10 +155,6 @@ class PostgresState:
         self._pinned: psycopg.Connection[Any] | None = None
         self._depth = 0
         self._empty = False  # read_only before any worker created the schema
-        if read_only:
-            self._check()
-        else:
-            self._migrate()
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -175,6 +185,13 @@ class PostgresState:
             return cur.fetchone() if cur.description else None
 
     # --- schema --------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Create or migrate the schema (`read_only`: only check that it is current)."""
+        if self.read_only:
+            self._check()
+        else:
+            self._migrate()
 
     def _migrate(self) -> None:
         with self._conn() as conn, schema_lock(conn):

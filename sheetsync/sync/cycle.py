@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from sheetsync.api.client import WarmySenderClient
-from sheetsync.api.ratelimit import RateLimiter
+from sheetsync.api.ratelimit import Limiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError
@@ -292,7 +292,7 @@ def open_sync(
     sheet: SheetConfig,
     *,
     clock: Clock | None = None,
-    limiter: RateLimiter | None = None,
+    limiter: Limiter | None = None,
     http: httpx.Client | None = None,
     source: SheetSource | None = None,
     state: Store | None = None,

@@ -1,0 +1,61 @@
+"""`sheetsync state migrate --to URL`: the SQLite state copied into a PostgreSQL one.
+
+Both are brought to the same schema version first, so their tables have the same columns; every
+column is copied as it is, table by table, pending intents first (what may have been sent
+matters most), then the rows and the run history, in one PostgreSQL transaction: all of it or
+nothing. Ids are given anew, in the same order. A sheet the PostgreSQL state already holds is
+refused before anything is written (nothing is merged or overwritten).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from psycopg import sql
+
+from sheetsync.errors import StateError
+from sheetsync.state.postgres import PostgresState
+from sheetsync.state.store import State
+
+TABLES = ("intents", "items", "runs")  # in this order: pending intents first
+
+
+@dataclass
+class Copied:
+    sheets: list[str]
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows copied
+
+
+def copy_state(src: State, dst: PostgresState) -> Copied:
+    names = sorted(
+        {r[0] for t in TABLES for r in src.db.execute(f"SELECT DISTINCT sheet FROM {t}")}
+    )
+    copied = Copied(names)
+    with dst.pool.connection() as conn, conn.transaction():
+        taken = conn.execute(
+            "SELECT sheet FROM items WHERE sheet = ANY(%(s)s) UNION "
+            "SELECT sheet FROM runs WHERE sheet = ANY(%(s)s) UNION "
+            "SELECT sheet FROM intents WHERE sheet = ANY(%(s)s) ORDER BY 1",
+            {"s": names},
+        ).fetchall()
+        if taken:
+            held = ", ".join(repr(r[0]) for r in taken)
+            raise StateError(
+                f"the PostgreSQL state already holds sheet {held}; nothing was copied (copy "
+                "into an empty database, or rename the [[sheet]])"
+            )
+        for table in TABLES:
+            order = " ORDER BY id" if table != "items" else ""
+            cur = src.db.execute(f"SELECT * FROM {table}{order}")
+            columns = [d[0] for d in cur.description if d[0] != "id"]
+            keep = [i for i, d in enumerate(cur.description) if d[0] != "id"]
+            rows = [tuple(r[i] for i in keep) for r in cur]
+            insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                sql.Identifier(table),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL(", ").join([sql.Placeholder()] * len(columns)),
+            )
+            with conn.cursor() as c:
+                c.executemany(insert, rows)
+            copied.rows[table] = len(rows)
+    return copied
