@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from sheetsync.clock import Clock, SystemClock
+from sheetsync.errors import RateLimited
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool  # only a worker (a PostgreSQL state) passes one
@@ -195,7 +196,14 @@ class SharedRateLimiter:
     """The same budget (Window) kept in PostgreSQL, shared by every worker of a workspace (or a
     Google credential): one row of `rate_limits` per `key`, read and changed under its row lock
     in one transaction per start, header or block. The log runs on `clock.time()` (epoch), the
-    one clock the workers' machines share; keep them NTP-synced (skew eats into `margin_s`)."""
+    one clock the workers' machines share; keep them NTP-synced (skew eats into `margin_s`).
+
+    Between the executor's check (`wait_time`) and the client's `acquire()` another worker may
+    take the last slot of the window. With `max_block_s`, `acquire()` without a `max_wait`
+    raises RateLimited instead of sleeping longer than that: the executor then defers the rest
+    of the cycle to the next poll, as after a long 429, rather than hold the sheet for most of
+    a minute. Without it, `acquire()` waits as long as it takes (the Google quota: a read must
+    happen)."""
 
     def __init__(
         self,
@@ -207,9 +215,11 @@ class SharedRateLimiter:
         window_s: float = 60.0,
         margin_s: float = 0.5,
         on_start: Callable[[float], None] | None = None,
+        max_block_s: float | None = None,
     ) -> None:
         self._pool = pool
         self.key = key
+        self.max_block_s = max_block_s
         self._per_minute = per_minute
         self._hold = _hold(per_minute, window_s, margin_s)
         self._clock: Clock = clock or SystemClock()
@@ -252,7 +262,17 @@ class SharedRateLimiter:
         return self._read().wait(now, now)
 
     def acquire(self, *, max_wait: float | None = None) -> bool:
-        return _acquire(self._clock, self._try_start, max_wait)
+        if max_wait is not None or self.max_block_s is None:
+            return _acquire(self._clock, self._try_start, max_wait)
+        if not _acquire(self._clock, self._try_start, self.max_block_s):
+            wait = self.wait_time()
+            raise RateLimited(
+                f"the shared budget {self.key!r} is spent for the next {wait:.0f}s by the other "
+                "workers; the call is left for the next poll",
+                retry_after=wait,
+                code="budget_spent",
+            )
+        return True
 
     def _try_start(self) -> float:
         with self._locked() as window:

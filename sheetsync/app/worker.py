@@ -77,9 +77,10 @@ log = logging.getLogger("sheetsync.app.worker")
 QUEUE = "sheetsync"
 POLL = "sheetsync.poll"
 KEEP = "sheetsync.keep"
-FETCH_INTERVAL_S = 1.0  # a poll due now starts within this (jobs due later are looked for)
+FETCH_INTERVAL_S = 0.5  # a poll due now starts within this (jobs due later are looked for)
 BUSY_RETRY_S = 5.0  # a sheet held by a worker taken for dead is tried again this soon
 WARMYSENDER_DEFAULT_LIMIT = 60  # until X-RateLimit-Limit says otherwise
+MAX_BLOCK_S = 5.0  # a call that would wait longer for the shared budget waits for the next poll
 
 
 def sheet_lock(sheet: str) -> str:
@@ -148,11 +149,15 @@ class Runtime:
 
     # --- shared limits -------------------------------------------------------------------------
 
-    def limiter(self, key: str, per_minute: int) -> SharedRateLimiter:
+    def limiter(
+        self, key: str, per_minute: int, max_block_s: float | None = None
+    ) -> SharedRateLimiter:
         with self._lock:
             found = self._limiters.get(key)
             if found is None:
-                found = SharedRateLimiter(self.pool, key, per_minute, clock=self.clock)
+                found = SharedRateLimiter(
+                    self.pool, key, per_minute, clock=self.clock, max_block_s=max_block_s
+                )
                 self._limiters[key] = found
             return found
 
@@ -166,7 +171,7 @@ class Runtime:
         ws = self.config.warmysender
         who = f"{ws.base_url} {ws.require_key().reveal()}".encode()
         digest = hashlib.sha256(who).hexdigest()[:16]
-        return self.limiter(f"warmysender:{digest}", WARMYSENDER_DEFAULT_LIMIT)
+        return self.limiter(f"warmysender:{digest}", WARMYSENDER_DEFAULT_LIMIT, MAX_BLOCK_S)
 
     # --- cycles --------------------------------------------------------------------------------
 

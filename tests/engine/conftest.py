@@ -1,5 +1,7 @@
 """Scenario harness: the real sandbox on 127.0.0.1 sharing a FakeClock with the client, and a
-spreadsheet on BOTH sources (an xlsx file in tmp_path; the Sheets emulator with auth = token)."""
+spreadsheet on BOTH sources (an xlsx file in tmp_path; the Sheets emulator with auth = token).
+Tests marked `both_stores` also run a third time: the xlsx source with the state on PostgreSQL
+(the throwaway server of tests/conftest.py) instead of SQLite."""
 
 from __future__ import annotations
 
@@ -195,6 +197,7 @@ class Harness:
         self.server = server
         self.emu = emu
         self.kind = kind
+        self.state_url: str | None = None  # the state on PostgreSQL instead of SQLite
         self.book: Book | None = None
         self.overrides: dict[str, Any] = {}
         self.limiter: RateLimiter | None = None
@@ -218,7 +221,11 @@ class Harness:
         assert self.book is not None
         data: dict[str, Any] = {
             "warmysender": {"base_url": self.server.base_url},
-            "state": {"path": str(self.tmp_path / "state" / "state.db")},
+            "state": (
+                {"url": self.state_url}
+                if self.state_url
+                else {"path": str(self.tmp_path / "state" / "state.db")}
+            ),
             "sheet": [
                 {
                     "name": "test",
@@ -318,7 +325,15 @@ def server(sandbox: Sandbox) -> Iterator[SandboxServer]:
     srv.close()
 
 
-@pytest.fixture(params=["xlsx", "google"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "h" in metafunc.fixturenames:
+        kinds = ["xlsx", "google"]
+        if metafunc.definition.get_closest_marker("both_stores"):
+            kinds.append("postgres")
+        metafunc.parametrize("h", kinds, indirect=True)
+
+
+@pytest.fixture
 def h(
     request: pytest.FixtureRequest,
     tmp_path: Path,
@@ -326,7 +341,11 @@ def h(
     sandbox: Sandbox,
     server: SandboxServer,
 ) -> Iterator[Harness]:
-    if request.param == "google":
+    if request.param == "postgres":
+        emu = None
+        harness = Harness(tmp_path, clock, sandbox, server, None, "xlsx")
+        harness.state_url = request.getfixturevalue("pg_url")
+    elif request.param == "google":
         emu = SheetsEmulator(clock=clock, tokens={TOKEN}, read_quota_per_min=10_000)
         emu.write_quota_per_min = 10_000
         emu.start()

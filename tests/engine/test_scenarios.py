@@ -29,6 +29,7 @@ def endpoint_calls(h: Harness) -> dict[str, int]:
     return dict(h.ws()["requestsByEndpoint"])
 
 
+@pytest.mark.both_stores
 def test_first_sync_creates_enrolls_and_starts(h: Harness) -> None:
     h.make()
     r = h.sync()
@@ -54,6 +55,7 @@ def test_first_sync_creates_enrolls_and_starts(h: Harness) -> None:
     assert h.row("Enrollments", "Email", "p1@example.com")["Enrollment Status"] == "enrolled"
 
 
+@pytest.mark.both_stores
 def test_unchanged_sheet_makes_no_calls_and_no_writes(h: Harness) -> None:
     h.make()
     h.sync()
@@ -91,6 +93,7 @@ def test_a_cleared_status_cell_is_written_again(h: Harness) -> None:
     assert after == before  # Synced At too: the status did not change
 
 
+@pytest.mark.both_stores
 def test_crash_after_the_call_before_the_commit_creates_nothing_twice(h: Harness) -> None:
     h.make()
     crashed: list[str] = []
@@ -117,6 +120,7 @@ def test_crash_after_the_call_before_the_commit_creates_nothing_twice(h: Harness
     assert h.row("Campaigns", "Campaign", LAUNCH)["Campaign ID"] == campaigns(h)[0]["id"]
 
 
+@pytest.mark.both_stores
 def test_lost_responses_resolve_through_the_same_key(h: Harness) -> None:
     h.make()
     h.sandbox.faults = Faults(drop_rate=0.4)
@@ -129,6 +133,7 @@ def test_lost_responses_resolve_through_the_same_key(h: Harness) -> None:
     assert len(campaigns(h)[0]["enrollments"]) == 3
 
 
+@pytest.mark.both_stores
 def test_safety_brake_holds_then_confirm_releases(h: Harness) -> None:
     tabs = default_tabs(12)
     h.make(tabs)
@@ -164,6 +169,7 @@ def test_a_few_unenrolls_pass_the_brake(h: Harness) -> None:
     assert statuses["p0@example.com"] == "unenrolled"
 
 
+@pytest.mark.both_stores
 def test_settle_waits_one_poll(h: Harness) -> None:
     h.make(settle_polls=1)
     r = h.sync()  # the first poll of a sheet acts at once
@@ -232,6 +238,7 @@ def test_steps_changed_after_creation_explains_the_api_cannot(h: Harness) -> Non
     assert {str(s["Sync Status"])[:6] for s in h.table("Steps")} == {"error:"}
 
 
+@pytest.mark.both_stores
 def test_pause_and_resume(h: Harness) -> None:
     h.make()
     h.sync()
@@ -366,6 +373,7 @@ def test_a_header_moved_between_read_and_write_skips_the_write_then_heals(h: Har
     assert h.row("Prospects", "Email", "p2@example.com")["Sync Status"] == "synced"
 
 
+@pytest.mark.both_stores
 def test_enroll_unenroll_enroll_uses_fresh_keys(h: Harness) -> None:
     h.make()
     h.sync()
@@ -402,6 +410,7 @@ def test_new_prospect_is_created_then_enrolled_in_the_same_cycle(h: Harness) -> 
     assert h.row("Enrollments", "Email", "new@example.com")["Enrollment Status"] == "enrolled"
 
 
+@pytest.mark.both_stores
 def test_a_fatal_refusal_stops_the_cycle_but_writes_back_what_was_done(h: Harness) -> None:
     from sheetsync.errors import ScopeError
 
@@ -536,6 +545,7 @@ def test_an_enrollment_says_what_holds_its_prospect_back(h: Harness) -> None:
     )
 
 
+@pytest.mark.both_stores
 def test_a_long_429_defers_the_work_instead_of_failing(h: Harness) -> None:
     """WarmySender answers 429 past the client's retry deadline (another integration spent the
     workspace's budget): the cycle ends normally with its work waiting for the next poll."""

@@ -1,0 +1,188 @@
+"""Real `sheetsync worker` processes on one config: xlsx workbooks in a folder, the sandbox served
+from the test process, the state on the throwaway PostgreSQL server; and what the tests read
+back (the run records, the sandbox's objects)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from sheetsync.data.demo_workbook import build_workbook
+from sheetsync.sandbox.seed import DEMO_KEY, demo_seed
+from sheetsync.sandbox.service import Reply, Sandbox
+
+WAIT_S = 60.0  # the bound on every wait; the happy paths take a few seconds
+HEARTBEAT_S = 0.5
+FAILOVER_S = 3.0
+
+
+class FleetSandbox(Sandbox):
+    """The sandbox, recording every API answer, and able to SIGKILL a worker right after the
+    n-th POST was done, before its answer leaves (the call was made; its outcome not stored)."""
+
+    def __init__(self, rate_limit: int, latency_ms: int = 0) -> None:
+        seed = demo_seed()
+        seed["workspaces"][0]["rateLimitPerMinute"] = rate_limit
+        super().__init__(seed)
+        self.faults.latency_ms = latency_ms
+        self.answers: list[tuple[float, str, str, int]] = []  # time, method, path, status
+        self.keys: list[str] = []  # the Idempotency-Key of each POST, in order
+        self.posts = 0
+        self.kill: tuple[int, int] | None = None  # (pid, at the n-th POST)
+        self.killed_at: float | None = None
+        self.lock = threading.Lock()
+        self.gate = threading.Event()  # writes wait for it
+        self.gate.set()
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        if method == "POST":
+            self.gate.wait(WAIT_S)
+        reply = super().handle(method, target, headers, body)
+        if target.startswith("/api/"):
+            with self.lock:
+                self.answers.append((time.time(), method, target, reply.status))
+                if method == "POST":
+                    self.posts += 1
+                    self.keys.append(headers.get("idempotency-key", ""))
+                    if self.kill is not None and self.posts == self.kill[1]:
+                        os.kill(self.kill[0], signal.SIGKILL)
+                        self.killed_at = time.time()
+                        self.kill = None
+        return reply
+
+    def statuses(self) -> collections.Counter[int]:
+        with self.lock:
+            return collections.Counter(a[3] for a in self.answers)
+
+
+def write_config(folder: Path, base_url: str, state_url: str, sheets: int, poll_s: int) -> None:
+    text = (
+        f'[warmysender]\nbase_url = "{base_url}"\n[state]\nurl = "{state_url}"\n'
+        f"[workers]\nheartbeat_seconds = {HEARTBEAT_S}\nfailover_seconds = {FAILOVER_S}\n"
+    )
+    for i in range(sheets):
+        (folder / f"book{i}.xlsx").write_bytes(build_workbook())
+        text += (
+            f'[[sheet]]\nname = "s{i}"\nsource = "xlsx"\nspreadsheet = "book{i}.xlsx"\n'
+            f'poll_seconds = {poll_s}\nsettle_polls = 0\ncustom_fields = ["Industry"]\n'
+        )
+    (folder / "sheetsync.toml").write_text(text, encoding="utf-8")
+
+
+class Worker:
+    """A `sheetsync worker` process; its stderr lines arrive on a queue as they are written."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        env = {**os.environ, "WARMYSENDER_API_KEY": DEMO_KEY, "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "-m", "sheetsync", "--config", "sheetsync.toml", "worker",
+               "--name", name, "--concurrency", "3"]  # fmt: skip
+        self.name = name
+        self.proc = subprocess.Popen(
+            cmd, cwd=folder, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, match: Callable[[str], bool]) -> str:
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                line = self._queue.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                pytest.fail(f"{self.name}: no matching log line within {WAIT_S}s: {self.lines}")
+            if line is None:
+                pytest.fail(f"{self.name} exited ({self.proc.wait()}) first: {self.lines}")
+            self.lines.append(line)
+            if match(line):
+                return line
+
+    def started(self) -> None:
+        self.wait_for(lambda line: "SIGINT or SIGTERM stops" in line)
+
+    def finish(self) -> int:
+        code = self.proc.wait(timeout=WAIT_S)
+        self._reader.join(WAIT_S)
+        while not self._queue.empty():
+            line = self._queue.get_nowait()
+            if line is not None:
+                self.lines.append(line)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+        return code
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit code."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.finish()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.finish()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    sheet: str
+    worker: str | None
+    ok: bool
+    started: float | None
+    finished: float
+    report: dict[str, Any] | None
+    message: str | None
+
+
+def runs(url: str) -> list[RunRecord]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT sheet, worker, ok, started, finished, report, message FROM runs ORDER BY id"
+        ).fetchall()
+    return [
+        RunRecord(r[0], r[1], bool(r[2]), r[3], r[4], json.loads(r[5]) if r[5] else None, r[6])
+        for r in rows
+    ]
+
+
+def wait_until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {WAIT_S}s: {what}")
+        time.sleep(0.1)
+
+
+def overlaps(records: list[RunRecord]) -> list[tuple[RunRecord, RunRecord]]:
+    """Pairs of cycles of one sheet that were running at the same time."""
+    found = []
+    by_sheet: dict[str, list[RunRecord]] = collections.defaultdict(list)
+    for r in records:
+        if r.ok and r.started is not None:
+            by_sheet[r.sheet].append(r)
+    for cycles in by_sheet.values():
+        cycles.sort(key=lambda r: r.started or 0.0)
+        for a, b in zip(cycles, cycles[1:], strict=False):
+            if b.started is not None and b.started < a.finished:
+                found.append((a, b))
+    return found

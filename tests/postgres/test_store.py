@@ -1,0 +1,317 @@
+"""The state API on both stores (SQLite and PostgreSQL), then what only PostgreSQL has: several
+processes creating the schema at once, the per-sheet cycle lock, READ ONLY for `plan`, and the
+copy of a SQLite state (`sheetsync state migrate`)."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from sheetsync.app.cli import cli
+from sheetsync.app.lock import RunLock
+from sheetsync.clock import FakeClock
+from sheetsync.config import Secret
+from sheetsync.errors import SheetBusy, StateError
+from sheetsync.state import SCHEMA_VERSION, Item, State
+from sheetsync.state.base import Store
+from sheetsync.state.migrations import MIGRATIONS
+from sheetsync.state.postgres import open_postgres
+from sheetsync.testing.postgres import TempPostgres
+
+Opener = Callable[..., Store]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Opens the same state again and again (each call is a new process's view of it)."""
+    if request.param == "sqlite":
+        return lambda **kw: State(tmp_path / "state.db", **kw)
+    url = Secret(request.getfixturevalue("pg_url"))
+    return lambda **kw: open_postgres(url, **kw)
+
+
+def sql(store: Store, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """A raw query on either store (`?` placeholders)."""
+    if isinstance(store, State):
+        return store.db.execute(query, params).fetchall()
+    with store.pool.connection() as conn:  # type: ignore[attr-defined]
+        cur = conn.execute(query.replace("?", "%s"), params)
+        return cur.fetchall() if cur.description else []  # type: ignore[no-any-return]
+
+
+def test_created_migrated_and_reopened(store: Opener) -> None:
+    with store(clock=FakeClock()) as s:
+        assert s.version == SCHEMA_VERSION
+        s.put("a", Item("prospects", "x@y.io", hash="h1", status="synced", data={"n": 1}))
+        s.put("a", Item("prospects", "x@y.io", hash="h2", status="synced", data={"n": 2}))
+    with store() as s:
+        it = s.items("a", "prospects")["x@y.io"]
+        assert (it.hash, it.status, it.data, it.settle) == ("h2", "synced", {"n": 2}, 0)
+        assert s.items("b", "prospects") == {}
+        assert s.known("a") and not s.known("b")
+
+
+def test_a_newer_schema_is_refused(store: Opener) -> None:
+    with store() as s:
+        sql(s, "INSERT INTO migrations VALUES (?, 'later')", SCHEMA_VERSION + 1)
+    with pytest.raises(StateError, match="newer sheetsync"):
+        store()
+
+
+def test_intents_survive_until_resolved_and_runs_are_kept(store: Opener) -> None:
+    with store(clock=FakeClock(), worker="host-a:7") as s:
+        first = s.add_intent("a", "create_prospect", {"key": "x"}, "create-prospect:1")
+        s.add_intent("a", "enroll", {"rows": {}}, "enroll:2")
+        s.add_intent("b", "enroll", {"rows": {}}, "enroll:3")
+    with store(clock=FakeClock(), worker="host-a:7") as s:
+        pending = s.pending_intents("a")
+        assert [(i.op, i.body, i.idempotency_key) for i in pending] == [
+            ("create_prospect", {"key": "x"}, "create-prospect:1"),
+            ("enroll", {"rows": {}}, "enroll:2"),
+        ]
+        s.resolve_intent(first)
+        assert [i.op for i in s.pending_intents("a")] == ["enroll"]
+        s.record_run("a", {"errors": 0, "duration_s": 2.5})
+        s.record_failure("a", "WarmySender refused the key")
+        assert [r.ok for r in s.recent_runs("a")] == [False, True]
+        assert s.recent_runs("a", 1)[0].message == "WarmySender refused the key"
+        failure = s.last_failure("a")
+        assert failure is not None and failure.message == "WarmySender refused the key"
+        assert s.last_failure("b") is None
+        rows = sql(s, "SELECT worker, started, finished FROM runs ORDER BY id")
+        start = FakeClock().time()
+        assert rows == [("host-a:7", start - 2.5, start), ("host-a:7", None, start)]
+
+
+def test_one_transaction_commits_all_or_nothing(store: Opener) -> None:
+    with store() as s:
+        intent = s.add_intent("a", "create_prospect", {"key": "k1"}, "key:1")
+        with pytest.raises(KeyboardInterrupt), s.transaction():
+            s.put("a", Item("prospects", "k1", status="synced"))
+            with s.transaction():  # nested: joins the outer one
+                s.resolve_intent(intent)
+            raise KeyboardInterrupt("killed before the outcome was stored")
+        assert s.items("a", "prospects") == {}
+        assert [i.id for i in s.pending_intents("a")] == [intent]
+        with s.transaction():
+            s.put("a", Item("prospects", "k1", status="synced"))
+            s.resolve_intent(intent)
+    with store() as s:
+        assert s.items("a", "prospects")["k1"].status == "synced"
+        assert s.pending_intents("a") == []
+
+
+def test_statuses_by_prefix_in_the_same_order(store: Opener) -> None:
+    with store() as s:
+        for role, key, status in [
+            ("prospects", "b@x.io", "error: bad"),
+            ("prospects", "B@x.io", "error: worse"),
+            ("campaigns", "sheet:Q1", "held: 12 unenrolls"),
+            ("prospects", "a@x.io", "synced"),
+            ("enrollments", "a@x.io|Q1", "error: no campaign"),
+        ]:
+            s.put("a", Item(role, key, status=status))
+        found = [(i.role, i.key) for i in s.statuses("a", "error:")]
+        assert found == [
+            ("enrollments", "a@x.io|Q1"),
+            ("prospects", "B@x.io"),
+            ("prospects", "b@x.io"),
+        ]
+        assert [i.key for i in s.statuses("a", "held:")] == ["sheet:Q1"]
+
+
+def test_a_version_1_state_is_migrated_with_its_rows(store: Opener, tmp_path: Path) -> None:
+    with store() as s:  # bring it back to version 1, as an older sheetsync left it
+        for stmt in ("DROP TABLE items", "DROP TABLE intents", "DROP TABLE runs"):
+            sql(s, stmt)
+        for extra in ("rate_limits", "workers", "engine"):
+            if not isinstance(s, State):
+                sql(s, f"DROP TABLE {extra}")
+        sql(s, "DELETE FROM migrations WHERE version > 1")
+        first = MIGRATIONS[0].sqlite if isinstance(s, State) else MIGRATIONS[0].postgres
+        for stmt in first.split(";"):
+            if stmt.strip():
+                sql(s, stmt)
+        sql(s, "INSERT INTO runs (sheet, at, ok, report) VALUES ('a', 'then', 1, '{}')")
+    with store() as s:
+        assert s.version == SCHEMA_VERSION
+        assert sql(s, "SELECT sheet, at, worker FROM runs") == [("a", "then", None)]
+
+
+# --- PostgreSQL only ------------------------------------------------------------------------
+
+
+def test_workers_starting_together_create_the_schema_once(pg_url: str) -> None:
+    url = Secret(pg_url)
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def first_start() -> None:
+        try:
+            start.wait()
+            open_postgres(url).close()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_start) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT version FROM migrations ORDER BY version").fetchall()
+    assert rows == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+
+
+def test_one_cycle_of_a_sheet_at_a_time_and_the_lock_dies_with_its_holder(pg_url: str) -> None:
+    url = Secret(pg_url)
+    holder = open_postgres(url)
+    other = open_postgres(url)
+    try:
+        with holder.exclusive("acme"):
+            with pytest.raises(SheetBusy, match="'acme' is in a cycle on another worker"):
+                with other.exclusive("acme"):
+                    pass
+            with other.exclusive("globex"):  # another sheet is free
+                other.put("globex", Item("prospects", "k"))
+            holder.put("acme", Item("prospects", "k"))  # on the held connection
+        with other.exclusive("acme"):
+            pass
+    finally:
+        holder.close()
+    # a process killed mid-cycle: its session, and the lock, go with it
+    code = (
+        "import sys, time\n"
+        "from sheetsync.config import Secret\n"
+        "from sheetsync.state.postgres import open_postgres\n"
+        "s = open_postgres(Secret(sys.argv[1]))\n"
+        "with s.exclusive('acme'):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, pg_url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+        with pytest.raises(SheetBusy):
+            with other.exclusive("acme"):
+                pass
+        proc.kill()
+        proc.wait(10)
+        with other.exclusive("acme"):
+            assert set(other.items("acme", "prospects")) == {"k"}
+    finally:
+        proc.kill()
+        proc.wait(10)
+        assert proc.stdout is not None
+        proc.stdout.close()
+        other.close()
+
+
+def test_read_only_writes_nothing_and_reads_an_empty_database_as_empty(pg_url: str) -> None:
+    url = Secret(pg_url)
+    with open_postgres(url, read_only=True) as ro:
+        assert ro.items("a", "prospects") == {} and not ro.known("a")
+        assert ro.pending_intents("a") == [] and ro.recent_runs("a") == []
+    with psycopg.connect(pg_url) as conn:  # nothing was created
+        assert conn.execute("SELECT to_regclass('migrations')").fetchone() == (None,)
+    with open_postgres(url) as rw:
+        rw.put("a", Item("prospects", "k", status="synced"))
+    with open_postgres(url, read_only=True) as ro:
+        assert ro.items("a", "prospects")["k"].status == "synced"
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            ro.put("a", Item("prospects", "k2"))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM migrations WHERE version = %s", (SCHEMA_VERSION,))
+    with pytest.raises(StateError, match="start a worker .* once to migrate it"):
+        open_postgres(url, read_only=True)
+
+
+def test_an_unreachable_server_is_one_clear_line_without_the_password(
+    pg_server: TempPostgres,
+) -> None:
+    url = Secret(f"postgresql://postgres:s3cr3t-pw@/nosuchdb?host={pg_server.socket_dir}")
+    with pytest.raises(StateError) as err:
+        open_postgres(url)
+    text = str(err.value)
+    assert "s3cr3t-pw" not in text and "postgres:***@" in text
+    assert 'database "nosuchdb" does not exist' in text and "\n" not in text
+
+
+def make_sqlite_state(path: Path) -> None:
+    with State(path, clock=FakeClock(), worker="old-host:1") as s:
+        s.put("acme", Item("prospects", "a@x.io", hash="h", status="synced", remote_id="p_1"))
+        s.put("acme", Item("campaigns", "sheet:Q1", data={"wanted": "running"}))
+        s.add_intent("acme", "create_prospect", {"key": "b@x.io"}, "create-prospect:b")
+        done = s.add_intent("acme", "enroll", {"rows": {}}, "enroll:1")
+        s.add_intent("acme", "enroll", {"rows": {"b@x.io|Q1": {}}}, "enroll:2")
+        s.resolve_intent(done)
+        s.record_run("acme", {"duration_s": 1.0, "errors": 0})
+        s.record_failure("acme", "Google said no")
+        s.put("globex", Item("prospects", "c@x.io"))
+
+
+def test_state_migrate_copies_everything_pending_intents_first(tmp_path: Path, pg_url: str) -> None:
+    make_sqlite_state(tmp_path / "state.db")
+    (tmp_path / "sheetsync.toml").write_text(
+        '[state]\npath = "state.db"\n[[sheet]]\nname = "acme"\nsource = "xlsx"\n'
+        'spreadsheet = "a.xlsx"\n',
+        encoding="utf-8",
+    )
+    args = ["--config", str(tmp_path / "sheetsync.toml"), "state", "migrate", "--to", pg_url]
+    with RunLock(tmp_path / "state.db"):
+        refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2 and "already using this state file" in refused.output
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    assert "2 pending intents, 3 rows, 2 runs (sheets: acme, globex)" in done.output
+    with open_postgres(Secret(pg_url)) as pg, State(tmp_path / "state.db") as lite:
+        for sheet in ("acme", "globex"):
+            for role in ("prospects", "campaigns"):
+                mine = {k: vars(v) | {"data": v.data} for k, v in pg.items(sheet, role).items()}
+                theirs = {k: vars(v) | {"data": v.data} for k, v in lite.items(sheet, role).items()}
+                assert mine == theirs
+
+        def pending(s: Store) -> list[tuple[str, dict[str, Any], str]]:
+            return [(i.op, i.body, i.idempotency_key) for i in s.pending_intents("acme")]
+
+        assert pending(pg) == pending(lite) and len(pending(pg)) == 2
+        assert pg.recent_runs("acme") == lite.recent_runs("acme")
+        assert sql(pg, "SELECT worker FROM runs ORDER BY id") == [("old-host:1",)] * 2
+    again = CliRunner().invoke(cli, args)  # nothing is merged or overwritten
+    assert again.exit_code == 2
+    assert "already holds sheet 'acme', 'globex'; nothing was copied" in again.output
+
+
+def test_state_migrate_needs_a_state_file_and_a_postgresql_url(tmp_path: Path) -> None:
+    (tmp_path / "sheetsync.toml").write_text(
+        '[[sheet]]\nname = "acme"\nsource = "xlsx"\nspreadsheet = "a.xlsx"\n', encoding="utf-8"
+    )
+    base = ["--config", str(tmp_path / "sheetsync.toml"), "state", "migrate", "--to"]
+    wrong = CliRunner().invoke(cli, [*base, "mysql://x"])
+    assert wrong.exit_code == 2 and "--to must be a postgresql:// URL" in wrong.output
+    missing = CliRunner().invoke(cli, [*base, "postgresql://x@/y"])
+    assert missing.exit_code == 2 and "no SQLite state at" in missing.output
+    assert "Traceback" not in missing.output
+
+
+def test_sqlite_v1_files_written_before_the_worker_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TEXT);"
+        + MIGRATIONS[0].sqlite
+        + ";INSERT INTO migrations VALUES (1, 'then');"
+    )
+    db.close()
+    with State(path) as s:
+        assert s.version == SCHEMA_VERSION
