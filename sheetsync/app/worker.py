@@ -468,18 +468,20 @@ def sheet_views(config: Config) -> list[SheetView]:
     assert config.state_url is not None
     views = []
     with _reader(config.state_url) as conn:
-        engine = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone() != (None,)
+        found = conn.execute("SELECT to_regclass('runs'), to_regclass('procrastinate_jobs')")
+        state, engine = (t is not None for t in found.fetchone() or (None, None))
         for s in config.sheets:
-            last = conn.execute(
-                "SELECT worker, at, ok FROM runs WHERE sheet = %s ORDER BY id DESC LIMIT 1",
-                (s.name,),
-            ).fetchone()
-            fails = conn.execute(
-                "SELECT count(*) FROM runs WHERE sheet = %s AND ok = 0 AND id > "
-                "COALESCE((SELECT max(id) FROM runs WHERE sheet = %s AND ok = 1), 0)",
-                (s.name, s.name),
-            ).fetchone()
-            job = None
+            last = fails = job = None
+            if state:
+                last = conn.execute(
+                    "SELECT worker, at, ok FROM runs WHERE sheet = %s ORDER BY id DESC LIMIT 1",
+                    (s.name,),
+                ).fetchone()
+                fails = conn.execute(
+                    "SELECT count(*) FROM runs WHERE sheet = %s AND ok = 0 AND id > "
+                    "COALESCE((SELECT max(id) FROM runs WHERE sheet = %s AND ok = 1), 0)",
+                    (s.name, s.name),
+                ).fetchone()
             if engine:
                 job = conn.execute(
                     "SELECT j.status, j.scheduled_at, w.name FROM procrastinate_jobs j "
