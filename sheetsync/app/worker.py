@@ -63,7 +63,7 @@ from psycopg_pool import ConnectionPool
 from sheetsync.api.ratelimit import SharedRateLimiter
 from sheetsync.app.daemon import backoff_s, jitter_s
 from sheetsync.app.logs import redact, secrets_of
-from sheetsync.clock import SystemClock
+from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Config, Secret, SheetConfig
 from sheetsync.errors import ConfigError, SheetBusy, SheetsyncError, StateError
 from sheetsync.sheet.base import SheetSource
@@ -132,13 +132,15 @@ class Runtime:
     memos and the Google source's metadata last between polls, as in the daemon), and the
     limiters it shares with the other workers."""
 
-    def __init__(self, config: Config, name: str, pool: ConnectionPool) -> None:
+    def __init__(
+        self, config: Config, name: str, pool: ConnectionPool, clock: Clock | None = None
+    ) -> None:
         assert config.state_url is not None
         self.config = config
         self.url: Secret = config.state_url
         self.name = name
         self.pool = pool
-        self.clock = SystemClock()
+        self.clock = clock or SystemClock()
         self.secrets = secrets_of(config)
         self._open: dict[str, tuple[SheetSync, SheetSource]] = {}
         self._limiters: dict[str, SharedRateLimiter] = {}
