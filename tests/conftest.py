@@ -1,9 +1,10 @@
-"""Fixtures for every test folder: a throwaway PostgreSQL server, started once per run and only
-when a test asks for it (sheetsync.testing.postgres), and a fresh database per test.
+"""Fixtures for every test folder: a PostgreSQL server, and an empty database per test.
 
-Without a PostgreSQL server the tests that need one are skipped with the reason; with
-SHEETSYNC_REQUIRE_POSTGRES=1 (what .ci/run sets) they fail instead, so CI never passes by
-skipping them.
+The server is the one at $SHEETSYNC_TEST_DATABASE_URL (.ci/run starts a throwaway one and
+stops it with a trap), else a throwaway one started here, once per run and only when a test asks
+for it (sheetsync.testing.postgres.TempPostgres), stopped at the end. Without either, the tests
+that need one are skipped with the reason; with SHEETSYNC_REQUIRE_POSTGRES=1 (what .ci/run sets)
+they fail instead, so CI never passes by skipping them.
 """
 
 from __future__ import annotations
@@ -14,17 +15,24 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from sheetsync.testing.postgres import NoPostgres, TempPostgres
+from sheetsync.testing.postgres import NoPostgres, Server, TempPostgres
 
 REQUIRE_ENV = "SHEETSYNC_REQUIRE_POSTGRES"
+URL_ENV = "SHEETSYNC_TEST_DATABASE_URL"
+DATABASE = "sheetsync_tests"
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[TempPostgres]:
-    server = TempPostgres()
+def pg_server() -> Iterator[Server]:
+    given = os.environ.get(URL_ENV)
+    server = Server(given) if given else TempPostgres()
     try:
-        server.start()
+        if isinstance(server, TempPostgres):
+            server.start()
+        server.create_database(DATABASE)
     except NoPostgres as exc:
+        if isinstance(server, TempPostgres):
+            server.stop()
         if os.environ.get(REQUIRE_ENV):
             pytest.fail(f"{REQUIRE_ENV} is set and no PostgreSQL could be started: {exc}")
         pytest.skip(
@@ -34,19 +42,18 @@ def pg_server() -> Iterator[TempPostgres]:
     try:
         yield server
     finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def _pg_database(pg_server: TempPostgres) -> str:
-    return pg_server.create_database("sheetsync_tests")
+        if isinstance(server, TempPostgres):
+            server.stop()
+        else:
+            server.drop_database(DATABASE)
 
 
 @pytest.fixture
-def pg_url(_pg_database: str) -> str:
-    """An empty database of the throwaway server (emptied for each test: dropping and making
-    its schema again takes a few milliseconds, a new database a second)."""
-    with psycopg.connect(_pg_database, autocommit=True) as conn:
+def pg_url(pg_server: Server) -> str:
+    """An empty database (emptied for each test: dropping and making its schema again takes a
+    few milliseconds, a new database a second)."""
+    url = pg_server.url(DATABASE)
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA public CASCADE")
         conn.execute("CREATE SCHEMA public")
-    return _pg_database
+    return url

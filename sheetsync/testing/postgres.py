@@ -1,6 +1,7 @@
-"""A throwaway PostgreSQL server for the tests and the benchmarks: `initdb` into a temporary
-folder, listening on a unix socket in that folder only (no TCP), fsync off; `stop()` (or leaving
-the `with` block) stops it at once and removes the folder.
+"""PostgreSQL for the tests and the benchmarks. `Server(url)`: one that is already running (CI
+starts its own, see .ci/run). `TempPostgres`: a throwaway one, `initdb` into a temporary folder,
+listening on a unix socket in that folder only (no TCP), fsync off; `stop()` (or leaving the
+`with` block) stops it at once and removes the folder.
 
 PostgreSQL refuses to run as root, so under root the server runs as the `postgres` user (the
 one the Debian package creates). `NoPostgres` says why no server could be started (no
@@ -16,6 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -38,8 +40,33 @@ def find_bindir() -> Path | None:
     return versions[-1].parent if versions else None
 
 
-class TempPostgres:
+class Server:
+    """A running server; `url(dbname)` reaches one of its databases as a superuser."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def url(self, dbname: str = "postgres") -> str:
+        return urlsplit(self._url)._replace(path=f"/{dbname}").geturl()
+
+    def create_database(self, name: str) -> str:
+        """A new empty database (in place of any of that name); its URL."""
+        try:
+            with psycopg.connect(self.url(), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+                conn.execute(f'CREATE DATABASE "{name}"'.encode())
+        except psycopg.Error as exc:
+            raise NoPostgres(f"cannot create a database at {self.url()}: {exc}") from None
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+class TempPostgres(Server):
     def __init__(self) -> None:
+        super().__init__("")
         self.dir: Path | None = None
         self._as: list[str] = []
 
@@ -54,14 +81,6 @@ class TempPostgres:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    @property
-    def socket_dir(self) -> Path:
-        assert self.dir is not None, "start() first"
-        return self.dir
-
-    def url(self, dbname: str = "postgres") -> str:
-        return f"postgresql://postgres@/{dbname}?host={self.socket_dir}"
 
     def start(self) -> None:
         bindir = find_bindir()
@@ -102,12 +121,7 @@ class TempPostgres:
                     tail += log.read_text(errors="replace").strip().splitlines()[-3:]
                 self.stop()
                 raise NoPostgres(f"{Path(cmd[0]).name} failed: {' / '.join(tail)}")
-
-    def create_database(self, name: str) -> str:
-        """A new empty database; its URL."""
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"'.encode())
-        return self.url(name)
+        self._url = f"postgresql://postgres@/postgres?host={self.dir}"
 
     def stop(self) -> None:
         if self.dir is None:

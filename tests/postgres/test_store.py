@@ -25,7 +25,7 @@ from sheetsync.state import SCHEMA_VERSION, Item, State
 from sheetsync.state.base import Store
 from sheetsync.state.migrations import MIGRATIONS
 from sheetsync.state.postgres import open_postgres
-from sheetsync.testing.postgres import TempPostgres
+from sheetsync.testing.postgres import Server
 
 Opener = Callable[..., Store]
 
@@ -236,10 +236,8 @@ def test_read_only_writes_nothing_and_reads_an_empty_database_as_empty(pg_url: s
         open_postgres(url, read_only=True)
 
 
-def test_an_unreachable_server_is_one_clear_line_without_the_password(
-    pg_server: TempPostgres,
-) -> None:
-    url = Secret(f"postgresql://postgres:s3cr3t-pw@/nosuchdb?host={pg_server.socket_dir}")
+def test_an_unreachable_server_is_one_clear_line_without_the_password(pg_server: Server) -> None:
+    url = Secret(pg_server.url("nosuchdb").replace("postgres@", "postgres:s3cr3t-pw@", 1))
     with pytest.raises(StateError) as err:
         open_postgres(url)
     text = str(err.value)
