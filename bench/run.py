@@ -12,6 +12,9 @@ loopback, in this process, and prints a table (or one JSON object):
 - backlog: 1,000 new prospects enrolled into one new running campaign at 6,000 calls/min, on
            the real clock, cycles back to back like the daemon; the full run adds the same
            backlog at 600/min, where the limit binds.
+- workers: `sheetsync worker` processes on a throwaway PostgreSQL over 200 sheets, the failover
+           after kill -9, and the PostgreSQL store against SQLite (bench/workers.py; skipped,
+           with the reason, when no PostgreSQL server can be started here).
 
 docs/PERFORMANCE.md holds the figures of one full run and what limits each of them.
 """
@@ -317,7 +320,18 @@ def run(*, quick: bool) -> dict[str, Any]:
     backlog["first_sync_at_60_per_min"] = first_sync_at_real_limit(
         FIRST_SYNC_PROSPECTS, measured_backlogs
     )
-    return {"polls": polls, "naive": naive, "backlog": backlog}
+    return {"polls": polls, "naive": naive, "backlog": backlog, "workers": _workers(quick)}
+
+
+def _workers(quick: bool) -> dict[str, Any]:
+    from bench import workers  # it imports this module's helpers
+    from sheetsync.testing.postgres import NoPostgres
+
+    try:
+        return workers.run(quick=quick)
+    except NoPostgres as exc:
+        note(f"workers: skipped ({exc})")
+        return {"skipped": str(exc)}
 
 
 POLL_COLUMNS = (
@@ -370,6 +384,13 @@ def render(result: dict[str, Any]) -> str:
         f"{first['engine_calls']:,} calls, {first['engine_hours']} h "
         f"(minimum {first['minimum_calls']:,} calls, {first['minimum_hours']} h)",
     ]
+    workers = result.get("workers")
+    if workers and "skipped" not in workers:
+        from bench.workers import render as render_workers
+
+        out += ["", render_workers(workers)]
+    elif workers:
+        out += ["", f"workers: skipped ({workers['skipped']})"]
     return "\n".join(out)
 
 

@@ -1,0 +1,369 @@
+"""Workers on a PostgreSQL state: `sheetsync worker` processes on this machine sharing 200 Google
+sheets (the emulator) against the WarmySender sandbox, both answering after LATENCY_S; the
+failover after kill -9; and what the PostgreSQL store costs a poll against SQLite.
+
+    python bench/workers.py [--quick] [--json]      (bench/run.py reports it as "workers")
+
+- fleet:    1, 2 and 4 workers, for WINDOW_S after a warm-up, in two settings: `limits` (Google's
+            default 60 reads and 60 writes a minute per credential, WarmySender's default 60
+            calls a minute, polls every 60 s: the limits bind) and `throughput` (limits out of
+            reach, polls every 15 s: the workers' speed binds). New prospects arrive at
+            CHURN_PER_S on random sheets, so polls have API work. From the run records and the
+            two servers: polls a minute, API calls and Google reads a minute against the limits,
+            overlapping cycles of one sheet, 429s.
+- failover: 2 workers on the production [workers] defaults; one is killed (-9) in the middle of
+            cycles; for the sheets it was in a cycle of, the time to their next cycle.
+- store:    one long-lived SheetSync in this process (the emulator and the sandbox too, on a
+            fake clock), unchanged and 1%-changed polls of a 1,000 and a 10,000-prospect sheet,
+            with the state in SQLite and in PostgreSQL (the same throwaway server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `python bench/workers.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg  # noqa: E402
+
+from bench.fixtures import (  # noqa: E402
+    TOKEN,
+    UNLIMITED,
+    CountingSandbox,
+    World,
+    campaign_tabs,
+    prospect_row,
+    seed,
+)
+from bench.run import changed_rows, measured, note, table  # noqa: E402
+from sheetsync.api.ratelimit import RateLimiter  # noqa: E402
+from sheetsync.clock import FakeClock  # noqa: E402
+from sheetsync.config import Secret  # noqa: E402
+from sheetsync.sandbox import DEMO_KEY, Faults, SandboxServer  # noqa: E402
+from sheetsync.state.postgres import open_postgres  # noqa: E402
+from sheetsync.sync.cycle import open_sync  # noqa: E402
+from sheetsync.testing.postgres import TempPostgres  # noqa: E402
+from sheetsync.testing.sheets_emulator import SheetsEmulator  # noqa: E402
+
+LATENCY_S = 0.08
+SHEETS = 200
+WINDOW_S = 60.0
+WARMUP_S = 15.0
+CHURN_PER_S = 2.0  # new prospects a second, on random sheets
+WORKER_COUNTS = (1, 2, 4)
+CONCURRENCY = 4  # cycles at once per worker
+SETTINGS = {
+    "limits": {"poll_s": 60, "google_per_min": 60, "warmysender_per_min": 60},
+    "throughput": {"poll_s": 15, "google_per_min": UNLIMITED, "warmysender_per_min": 6_000},
+}
+STORE_SIZES = (1_000, 10_000)
+
+
+class SlowEmulator(SheetsEmulator):
+    """The emulator answering after LATENCY_S, counting the status of every answer."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.statuses: collections.Counter[int] = collections.Counter()
+        self.hook = lambda kind, emu: time.sleep(LATENCY_S)
+
+    def handle(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        status, body = super().handle(*args, **kwargs)
+        self.statuses[status] += 1
+        return status, body
+
+
+def empty_tabs() -> dict[str, list[list[object]]]:
+    return {t: rows[:1] for t, rows in campaign_tabs(0).items()}
+
+
+def write_config(folder: Path, urls: dict[str, str], sheets: list[str], poll_s: int,
+                 google_per_min: int) -> Path:  # fmt: skip
+    text = (
+        f'[warmysender]\nbase_url = "{urls["api"]}"\n'
+        f'[google]\nauth = "token"\nsheets_base_url = "{urls["sheets"]}"\n'
+        f"quota_per_minute = {google_per_min}\n"
+        f'[state]\nurl = "{urls["state"]}"\n'
+    )
+    for i, sid in enumerate(sheets):
+        text += (
+            f'[[sheet]]\nname = "s{i:03d}"\nsource = "google"\nspreadsheet = "{sid}"\n'
+            f'poll_seconds = {poll_s}\nsettle_polls = 0\ncustom_fields = ["Industry"]\n'
+        )
+    path = folder / "sheetsync.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+class Fleet:
+    """PostgreSQL database + emulator + sandbox + `n` worker processes on one config."""
+
+    def __init__(self, pg: TempPostgres, name: str, *, sheets: int, poll_s: int,
+                 google_per_min: int, warmysender_per_min: int) -> None:  # fmt: skip
+        self.url = pg.create_database(name)
+        self.emu = SlowEmulator(
+            tokens={TOKEN}, read_quota_per_min=google_per_min, write_quota_per_min=google_per_min
+        )
+        self.sandbox = CountingSandbox(seed(warmysender_per_min), faults=Faults())
+        self.sandbox.faults.latency_ms = int(LATENCY_S * 1000)
+        self.server = SandboxServer(self.sandbox)
+        self.tmp = tempfile.TemporaryDirectory(prefix="sheetsync-fleet-")
+        self.folder = Path(self.tmp.name)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.server.start()
+        self.emu.start()
+        self.sheets = [self.emu.create_spreadsheet(empty_tabs()) for _ in range(sheets)]
+        self.rows = [1] * sheets
+        urls = {"api": self.server.base_url, "sheets": self.emu.base_url, "state": self.url}
+        write_config(self.folder, urls, self.sheets, poll_s, google_per_min)
+        self._stop = threading.Event()
+        self._churn = threading.Thread(target=self._arrivals, daemon=True)
+        self.added = 0
+
+    def start(self, workers: int, *, env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "WARMYSENDER_API_KEY": DEMO_KEY, "SHEETSYNC_GOOGLE_TOKEN": TOKEN,
+               **(env or {})}  # fmt: skip
+        for i in range(workers):
+            cmd = [sys.executable, "-m", "sheetsync", "--config", "sheetsync.toml", "worker",
+                   "--name", f"w{i}", "--concurrency", str(CONCURRENCY)]  # fmt: skip
+            log = (self.folder / f"w{i}.log").open("wb")
+            self.procs.append(
+                subprocess.Popen(cmd, cwd=self.folder, env=env, stderr=log, stdout=log)
+            )
+        self._churn.start()
+
+    def _arrivals(self) -> None:
+        """New prospects on random sheets, CHURN_PER_S of them a second."""
+        rng = random.Random(7)
+        while not self._stop.wait(1.0 / CHURN_PER_S):
+            n = rng.randrange(len(self.sheets))
+            row = self.rows[n] + 1
+            for col, value in enumerate(prospect_row(10_000 * n + row)):
+                self.emu.set_cell(self.sheets[n], "Prospects", row, col, value)
+            self.rows[n] = row
+            self.added += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(10)
+        self.emu.close()
+        self.server.close()
+        self.tmp.cleanup()
+
+
+def runs(url: str, since: float) -> list[tuple[str, str, float, float, bool]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT sheet, worker, started, finished, ok = 1 FROM runs "
+            "WHERE finished >= %s ORDER BY id",
+            (since,),
+        ).fetchall()
+
+
+def overlapping(records: list[tuple[str, str, float, float, bool]]) -> int:
+    by_sheet: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+    for sheet, _, started, finished, ok in records:
+        if ok and started is not None:
+            by_sheet[sheet].append((started, finished))
+    found = 0
+    for cycles in by_sheet.values():
+        cycles.sort()
+        found += sum(1 for a, b in zip(cycles, cycles[1:], strict=False) if b[0] < a[1])
+    return found
+
+
+def bench_fleet(pg: TempPostgres, setting: str, workers: int, *, sheets: int, window_s: float,
+                warmup_s: float) -> dict[str, Any]:  # fmt: skip
+    limits = SETTINGS[setting]
+    note(f"fleet {setting}: {workers} workers x {sheets} sheets, {window_s:.0f}s window")
+    fleet = Fleet(pg, f"fleet_{setting}_{workers}", sheets=sheets, poll_s=limits["poll_s"],
+                  google_per_min=limits["google_per_min"],
+                  warmysender_per_min=limits["warmysender_per_min"])  # fmt: skip
+    try:
+        fleet.start(workers)
+        time.sleep(warmup_s)
+        api0, google0 = sum(fleet.sandbox.statuses.values()), sum(fleet.emu.statuses.values())
+        reads0, t0 = fleet.emu.reads, time.time()
+        time.sleep(window_s)
+        t1 = time.time()
+        api = sum(fleet.sandbox.statuses.values()) - api0
+        google = sum(fleet.emu.statuses.values()) - google0
+        reads = fleet.emu.reads - reads0
+        records = runs(fleet.url, 0)
+        in_window = [r for r in records if r[2] is not None and t0 <= r[2] < t1]
+        per_min = 60.0 / (t1 - t0)
+        return {
+            "setting": setting,
+            "workers": workers,
+            "sheets": sheets,
+            "poll_seconds": limits["poll_s"],
+            "polls_wanted_per_min": round(sheets * 60 / limits["poll_s"]),
+            "polls_per_min": round(len(in_window) * per_min, 1),
+            "api_calls_per_min": round(api * per_min, 1),
+            "api_limit_per_min": limits["warmysender_per_min"],
+            "google_requests_per_min": round(google * per_min, 1),
+            "google_reads_per_min": round(reads * per_min, 1),
+            "google_read_limit_per_min": limits["google_per_min"],
+            "failed_cycles": sum(1 for r in in_window if not r[4]),
+            "overlapping_cycles": overlapping(records),
+            "http_429_warmysender": fleet.sandbox.statuses[429],
+            "http_429_google": fleet.emu.statuses[429],
+            "workers_seen": len({r[1] for r in in_window}),
+            "prospects_added": fleet.added,
+        }
+    finally:
+        fleet.close()
+
+
+def bench_failover(pg: TempPostgres, *, sheets: int) -> dict[str, Any]:
+    """Kill -9 one of two workers while it is in cycles; the time its sheets wait."""
+    note(f"failover: 2 workers x {sheets} sheets, production [workers] defaults")
+    fleet = Fleet(pg, "failover", sheets=sheets, poll_s=60, google_per_min=UNLIMITED,
+                  warmysender_per_min=6_000)  # fmt: skip
+    try:
+        fleet.start(2)
+        victim = fleet.procs[0]
+        deadline = time.time() + 120
+        held: list[str] = []
+        with psycopg.connect(fleet.url, autocommit=True) as conn:
+            while not held and time.time() < deadline:
+                time.sleep(0.05)
+                try:
+                    held = [r[0] for r in conn.execute(
+                        "SELECT j.args->>'sheet' FROM procrastinate_jobs j JOIN workers w "
+                        "ON w.id = j.worker_id WHERE w.name = 'w0' AND j.status = 'doing'"
+                    ).fetchall()]  # fmt: skip
+                except psycopg.errors.UndefinedTable:
+                    pass  # the workers have not created the tables yet
+        victim.kill()
+        killed = time.time()
+        note(f"failover: killed w0 in cycles of {len(held)} sheets")
+        waits: dict[str, float] = {}
+        while len(waits) < len(held) and time.time() < killed + 120:
+            time.sleep(0.2)
+            for sheet, _, started, _, ok in runs(fleet.url, killed):
+                if sheet in held and ok and started is not None and started > killed:
+                    waits.setdefault(sheet, started - killed)
+        return {
+            "sheets": sheets,
+            "held_by_the_killed_worker": len(held),
+            "handed_on": len(waits),
+            "max_wait_s": round(max(waits.values()), 1) if waits else None,
+            "median_wait_s": round(statistics.median(waits.values()), 1) if waits else None,
+            "bound_s": 20 + 5 + 0.5,  # failover_seconds + a keeper tick + a fetch
+        }
+    finally:
+        fleet.close()
+
+
+def bench_store(pg: TempPostgres, size: int) -> list[dict[str, Any]]:
+    """The same unchanged and 1%-changed polls with the state in SQLite, then PostgreSQL."""
+    out = []
+    for store in ("sqlite", "postgresql"):
+        note(f"store: {size:,} rows on {store}")
+        clock = FakeClock()
+        with World(clock=clock) as world:
+            world.make_sheet(campaign_tabs(size))
+            config = world.config()
+            state = None
+            if store == "postgresql":
+                url = pg.create_database(f"store_{size}")
+                state = open_postgres(Secret(url), clock=clock)
+            limiter = RateLimiter(UNLIMITED, clock=clock)
+            with open_sync(config, config.sheets[0], clock=clock, limiter=limiter,
+                           state=state) as sync:  # fmt: skip
+                for _ in range(50):
+                    clock.advance(60)
+                    if not sync.cycle().deferred:
+                        break
+                clock.advance(60)
+                sync.cycle()  # statuses written: the sheet is settled
+                for version, fraction in enumerate((0.0, 0.01), start=1):
+                    rows = changed_rows(size, fraction)
+                    world.edit_prospects(rows, version)
+                    clock.advance(60)
+                    m: dict[str, Any] = {}
+                    with measured(m):
+                        report = sync.cycle()
+                    out.append({"store": store, "rows": size, "changed_rows": len(rows),
+                                "api_calls": report.api_calls, **m})  # fmt: skip
+            if state is not None:
+                state.close()
+    return out
+
+
+def run(*, quick: bool) -> dict[str, Any]:
+    sheets = 20 if quick else SHEETS
+    window, warmup = (15.0, 10.0) if quick else (WINDOW_S, WARMUP_S)
+    counts = (1, 2) if quick else WORKER_COUNTS
+    settings = ("throughput",) if quick else tuple(SETTINGS)
+    with TempPostgres() as pg:
+        fleet = [
+            bench_fleet(pg, s, n, sheets=sheets, window_s=window, warmup_s=warmup)
+            for s in settings
+            for n in counts
+        ]
+        failover = bench_failover(pg, sheets=sheets)
+        store = [r for size in STORE_SIZES[: 1 if quick else None] for r in bench_store(pg, size)]
+    return {"fleet": fleet, "failover": failover, "store": store, "latency_s": LATENCY_S}
+
+
+FLEET_COLUMNS = (
+    "setting", "workers", "sheets", "polls_wanted_per_min", "polls_per_min",
+    "api_calls_per_min", "api_limit_per_min", "google_reads_per_min", "google_read_limit_per_min",
+    "overlapping_cycles", "http_429_warmysender", "http_429_google", "failed_cycles",
+)  # fmt: skip
+STORE_COLUMNS = ("store", "rows", "changed_rows", "api_calls", "wall_s", "engine_cpu_s", "cpu_s")
+
+
+def render(result: dict[str, Any]) -> str:
+    f = result["failover"]
+    return "\n".join(
+        [
+            f"fleet (every answer after {result['latency_s'] * 1000:.0f} ms)",
+            table(result["fleet"], FLEET_COLUMNS),
+            "",
+            f"failover: kill -9 of a worker in cycles of {f['held_by_the_killed_worker']} "
+            f"sheets; {f['handed_on']} carried on elsewhere after {f['median_wait_s']} s "
+            f"(median), {f['max_wait_s']} s (max); bound {f['bound_s']} s",
+            "",
+            "store: one poll of a long-lived SheetSync",
+            table(result["store"], STORE_COLUMNS),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20 sheets, short windows")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    result = run(quick=args.quick)
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
