@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import openpyxl
 import pytest
@@ -60,6 +61,7 @@ def test_example_config_package_data_matches_config_folder() -> None:
         ("config-xlsx.toml", "xlsx"),
         ("config-google.toml", "google"),
         ("lead-export-mapping.toml", "xlsx"),
+        ("config-workers.toml", "google"),
     ],
 )
 def test_sample_configs_load(name: str, source: str) -> None:
@@ -98,6 +100,20 @@ def test_systemd_unit_runs_the_daemon_and_stops_with_sigterm() -> None:
     assert "KillSignal=SIGTERM" in text
     assert "EnvironmentFile=" in text  # the key lives outside the unit
     assert "WARMYSENDER_API_KEY=" not in text.split("[Unit]", 1)[1]
+
+
+def test_worker_unit_runs_a_worker_and_keeps_secrets_out() -> None:
+    text = (SAMPLES / "sheetsync-worker.service").read_text(encoding="utf-8")
+    exec_start = [line for line in text.splitlines() if line.startswith("ExecStart=")]
+    assert len(exec_start) == 1 and exec_start[0].endswith(" worker")
+    assert "KillSignal=SIGTERM" in text and "Restart=on-failure" in text
+    assert "EnvironmentFile=" in text
+    unit = text.split("[Unit]", 1)[1]
+    assert "PASSWORD=" not in unit and "WARMYSENDER_API_KEY=" not in unit
+    workers = load_config(SAMPLES / "config-workers.toml", env={})
+    assert workers.state_url is not None
+    assert urlsplit(workers.state_url.reveal()).password is None  # it lives in the environment
+    assert [s.poll_seconds for s in workers.sheets] == [60, 120]
 
 
 def test_lead_export_rows_become_prospect_bodies() -> None:
