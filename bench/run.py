@@ -394,13 +394,21 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="sizes up to 10,000 rows only")
+def main(
+    argv: list[str] | None = None,
+    *,
+    doc: str = __doc__,
+    quick: str = "sizes up to 10,000 rows only",
+    measure: Callable[..., dict[str, Any]] = run,
+    show: Callable[[dict[str, Any]], str] = render,
+) -> int:
+    """`--quick` and `--json` (bench/workers.py has the same command line)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    result = run(quick=args.quick)
-    print(json.dumps(result, indent=2) if args.json else render(result))
+    result = measure(quick=args.quick)
+    print(json.dumps(result, indent=2) if args.json else show(result))
     return 0
 
 

@@ -20,9 +20,7 @@ failover after kill -9; and what the PostgreSQL store costs a poll against SQLit
 
 from __future__ import annotations
 
-import argparse
 import collections
-import json
 import os
 import random
 import signal
@@ -40,6 +38,7 @@ if __package__ in (None, ""):  # `python bench/workers.py`
 
 import psycopg  # noqa: E402
 
+from bench import run as bench_run  # noqa: E402
 from bench.fixtures import (  # noqa: E402
     TOKEN,
     UNLIMITED,
@@ -146,6 +145,17 @@ class Fleet:
             )
         self._churn.start()
 
+    def workers_cpu_s(self) -> float:
+        """CPU seconds the worker processes used so far (user + system, from /proc)."""
+        total = 0
+        for p in self.procs:
+            try:
+                fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
+
     def _arrivals(self) -> None:
         """New prospects on random sheets, CHURN_PER_S of them a second."""
         rng = random.Random(7)
@@ -206,8 +216,10 @@ def bench_fleet(pg: TempPostgres, setting: str, workers: int, *, sheets: int, wi
         time.sleep(warmup_s)
         api0, google0 = sum(fleet.sandbox.statuses.values()), sum(fleet.emu.statuses.values())
         reads0, t0 = fleet.emu.reads, time.time()
+        cpu0, servers0 = fleet.workers_cpu_s(), time.process_time()
         time.sleep(window_s)
         t1 = time.time()
+        cpu, servers = fleet.workers_cpu_s() - cpu0, time.process_time() - servers0
         api = sum(fleet.sandbox.statuses.values()) - api0
         google = sum(fleet.emu.statuses.values()) - google0
         reads = fleet.emu.reads - reads0
@@ -231,24 +243,30 @@ def bench_fleet(pg: TempPostgres, setting: str, workers: int, *, sheets: int, wi
             "http_429_warmysender": fleet.sandbox.statuses[429],
             "http_429_google": fleet.emu.statuses[429],
             "workers_seen": len({r[1] for r in in_window}),
+            "workers_cores": round(cpu / (t1 - t0), 2),  # CPU used by the workers, in cores
+            "servers_cores": round(servers / (t1 - t0), 2),  # by the emulator and the sandbox
             "prospects_added": fleet.added,
         }
     finally:
         fleet.close()
 
 
-def bench_failover(pg: TempPostgres, *, sheets: int) -> dict[str, Any]:
-    """Kill -9 one of two workers while it is in cycles; the time its sheets wait."""
+def bench_failover(pg: TempPostgres, *, sheets: int, warmup_s: float) -> dict[str, Any]:
+    """Kill -9 one of two workers, at steady state, while it is in cycles of at least two
+    sheets (or one, after a minute of trying); the time those sheets wait."""
     note(f"failover: 2 workers x {sheets} sheets, production [workers] defaults")
     fleet = Fleet(pg, "failover", sheets=sheets, poll_s=60, google_per_min=UNLIMITED,
                   warmysender_per_min=6_000)  # fmt: skip
     try:
         fleet.start(2)
         victim = fleet.procs[0]
-        deadline = time.time() + 120
+        time.sleep(warmup_s)
+        deadline = time.time() + 60
         held: list[str] = []
         with psycopg.connect(fleet.url, autocommit=True) as conn:
-            while not held and time.time() < deadline:
+            while len(held) < (2 if time.time() < deadline else 1):
+                if time.time() > deadline + 120:
+                    raise RuntimeError("the first worker never ran a cycle")
                 time.sleep(0.05)
                 try:
                     held = [r[0] for r in conn.execute(
@@ -273,6 +291,7 @@ def bench_failover(pg: TempPostgres, *, sheets: int) -> dict[str, Any]:
             "max_wait_s": round(max(waits.values()), 1) if waits else None,
             "median_wait_s": round(statistics.median(waits.values()), 1) if waits else None,
             "bound_s": 20 + 5 + 0.5,  # failover_seconds + a keeper tick + a fetch
+            "after_warmup_s": warmup_s,
         }
     finally:
         fleet.close()
@@ -325,7 +344,7 @@ def run(*, quick: bool) -> dict[str, Any]:
             for s in settings
             for n in counts
         ]
-        failover = bench_failover(pg, sheets=sheets)
+        failover = bench_failover(pg, sheets=sheets, warmup_s=warmup)
         store = [r for size in STORE_SIZES[: 1 if quick else None] for r in bench_store(pg, size)]
     return {"fleet": fleet, "failover": failover, "store": store, "latency_s": LATENCY_S}
 
@@ -334,6 +353,7 @@ FLEET_COLUMNS = (
     "setting", "workers", "sheets", "polls_wanted_per_min", "polls_per_min",
     "api_calls_per_min", "api_limit_per_min", "google_reads_per_min", "google_read_limit_per_min",
     "overlapping_cycles", "http_429_warmysender", "http_429_google", "failed_cycles",
+    "workers_cores", "servers_cores",
 )  # fmt: skip
 STORE_COLUMNS = ("store", "rows", "changed_rows", "api_calls", "wall_s", "engine_cpu_s", "cpu_s")
 
@@ -356,13 +376,8 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20 sheets, short windows")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-    result = run(quick=args.quick)
-    print(json.dumps(result, indent=2) if args.json else render(result))
-    return 0
+    return bench_run.main(argv, doc=__doc__, quick="20 sheets, short windows", measure=run,
+                          show=render)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@
     │       └── SheetUnavailable    429/5xx/timeouts on the sheet after retries ran out
     └── StateError             the state file is unreadable or from a newer sheetsync
         ├── StateLocked         another `sheetsync run` holds the state file's lock (.pid)
-        └── SheetBusy           another process is in a cycle of this sheet (PostgreSQL)
+        ├── SheetBusy           another process is in a cycle of this sheet (PostgreSQL)
+        └── StateUnreachable    the PostgreSQL state cannot be reached (exit 3)
 
 Every message says what is wrong and what to do. No exception ever carries a secret.
 """
@@ -91,6 +92,12 @@ class SheetBusy(StateError):
             f"ends (`sheetsync status` shows which worker)"
         )
         self.sheet = sheet
+
+
+class StateUnreachable(StateError):
+    """The PostgreSQL server of the state cannot be reached or refused us (exit 3: try again)."""
+
+    exit_code = EXIT_SERVICE
 
 
 class ServiceError(SheetsyncError):

@@ -65,7 +65,7 @@ from sheetsync.app.daemon import backoff_s, jitter_s
 from sheetsync.app.logs import redact, secrets_of
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Config, Secret, SheetConfig
-from sheetsync.errors import ConfigError, SheetBusy, SheetsyncError, StateError
+from sheetsync.errors import ConfigError, ServiceError, SheetBusy, SheetsyncError, StateError
 from sheetsync.sheet.base import SheetSource
 from sheetsync.sheet.connect import open_source
 from sheetsync.state.postgres import PostgresState, connect, connect_pool, schema_lock, shown
@@ -81,6 +81,10 @@ FETCH_INTERVAL_S = 0.5  # a poll due now starts within this (jobs due later are 
 BUSY_RETRY_S = 5.0  # a sheet held by a worker taken for dead is tried again this soon
 WARMYSENDER_DEFAULT_LIMIT = 60  # until X-RateLimit-Limit says otherwise
 MAX_BLOCK_S = 5.0  # a call that would wait longer for the shared budget waits for the next poll
+# Google counts a request when it arrives, and requests from several machines arrive after
+# uneven delays: each slot of its quota is held this much longer than the minute.
+GOOGLE_MARGIN_S = 2.0
+RESCUED_PRIORITY = 1  # the polls of a dead worker's sheets go before the others due
 
 
 def sheet_lock(sheet: str) -> str:
@@ -151,20 +155,18 @@ class Runtime:
 
     # --- shared limits -------------------------------------------------------------------------
 
-    def limiter(
-        self, key: str, per_minute: int, max_block_s: float | None = None
-    ) -> SharedRateLimiter:
+    def limiter(self, key: str, per_minute: int, **options: Any) -> SharedRateLimiter:
         with self._lock:
             found = self._limiters.get(key)
             if found is None:
-                found = SharedRateLimiter(
-                    self.pool, key, per_minute, clock=self.clock, max_block_s=max_block_s
-                )
+                found = SharedRateLimiter(self.pool, key, per_minute, clock=self.clock, **options)
                 self._limiters[key] = found
             return found
 
     def google_quota(self, credential: str, kind: str) -> None:
-        self.limiter(f"google:{credential}:{kind}", self.config.google.quota_per_minute).acquire()
+        per_minute = self.config.google.quota_per_minute
+        limiter = self.limiter(f"google:{credential}:{kind}", per_minute, margin_s=GOOGLE_MARGIN_S)
+        limiter.acquire()
 
     def warmysender_limiter(self) -> SharedRateLimiter:
         """The budget of the config's API key, that is of its workspace (one config, one key),
@@ -173,7 +175,9 @@ class Runtime:
         ws = self.config.warmysender
         who = f"{ws.base_url} {ws.require_key().reveal()}".encode()
         digest = hashlib.sha256(who).hexdigest()[:16]
-        return self.limiter(f"warmysender:{digest}", WARMYSENDER_DEFAULT_LIMIT, MAX_BLOCK_S)
+        return self.limiter(
+            f"warmysender:{digest}", WARMYSENDER_DEFAULT_LIMIT, max_block_s=MAX_BLOCK_S
+        )
 
     # --- cycles --------------------------------------------------------------------------------
 
@@ -251,15 +255,16 @@ class Runtime:
 # --- the jobs ----------------------------------------------------------------------------------
 
 
-async def defer_poll(app: procrastinate.App, sheet: str, at: float, failures: int = 0) -> None:
+async def defer_poll(
+    app: procrastinate.App, sheet: str, at: float, failures: int = 0, priority: int = 0
+) -> None:
     """The next poll of `sheet`, due at `at` (epoch s); a poll already waiting is kept."""
     task = app.tasks[POLL]
     lock = sheet_lock(sheet)
     when = datetime.fromtimestamp(at, UTC)
+    job = task.configure(lock=lock, queueing_lock=lock, schedule_at=when, priority=priority)
     with contextlib.suppress(engine_errors.AlreadyEnqueued):
-        await task.configure(lock=lock, queueing_lock=lock, schedule_at=when).defer_async(
-            sheet=sheet, failures=failures
-        )
+        await job.defer_async(sheet=sheet, failures=failures)
 
 
 def build_app(rt: Runtime) -> procrastinate.App:
@@ -319,7 +324,6 @@ async def _keep(
         log.warning("%s: %s", sheet, message, extra={"fields": {"event": "failover"}})
         await asyncio.to_thread(rt.state().record_failure, sheet, message)
         rescued.add(sheet)
-    await jobs.prune_stalled_workers(failover)
     rows = await connector.execute_query_all_async(
         "SELECT DISTINCT args->>'sheet' AS sheet FROM procrastinate_jobs "
         "WHERE task_name = %(task)s AND status IN ('todo', 'doing')",
@@ -328,9 +332,10 @@ async def _keep(
     waiting = {r["sheet"] for r in rows}
     now = time.time()
     for name, config in sheets.items():
-        if name not in waiting:
-            spread = 0.0 if name in rescued else random.uniform(0, jitter_s(config.poll_seconds))
-            await defer_poll(app, name, now + spread)
+        if name in rescued:
+            await defer_poll(app, name, now, priority=RESCUED_PRIORITY)
+        elif name not in waiting:
+            await defer_poll(app, name, now + random.uniform(0, jitter_s(config.poll_seconds)))
     await connector.execute_query_async(
         "DELETE FROM workers WHERE id NOT IN (SELECT id FROM procrastinate_workers)"
     )
@@ -357,14 +362,20 @@ def run_worker(config: Config, *, name: str | None = None, concurrency: int = 4)
     try:
         rt.state().prepare()
         prepare_engine(pool)
-        asyncio.run(_serve(build_app(rt), rt, concurrency))
+        signalled = asyncio.run(_serve(build_app(rt), rt, concurrency))
     finally:
         rt.close()
         pool.close()
+    if not signalled:  # procrastinate stops a worker whose heartbeat or listener failed
+        raise ServiceError(
+            f"{name}: the worker lost its connection to the job queue in PostgreSQL (see the log "
+            "above) and stopped; start it again (systemd's Restart=on-failure does)"
+        )
     log.info("%s: stopped", name)
 
 
-async def _serve(app: procrastinate.App, rt: Runtime, concurrency: int) -> None:
+async def _serve(app: procrastinate.App, rt: Runtime, concurrency: int) -> bool:
+    """Run the worker until it stops; whether a signal stopped it."""
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(concurrency + 2, thread_name_prefix="cycle"))
     w = rt.config.workers
@@ -405,6 +416,7 @@ async def _serve(app: procrastinate.App, rt: Runtime, concurrency: int) -> None:
             if worker_id is not None:
                 with contextlib.suppress(psycopg.Error):
                     await asyncio.to_thread(rt.unregister, worker_id)
+    return signals.count > 0
 
 
 class _Signals:

@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Secret
-from sheetsync.errors import SheetBusy, StateError
+from sheetsync.errors import SheetBusy, StateError, StateUnreachable
 from sheetsync.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from sheetsync.state.model import (
     Intent,
@@ -72,9 +72,9 @@ def schema_lock(conn: psycopg.Connection[Any]) -> Iterator[None]:
         conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
-def unreachable(url: Secret, exc: Exception) -> StateError:
+def unreachable(url: Secret, exc: Exception) -> StateUnreachable:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StateError(
+    return StateUnreachable(
         f"cannot use the PostgreSQL state at {shown(url)}: {reason}; check [state] url (or "
         "SHEETSYNC_STATE_URL), that the server is up and that the user may connect"
     )
@@ -160,12 +160,13 @@ class PostgresState:
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
-        if self._pinned is not None:
-            yield self._pinned
-            return
+        """The pinned connection, else one from the pool; a lost server is a StateError."""
         try:
-            with self.pool.connection() as conn:
-                yield conn
+            if self._pinned is not None:
+                yield self._pinned
+            else:
+                with self.pool.connection() as conn:
+                    yield conn
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise unreachable(self.url, exc) from None
 

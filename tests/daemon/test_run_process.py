@@ -40,11 +40,14 @@ class WatchedSandbox(Sandbox):
 
 
 class Daemon:
-    """A `sheetsync run` process; its stderr lines arrive on a queue as they are written."""
+    """A `sheetsync run` process (or another `command`); its stderr lines arrive on a queue as
+    they are written."""
+
+    command = "run"
 
     def __init__(self, folder: Path, *args: str) -> None:
         env = {**os.environ, "WARMYSENDER_API_KEY": DEMO_KEY, "PYTHONUNBUFFERED": "1"}
-        cmd = [sys.executable, "-m", "sheetsync", "--config", "sheetsync.toml", "run", *args]
+        cmd = [sys.executable, "-m", "sheetsync", "--config", "sheetsync.toml", self.command, *args]
         self.proc = subprocess.Popen(
             cmd, cwd=folder, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
         )

@@ -7,10 +7,7 @@ from __future__ import annotations
 import collections
 import json
 import os
-import queue
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +19,9 @@ import psycopg
 import pytest
 
 from sheetsync.data.demo_workbook import build_workbook
-from sheetsync.sandbox.seed import DEMO_KEY, demo_seed
+from sheetsync.sandbox.seed import demo_seed
 from sheetsync.sandbox.service import Reply, Sandbox
+from tests.daemon.test_run_process import Daemon
 
 WAIT_S = 60.0  # the bound on every wait; the happy paths take a few seconds
 HEARTBEAT_S = 0.5
@@ -83,64 +81,22 @@ def write_config(folder: Path, base_url: str, state_url: str, sheets: int, poll_
     (folder / "sheetsync.toml").write_text(text, encoding="utf-8")
 
 
-class Worker:
-    """A `sheetsync worker` process; its stderr lines arrive on a queue as they are written."""
+class Worker(Daemon):
+    """A `sheetsync worker` process named `name`."""
+
+    command = "worker"
 
     def __init__(self, folder: Path, name: str) -> None:
-        env = {**os.environ, "WARMYSENDER_API_KEY": DEMO_KEY, "PYTHONUNBUFFERED": "1"}
-        cmd = [sys.executable, "-m", "sheetsync", "--config", "sheetsync.toml", "worker",
-               "--name", name, "--concurrency", "3"]  # fmt: skip
+        super().__init__(folder, "--name", name, "--concurrency", "3")
         self.name = name
-        self.proc = subprocess.Popen(
-            cmd, cwd=folder, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_for(self, match: Callable[[str], bool]) -> str:
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            try:
-                line = self._queue.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                pytest.fail(f"{self.name}: no matching log line within {WAIT_S}s: {self.lines}")
-            if line is None:
-                pytest.fail(f"{self.name} exited ({self.proc.wait()}) first: {self.lines}")
-            self.lines.append(line)
-            if match(line):
-                return line
 
     def started(self) -> None:
         self.wait_for(lambda line: "SIGINT or SIGTERM stops" in line)
-
-    def finish(self) -> int:
-        code = self.proc.wait(timeout=WAIT_S)
-        self._reader.join(WAIT_S)
-        while not self._queue.empty():
-            line = self._queue.get_nowait()
-            if line is not None:
-                self.lines.append(line)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
-        return code
 
     def stop(self) -> int:
         """SIGTERM, then the exit code."""
         self.proc.send_signal(signal.SIGTERM)
         return self.finish()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.finish()
 
 
 @dataclass(frozen=True)
