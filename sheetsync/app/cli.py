@@ -175,11 +175,7 @@ def plan(ctx: Ctx) -> None:
 @cli.command()
 @click.option("--sheet", "sheet", metavar="NAME", help="Only this [[sheet]].")
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary object per sheet.")
-@click.option(
-    "--confirm-unenroll",
-    is_flag=True,
-    help="Release the unenrolls the safety brake holds (as a campaign's Confirm box does).",
-)
+@click.option("--confirm-unenroll", is_flag=True, help="Release unenrolls held by the brake.")
 @pass_ctx
 @_friendly
 def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> None:
