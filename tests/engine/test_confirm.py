@@ -13,7 +13,11 @@ from click.testing import CliRunner
 
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.app.cli import cli
+from sheetsync.config import parse_config
+from sheetsync.rows.records import EnrollmentRecord, SheetRows
 from sheetsync.sandbox import DEMO_KEY
+from sheetsync.state import Item
+from sheetsync.sync.plan import HOLDS, make_plan
 from tests.engine.conftest import HEADERS, MBX, TOKEN, Harness, default_tabs
 
 LAUNCH = "Q1 Launch"
@@ -253,3 +257,49 @@ def test_a_release_cut_short_by_the_rate_budget_continues_next_poll(h: Harness) 
     assert enrollments(h) == expect(h, set(range(12)), 12)
     row = campaign_row(h)
     assert row["Last Change"] == "\u221212 unenrolled (12 of 12 processed), confirmed in the sheet"
+
+
+def test_a_campaign_given_by_its_id_is_released_by_the_command() -> None:
+    """Pure: an Enrollments row may name a WarmySender campaign id (no row, so no box). Its
+    hold is recorded the same way; only the command releases it, and only once held."""
+    data = {
+        "warmysender": {"base_url": "http://127.0.0.1:9/api/v1"},
+        "sheet": [{"name": "s", "source": "xlsx", "spreadsheet": "s.xlsx"}],
+    }
+    sheet = parse_config(data, path=Path("sheetsync.toml"), env={}).sheets[0]
+    recs = [
+        EnrollmentRecord(i + 2, f"{email(i)}|cmp_x", email(i), None, "cmp_x", False, "off")
+        for i in range(12)
+    ]
+    keys = [r.key for r in recs]
+    items: dict[str, dict[str, Item]] = {r: {} for r in ("prospects", "campaigns", "steps")}
+    items["enrollments"] = {
+        k: Item(
+            "enrollments",
+            k,
+            hash="on",
+            seen_hash="off",
+            data={"active": True, "target": "id:cmp_x"},
+        )
+        for k in keys
+    }
+    rows = SheetRows(enrollments=recs)
+
+    plan = make_plan(rows, items, sheet, first_poll=False, confirm_unenroll=True, now=0)
+    assert not plan.actions  # nothing was held yet: the flag confirms nothing
+    assert plan.holds == {
+        "id:cmp_x": {
+            "keys": keys,
+            "status": "held: 12 of 12 enrolled would be unenrolled from 'cmp_x'; check the sheet, "
+            "then run `sheetsync sync --confirm-unenroll` to release",
+        }
+    }
+    items[HOLDS] = {"id:cmp_x": Item(HOLDS, "id:cmp_x", data=plan.holds["id:cmp_x"])}
+    assert not make_plan(
+        rows, items, sheet, first_poll=False, confirm_unenroll=False, now=0
+    ).actions
+    plan = make_plan(rows, items, sheet, first_poll=False, confirm_unenroll=True, now=0)
+    [action] = plan.actions
+    assert (action.kind, action.key, action.rows) == ("unenroll", "id:cmp_x", tuple(keys))
+    assert action.describe() == "unenroll cmp_x (12 held rows, confirmed)"
+    assert plan.holds == {"id:cmp_x": {"release": keys, "by": "command"}}
