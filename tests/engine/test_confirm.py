@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from sheetsync.api.ratelimit import RateLimiter
@@ -85,6 +86,7 @@ def held(n: int, of: int) -> str:
     return f"held: {n} of {of} enrolled would be unenrolled from {LAUNCH!r}{HELD_BY_BOX}"
 
 
+@pytest.mark.both_stores
 def test_the_box_releases_the_held_unenrolls_and_is_cleared(h: Harness) -> None:
     h.make(confirm_tabs(12))
     h.sync()
