@@ -244,6 +244,7 @@ def bench_fleet(pg: TempPostgres, setting: str, workers: int, *, sheets: int, wi
             "http_429_google": fleet.emu.statuses[429],
             "workers_seen": len({r[1] for r in in_window}),
             "workers_cores": round(cpu / (t1 - t0), 2),  # CPU used by the workers, in cores
+            "worker_cpu_ms_per_poll": round(1000 * cpu / max(len(in_window), 1)),
             "servers_cores": round(servers / (t1 - t0), 2),  # by the emulator and the sandbox
             "prospects_added": fleet.added,
         }
@@ -353,7 +354,7 @@ FLEET_COLUMNS = (
     "setting", "workers", "sheets", "polls_wanted_per_min", "polls_per_min",
     "api_calls_per_min", "api_limit_per_min", "google_reads_per_min", "google_read_limit_per_min",
     "overlapping_cycles", "http_429_warmysender", "http_429_google", "failed_cycles",
-    "workers_cores", "servers_cores",
+    "workers_cores", "servers_cores", "worker_cpu_ms_per_poll",
 )  # fmt: skip
 STORE_COLUMNS = ("store", "rows", "changed_rows", "api_calls", "wall_s", "engine_cpu_s", "cpu_s")
 

@@ -85,6 +85,7 @@ MAX_BLOCK_S = 5.0  # a call that would wait longer for the shared budget waits f
 # uneven delays: each slot of its quota is held this much longer than the minute.
 GOOGLE_MARGIN_S = 2.0
 RESCUED_PRIORITY = 1  # the polls of a dead worker's sheets go before the others due
+KEEPER_PRIORITY = 2  # and the keeper before everything: a backlog of polls must not delay it
 
 
 def sheet_lock(sheet: str) -> str:
@@ -296,7 +297,7 @@ def build_app(rt: Runtime) -> procrastinate.App:
             at = started + backoff_s(found.poll_seconds, failures)
         await defer_poll(app, sheet, at, failures)
 
-    @app.periodic(cron=f"* * * * * */{every}", periodic_id="keeper")
+    @app.periodic(cron=f"* * * * * */{every}", periodic_id="keeper", priority=KEEPER_PRIORITY)
     @app.task(name=KEEP, queue=QUEUE, lock="keeper", queueing_lock="keeper")
     async def keep(timestamp: int) -> None:
         await _keep(app, rt, sheets, failover)
