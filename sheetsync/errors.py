@@ -20,7 +20,9 @@
     │       ├── SheetPermission     403: the sheet is not shared with us
     │       ├── TabNotFound         a configured tab is missing (.existing names the tabs there)
     │       ├── HeaderError         a required header is missing (.tab, .header)
-    │       └── SheetUnavailable    429/5xx/timeouts on the sheet after retries ran out
+    │       └── SheetUnavailable    429/5xx/timeouts on the sheet after retries ran out, or a
+    │           │                       workbook open in Excel or LibreOffice (its lock file)
+    │           └── SheetChanged        a workbook saved by someone else while sheetsync wrote
     └── StateError             the state file is unreadable or from a newer sheetsync
         └── StateLocked         another `sheetsync run` holds the state file's lock (.pid)
 
@@ -236,3 +238,8 @@ class HeaderError(SheetError):
 
 class SheetUnavailable(SheetError):
     """Quota (429), server errors or timeouts on the sheet, still failing after retries."""
+
+
+class SheetChanged(SheetUnavailable):
+    """The workbook was saved by someone else between sheetsync's read and its save: their work
+    was kept and sheetsync's write skipped (its statuses are written on the next poll)."""
