@@ -75,6 +75,7 @@ class SheetData:
 
     tabs: dict[str, list[Row]]  # by exact tab title, in the order requested
     titles: list[str]  # every tab title in the spreadsheet, for "tab not found" messages
+    uncomputed: frozenset[str] = frozenset()  # titles of the tabs holding an UNCOMPUTED cell
 
     def require(self, tab: str, *, sheet: str | None = None) -> list[Row]:
         """The rows of `tab`, or TabNotFound naming the tabs that exist."""

@@ -100,7 +100,7 @@ class XlsxSource:
         titles = list(pkg.sheets)
         with self._readable():
             out = {t: pkg.rows(t) for t in match_titles(tabs, titles) if t in pkg.sheets}
-        return SheetData(tabs=out, titles=titles)
+        return SheetData(tabs=out, titles=titles, uncomputed=frozenset(pkg.uncomputed))
 
     def read_keys(self, columns: Mapping[str, Sequence[int]]) -> dict[str, KeyColumns]:
         self.counts.count("xlsx.read_keys", write=False)

@@ -84,6 +84,7 @@ class Package:
             rel = self.workbook_rels.get(sheet.get(f"{{{REL}}}id", ""))
             if rel is not None and rel[0].endswith("/worksheet"):
                 self.sheets[sheet.get("name", "")] = rel[1]
+        self.uncomputed: set[str] = set()  # titles of the tabs read that hold UNCOMPUTED cells
         self._strings: list[str] | None = None
         self._styles: tuple[frozenset[int], frozenset[int]] | None = None
 
@@ -158,7 +159,10 @@ class Package:
                 row: Row = []
                 for col, cell in cells:
                     row.extend(None for _ in range(col - len(row)))
-                    row.append(self.value(cell))
+                    value = self.value(cell)
+                    if value is UNCOMPUTED:
+                        self.uncomputed.add(title)
+                    row.append(value)
                 row = trim_row(row)
                 if row:  # rows that only carry formatting are not data (nor padded up to)
                     out.extend([] for _ in range(r - 1 - len(out)))

@@ -8,6 +8,7 @@ dry run (API reads only; no API writes, no sheet writes, no state changes).
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
-from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError
+from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError, SheetChanged
 from sheetsync.rows.parse import ProspectMemo, parse_sheet
 from sheetsync.rows.records import RowIssue, SheetRows
 from sheetsync.sheet.base import SheetData, SheetSource
@@ -32,6 +33,7 @@ from sheetsync.sync.execute.steps import STEPS
 from sheetsync.sync.plan import Note, Plan, make_plan
 from sheetsync.sync.writeback import ProjectionMemo, address, project
 
+log = logging.getLogger(__name__)
 ROLES = ("prospects", "campaigns", "steps", "enrollments")
 READ_ROLES = (*ROLES, "sync_log")
 Items = dict[str, dict[str, Item]]
@@ -135,6 +137,7 @@ class SheetSync:
         with gc_paused():
             data, rows = self._read()
             items = self._items()
+        self.source.check_writable()  # e.g. a workbook open in Excel: stop before any API call
         ex = Executor(
             self.api,
             self.state,
@@ -194,7 +197,10 @@ class SheetSync:
             fresh = self.source.read_keys(keyed) if keyed else {}
             cells = address(proj, fresh)
             if cells:
-                self.source.write(cells)
+                try:
+                    self.source.write(cells)
+                except SheetChanged as exc:  # saved by someone else: theirs is kept
+                    log.warning("%s: %s", name, exc)
         report.sheets_reads = self.source.counts.reads - reads0
         report.sheets_writes = self.source.counts.writes - writes0
         report.duration_s = round(self.clock.monotonic() - t0, 3)
