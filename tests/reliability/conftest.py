@@ -286,7 +286,7 @@ def check_invariants(folder: Folder, reference: dict[str, Any]) -> None:
     assert {str(c["name"]): c["id"] for c in ws["campaigns"]} == camp_ids
 
     assert folder.statuses() == expected(reference)
-    assert not (folder.path / ".book.xlsx.sheetsync-tmp").exists()
+    assert not list(folder.path.glob(".book.xlsx.*sheetsync-tmp"))  # no temp file left
     db = sqlite3.connect(folder.path / "state" / "state.db")
     try:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
