@@ -227,7 +227,14 @@ class XlsxSource:
         """Any malformed part: one clear error naming the workbook and what to do."""
         try:
             yield
-        except (zipfile.BadZipFile, PackageError, KeyError, ValueError, ParseError) as exc:
+        except (
+            zipfile.BadZipFile,
+            InvalidFileException,
+            PackageError,
+            KeyError,
+            ValueError,
+            ParseError,
+        ) as exc:
             raise SheetError(
                 f"{self.label} is not a readable .xlsx workbook ({type(exc).__name__}: {exc}); "
                 f"open it in Excel or LibreOffice and save it as .xlsx, or restore a backup",
@@ -235,18 +242,11 @@ class XlsxSource:
             ) from None
 
     def _openpyxl(self, data: bytes) -> Workbook:
-        try:
-            with warnings.catch_warnings():
-                # openpyxl warns about Excel extensions it drops (x14 validations, slicers...)
-                warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-                wb: Workbook = load_workbook(io.BytesIO(data))
-                return wb
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
-            raise SheetError(
-                f"{self.label} is not a readable .xlsx workbook ({type(exc).__name__}: {exc}); "
-                f"open it in Excel or LibreOffice and save it as .xlsx, or restore a backup",
-                sheet=self.label,
-            ) from None
+        with self._readable(), warnings.catch_warnings():
+            # openpyxl warns about Excel extensions it drops (x14 validations, slicers...)
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            wb: Workbook = load_workbook(io.BytesIO(data))
+            return wb
 
     def _lock_files(self) -> list[Path]:
         name = self.path.name

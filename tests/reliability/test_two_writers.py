@@ -20,11 +20,10 @@ from sheetsync.sheet.xlsx import XlsxSource
 from tests.daemon.test_run_process import Daemon, cycle_of
 from tests.reliability.conftest import (
     TABS,
-    WAIT_S,
     Folder,
     Reference,
-    Result,
     check_invariants,
+    finish,
     remote_writes,
 )
 from tests.xlsx_books import F, cells, excel_book
@@ -40,16 +39,6 @@ def start_sync(folder: Folder, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         cmd, cwd=folder.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-
-
-def finish(proc: subprocess.Popen[str]) -> Result:
-    try:
-        out, err = proc.communicate(timeout=WAIT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return Result(proc.returncode, out, err)
 
 
 def user_tab(folder: Folder) -> dict[str, tuple[object, object]]:
