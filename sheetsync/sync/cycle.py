@@ -22,7 +22,7 @@ from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError, SheetChanged
 from sheetsync.rows.parse import ProspectMemo, parse_sheet
-from sheetsync.rows.records import RowIssue, SheetRows
+from sheetsync.rows.records import RowIssue, SheetRows, WaitingRow
 from sheetsync.sheet.base import SheetData, SheetSource
 from sheetsync.sheet.connect import open_source
 from sheetsync.state import Item, State
@@ -48,6 +48,7 @@ class DryRun:
     issues: list[RowIssue] = field(default_factory=list)
     rows_read: int = 0
     names: dict[str, str] = field(default_factory=dict)  # campaign key -> name as typed
+    waiting: list[WaitingRow] = field(default_factory=list)  # rows with uncomputed formulas
 
 
 class SheetSync:
@@ -105,7 +106,9 @@ class SheetSync:
         )
         self._check_mailboxes(plan, rows)
         names = {c.key: c.name for c in rows.campaigns}
-        return DryRun(self.sheet.name, plan, list(rows.issues), rows.rows_read, names)
+        return DryRun(
+            self.sheet.name, plan, list(rows.issues), rows.rows_read, names, list(rows.waiting)
+        )
 
     def _check_mailboxes(self, plan: Plan, rows: SheetRows) -> None:
         """Dry run: a campaign that would be refused for its mailboxes shows the error instead

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from sheetsync.app.report import plan_table
 from sheetsync.errors import SheetUnavailable
 from sheetsync.sync import statuses
 from tests.engine.conftest import MBX, Harness
@@ -135,6 +137,19 @@ def test_a_workbook_saved_without_results_waits_and_calls_nothing(h: Harness) ->
     plain = {t: [[v.formula if isinstance(v, F) else v for v in row] for row in rows]
              for t, rows in tabs.items()}  # fmt: skip
     h.make(plain)
+    with h.open() as ss:  # the dry run predicts it
+        dry = ss.plan()
+    assert [a for a in dry.plan.actions if a.kind != "want"] == []
+    assert [(w.role, w.row) for w in dry.waiting] == [
+        *(("prospects", n) for n in (2, 3, 4)),
+        ("campaigns", 2),
+        ("steps", 2),
+        ("steps", 3),
+        *(("enrollments", n) for n in (2, 3, 4)),
+    ]
+    console = Console(record=True, width=400)
+    console.print(plan_table(dry))
+    assert "campaigns row 2: waiting: Campaign, Mailboxes" in console.export_text()
     r = h.sync()
     assert r.api_calls == 0 and h.ws()["requestsByEndpoint"] == {}
     assert r.errors == 0  # waiting, not failed
