@@ -21,6 +21,7 @@ before any API call) and `write` refuse. `create_tabs` (for `init`) saves throug
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import os
@@ -324,7 +325,7 @@ class XlsxSource:
     def _sweep(self, own: str) -> None:
         """Remove temp files left by sheetsync processes that died mid-save (never one of a
         process that is still running: it may be saving right now)."""
-        for leftover in self.path.parent.glob(f".{self.path.name}.*{TMP_SUFFIX}"):
+        for leftover in self.path.parent.glob(f".{glob.escape(self.path.name)}.*{TMP_SUFFIX}"):
             pid = leftover.name[len(self.path.name) + 2 :].split(".", 1)[0]
             if leftover.name.startswith(own) or not pid.isdigit() or _alive(int(pid)):
                 continue
