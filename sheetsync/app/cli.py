@@ -137,18 +137,23 @@ def check(ctx: Ctx) -> None:
     """
     from sheetsync.app.check import run_checks
 
-    failed = 0
+    failed = warned = 0
     for result in run_checks(ctx.config_path, interactive=_at_terminal()):
-        mark = "\u2713" if result.ok else "\u2717"
+        mark = "!" if result.warning else "\u2713" if result.ok else "\u2717"
         line = f"{mark} {result.name}" + (f": {result.detail}" if result.detail else "")
         if result.fix:
             line += f" \u2192 fix: {result.fix}"
         click.echo(line)
         failed += not result.ok
+        warned += result.warning
     if failed:
         click.echo(f"{failed} check{'s' if failed != 1 else ''} failed.")
         sys.exit(1)
-    click.echo("All checks passed.")
+    click.echo(
+        f"All checks passed ({warned} warning{'s' if warned != 1 else ''})."
+        if warned
+        else "All checks passed."
+    )
 
 
 @cli.command()

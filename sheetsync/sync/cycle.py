@@ -46,6 +46,7 @@ class DryRun:
     issues: list[RowIssue] = field(default_factory=list)
     rows_read: int = 0
     names: dict[str, str] = field(default_factory=dict)  # campaign key -> name as typed
+    left_out: dict[str, tuple[str, ...]] = field(default_factory=dict)  # prospect key -> why
 
 
 class SheetSync:
@@ -103,7 +104,8 @@ class SheetSync:
         )
         self._check_mailboxes(plan, rows)
         names = {c.key: c.name for c in rows.campaigns}
-        return DryRun(self.sheet.name, plan, list(rows.issues), rows.rows_read, names)
+        left_out = {p.key: p.left_out for p in rows.prospects if p.left_out and not p.sync_off}
+        return DryRun(self.sheet.name, plan, list(rows.issues), rows.rows_read, names, left_out)
 
     def _check_mailboxes(self, plan: Plan, rows: SheetRows) -> None:
         """Dry run: a campaign that would be refused for its mailboxes shows the error instead
