@@ -217,7 +217,8 @@ def test_several_columns_of_one_field_are_filled_by_preference_not_duplicates() 
 @pytest.mark.parametrize(
     ("header", "field"),
     [("E-mail Adresse", "email"), ("Mail", "email"), ("Phone (work)", "phone"),
-     ("Cell / Mobile", "phone"), ("LinkedIn link", "linkedin_url"),
+     ("Cell / Mobile", "phone"), ("Telefon", "phone"), ("Intel", None), ("Hotel", None),
+     ("LinkedIn link", "linkedin_url"),
      ("Vorname / First name", "first_name"), ("Surname 2", "last_name"),
      ("Company name 2", "company"), ("Job title (current)", "role"), ("City", None),
      ("Company Phone", None), ("Company Linkedin Url", None), ("Email Status", None),

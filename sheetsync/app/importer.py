@@ -119,6 +119,8 @@ def import_csv(
                 report.added += 1
             if enroll is not None:
                 enroll.add(key)
+        if not seen and not report.skipped:
+            raise UsageError(f"{path} has a header row but no leads under it; export them again")
         if progress is not None:
             progress(csv_file.size, csv_file.size)
     writes = plan.writes()

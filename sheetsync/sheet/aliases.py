@@ -163,6 +163,8 @@ def looks_like(key: str) -> str | None:
     if not plain or plain in KNOWN_OTHER:
         return None
     about_company = plain.startswith(("company", "account", "organi", "corporate"))
+    if plain.startswith("tel"):  # Tel, Telefon, Téléphone ("tel" inside a word is no phone)
+        return "phone"
     for field, words in _LOOKS_LIKE.items():
         if about_company and field != "company":
             continue
