@@ -358,8 +358,8 @@ def _readable(path: Path) -> Iterator[None]:
     except UnicodeDecodeError as exc:
         bad = exc.object[exc.start : exc.start + 1].hex()
         raise UsageError(
-            f"{path} is not UTF-8 text (byte 0x{bad} at position {exc.start}); save it as CSV "
-            f"UTF-8 (in Excel: Save As > CSV UTF-8) and import it again"
+            f"{path} is not UTF-8 text (it has the byte 0x{bad}); save it as CSV UTF-8 (in "
+            f"Excel: Save As > CSV UTF-8) and import it again"
         ) from None
     except csv.Error as exc:
         raise UsageError(
