@@ -259,3 +259,49 @@ def test_a_linkedin_campaign_enrolls_a_prospect_once_it_has_a_profile_url(h: Har
     bob = next(p for p in h.ws()["prospects"] if p["email"] == "bob@acme.com")
     assert bob["linkedinUrl"] == "https://www.linkedin.com/in/bob-b"
     assert h.row("Prospects", "Email", "bob@acme.com")["Sync Status"] == "synced"
+
+
+@pytest.mark.parametrize("h", ["xlsx"], indirect=True)
+def test_plan_shows_the_fields_of_new_and_changed_prospects(h: Harness) -> None:
+    from rich.console import Console
+
+    from sheetsync.app.report import plan_table
+
+    tabs = default_tabs(0)
+    tabs["Prospects"] = [
+        ["Email", "First Name", "Company", "Mobile Phone", "Person Linkedin Url", "Industry"],
+        ["ann@acme.com", "Ann", "Acme", "call me", "linkedin.com/in/ann", ""],
+        *([f"p{i}@acme.com", f"P{i}", "Acme", "", "", "SaaS"] for i in range(6)),
+    ]
+    h.make(tabs)
+
+    def plan() -> list[str]:
+        console = Console(width=400, record=True)
+        with h.open() as ss:
+            console.print(plan_table(ss.plan()))
+        lines = console.export_text().splitlines()
+        return [" ".join(ln.strip(" │┃").split()) for ln in lines if "prospect" in ln]
+
+    assert plan() == [
+        "1 │ create prospect ann@acme.com: firstName 'Ann', company 'Acme', linkedinUrl "
+        "'https://www.linkedin.com/in/ann'; left out: Mobile Phone 'call me' is not a phone "
+        "number; use digits, spaces and + - ( ), e.g. +1 555 123 4567",
+        *(
+            f"{i + 2} │ create prospect p{i}@acme.com: firstName 'P{i}', company 'Acme', "
+            "customFields {Industry: 'SaaS'}"
+            for i in range(4)
+        ),
+        "6 │ … and 2 more prospects to create",
+        "7 │ 7 new prospects; with a value: firstName 7, lastName 0, company 7, role 0, "
+        "phone 0, linkedinUrl 1, customFields 6",
+    ]
+    h.sync()
+    assert h.book is not None
+    h.book.set_cell("Prospects", 2, 3, "+1 555 010 0199")
+    h.book.set_cell("Prospects", 3, 2, "Acme Inc.")
+    assert plan() == [
+        "1 │ update prospect ann@acme.com: phone '+1 555 010 0199'",
+        "2 │ update prospect p0@acme.com: company 'Acme Inc.'",
+        "3 │ 2 changed prospects; with a value: firstName 0, lastName 0, company 1, role 0, "
+        "phone 1, linkedinUrl 0",
+    ]
