@@ -254,10 +254,10 @@ class _Enrollments:
             names.setdefault(name.casefold(), name)
         wanted = campaign.strip().casefold()
         if wanted not in names:
-            shown = ", ".join(repr(n) for n in names.values()) or "none yet"
+            shown = ", ".join(repr(n) for n in names.values())
             raise UsageError(
-                f"no campaign {campaign!r} in the {campaigns.title} tab (its campaigns: {shown}); "
-                f"add it there first or pass one of those names to --campaign"
+                f"no campaign {campaign!r} in the {campaigns.title} tab; add it there first"
+                + (f" or pass one of its campaigns to --campaign: {shown}" if shown else "")
             )
         self.name = names[wanted]
         self.appender = _Appender(tab, ["email", "campaign", "enrolled"])
