@@ -151,7 +151,7 @@ def test_missing_file_unknown_campaign_and_ambiguous_sheet(config: Path, tmp_pat
     assert (code, out.strip()) == (2, f"error: {tmp_path / 'nope.csv'}: no such file")
     code, out = run(config, str(EXPORTS / "hunter.csv"), "--campaign", "Nope")
     assert code == 2
-    assert out.startswith("error: no campaign 'Nope' in the Campaigns tab; add it there first or pass")
+    assert out.startswith("error: no campaign 'Nope' in the Campaigns tab; add it there first")
     text = config.read_text(encoding="utf-8")
     config.write_text(text + text[text.index("[[sheet]]") :].replace("demo", "other"), "utf-8")
     code, out = run(config, str(EXPORTS / "hunter.csv"))
