@@ -35,7 +35,7 @@ from sheetsync.errors import UsageError
 from sheetsync.rows import cells
 from sheetsync.rows.reader import Line, Tab, find_tab
 from sheetsync.sheet.base import CellWrite, SheetData, SheetSource
-from sheetsync.sheet.layout import HeaderMap, TabSpec, match_headers
+from sheetsync.sheet.layout import TabSpec, match_headers
 
 HEADER_SEARCH = 10  # rows looked at for the header row
 PROGRESS_EVERY = 500  # rows between progress callbacks
@@ -77,6 +77,7 @@ def import_csv(
     with _CsvFile(path) as csv_file:
         header, rows = csv_file.header_and_rows(spec)
         csv_map = match_headers(spec, header)
+        csv_tab = Tab(spec, path.name, csv_map, list(header), [])
         titles = [sheet.tab(r).title for r in ("prospects", "campaigns", "enrollments")]
         data = source.read(titles)
         prospects = find_tab(data, spec, sheet=sheet.name)
@@ -95,11 +96,11 @@ def import_csv(
         for n, (line_no, row) in enumerate(rows, start=1):
             if progress is not None and n % PROGRESS_EVERY == 0:
                 progress(csv_file.done, csv_file.size)
-            label = header[_column(row, csv_map, "email")].strip()
+            line = Line(csv_tab, line_no, list(row))  # read as a sync reads the tab
             try:
-                key = cells.as_email(_value(row, csv_map, "email"), label)
+                key = line.email("email")
                 if not key:
-                    raise cells.Problem(f"{label} is empty")
+                    raise cells.Problem(f"{line.label('email')} is empty")
             except cells.Problem as p:
                 report.skipped.append(Skipped(line_no, p.message))
                 report.invalid += 1
@@ -112,7 +113,7 @@ def import_csv(
                 where = f"row {known[key]} of the {prospects.title} tab"
                 report.skipped.append(Skipped(line_no, f"{key} is already in {where}"))
             else:
-                values = {f: _value(row, csv_map, f) for f in plan.fields}
+                values = {f: str(line.raw(f) or "") for f in plan.fields}
                 if "phone" in values:  # the apostrophe exports put first for spreadsheets
                     values["phone"] = values["phone"].strip().removeprefix("'")
                 plan.add(dict(values))
@@ -178,17 +179,6 @@ def summary(
 
 def _fields(spec: TabSpec) -> list[str]:
     return [c.field for c in spec.inputs]
-
-
-def _column(row: CsvRow, csv_map: HeaderMap, field: str) -> int:
-    """The column a sync would take `field` from: the first filled-in of its columns."""
-    cols = csv_map.all(field)
-    return next((i for i in cols if i < len(row) and not cells.is_blank(row[i])), cols[0])
-
-
-def _value(row: CsvRow, csv_map: HeaderMap, field: str) -> str:
-    i = _column(row, csv_map, field)
-    return row[i] if i < len(row) else ""
 
 
 def _keys(tab: Tab) -> dict[str, int]:
