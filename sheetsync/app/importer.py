@@ -77,7 +77,7 @@ def import_csv(
     with _CsvFile(path) as csv_file:
         header, rows = csv_file.header_and_rows(spec)
         csv_map = match_headers(spec, header)
-        csv_tab = Tab(spec, path.name, csv_map, list(header), [])
+        csv_tab = Tab(spec, path.name, csv_map, list(header), [])  # a Line per row reads it
         titles = [sheet.tab(r).title for r in ("prospects", "campaigns", "enrollments")]
         data = source.read(titles)
         prospects = find_tab(data, spec, sheet=sheet.name)
@@ -96,7 +96,7 @@ def import_csv(
         for n, (line_no, row) in enumerate(rows, start=1):
             if progress is not None and n % PROGRESS_EVERY == 0:
                 progress(csv_file.done, csv_file.size)
-            line = Line(csv_tab, line_no, list(row))  # read as a sync reads the tab
+            line = Line(csv_tab, line_no, row)  # the file's row, read as a sync reads the tab
             try:
                 key = line.email("email")
                 if not key:
@@ -113,10 +113,10 @@ def import_csv(
                 where = f"row {known[key]} of the {prospects.title} tab"
                 report.skipped.append(Skipped(line_no, f"{key} is already in {where}"))
             else:
-                values = {f: str(line.raw(f) or "") for f in plan.fields}
+                values: dict[str, str | bool] = {f: str(line.raw(f) or "") for f in plan.fields}
                 if "phone" in values:  # the apostrophe exports put first for spreadsheets
-                    values["phone"] = values["phone"].strip().removeprefix("'")
-                plan.add(dict(values))
+                    values["phone"] = str(values["phone"]).strip().removeprefix("'")
+                plan.add(values)
                 report.added += 1
             if enroll is not None:
                 enroll.add(key)
