@@ -26,6 +26,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -144,14 +145,14 @@ def prospect_body(line: Line, email: str) -> tuple[dict[str, Any], tuple[str, ..
 
     body: dict[str, Any] = {"email": email}
     for field, api in TEXT_FIELDS:
-        body[api] = value(field, lambda f=field: line.text(f, LIMIT_NAME))  # type: ignore[misc]
+        body[api] = value(field, partial(line.text, field, LIMIT_NAME))
     body["phone"] = value("phone", lambda: line.phone("phone"))
     label = line.label("linkedin_url")
     body["linkedinUrl"] = value(
         "linkedin_url", lambda: linkedin_url(line.text("linkedin_url"), label)
     )
     custom = {
-        col.field[len(CUSTOM) :]: value(col.field, lambda f=col.field: line.scalar(f))  # type: ignore[misc]
+        col.field[len(CUSTOM) :]: value(col.field, partial(line.scalar, col.field))
         for col in line.tab.spec.inputs
         if col.field.startswith(CUSTOM)
     }
