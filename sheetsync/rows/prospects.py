@@ -30,9 +30,19 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from sheetsync.rows.cells import LIMIT_NAME, Problem, digest, is_blank, show
+from sheetsync.rows.cells import (
+    LIMIT_NAME,
+    Problem,
+    as_phone,
+    as_scalar,
+    as_text,
+    digest,
+    is_blank,
+    show,
+)
 from sheetsync.rows.reader import Line, Tab
 from sheetsync.rows.records import ProspectRecord, RowIssue
+from sheetsync.sheet.base import CellValue
 
 TEXT_FIELDS = (
     ("first_name", "firstName"),
@@ -133,31 +143,36 @@ def prospect_body(line: Line, email: str) -> tuple[dict[str, Any], tuple[str, ..
     """The POST /prospects body of a row, and what was left out of it (one message per field
     that cannot be used, saying why)."""
     left_out: list[str] = []
+    values = line.values
 
-    def value(field: str, parse: Callable[[], Any]) -> Any:
-        if is_blank(line.raw(field)):
+    def value(field: str, parse: Callable[[CellValue, str], Any]) -> Any:
+        i = line.column(field)
+        raw = values[i] if i is not None and i < len(values) else None
+        if is_blank(raw):
             return None
         try:
-            return parse()
+            return parse(raw, line.tab.label(field, i))
         except Problem as p:
             left_out.append(p.message)
             return None
 
+    name = partial(as_text, limit=LIMIT_NAME)
     body: dict[str, Any] = {"email": email}
     for field, api in TEXT_FIELDS:
-        body[api] = value(field, partial(line.text, field, LIMIT_NAME))
-    body["phone"] = value("phone", lambda: line.phone("phone"))
-    label = line.label("linkedin_url")
-    body["linkedinUrl"] = value(
-        "linkedin_url", lambda: linkedin_url(line.text("linkedin_url"), label)
-    )
+        body[api] = value(field, name)
+    body["phone"] = value("phone", as_phone)
+    body["linkedinUrl"] = value("linkedin_url", _linkedin)
     custom = {
-        col.field[len(CUSTOM) :]: value(col.field, partial(line.scalar, col.field))
+        col.field[len(CUSTOM) :]: value(col.field, as_scalar)
         for col in line.tab.spec.inputs
         if col.field.startswith(CUSTOM)
     }
     body["customFields"] = {k: v for k, v in custom.items() if v is not None}
     return {k: v for k, v in body.items() if v is not None and v != {}}, tuple(left_out)
+
+
+def _linkedin(value: CellValue, label: str) -> str:
+    return linkedin_url(as_text(value, label), label)
 
 
 # First path segments of LinkedIn pages that are not a person's profile.

@@ -37,11 +37,14 @@ class Tab:
         """The header of `field` (of its `column`) as typed in the sheet (the configured header
         if absent)."""
         i = self.headers.get(field) if column is None else column
-        if i is not None and i < len(self.header_row):
-            text = cells.clean(str(self.header_row[i]))
-            if text:
-                return text
+        if i is not None and i < len(self.header_row) and (text := self.texts[i]):
+            return text
         return self.spec.column(field).header
+
+    @cached_property
+    def texts(self) -> list[str]:
+        """The header row's cells as text, trimmed."""
+        return [cells.clean(str(h)) for h in self.header_row]
 
     def has(self, field: str) -> bool:
         return self.headers.get(field) is not None
@@ -97,12 +100,14 @@ class Line:
     def column(self, field: str) -> int | None:
         """The column that fills `field` on this row: the first of its columns (in order of
         preference) whose cell is filled in (`cells.is_blank`), else the first of them."""
-        cols = self.tab.headers.all(field)
+        cols = self.tab.headers.columns.get(field)
+        if cols is None:
+            return None
         if len(cols) > 1:
             for i in cols:
                 if i < len(self.values) and not cells.is_blank(self.values[i]):
                     return i
-        return cols[0] if cols else None
+        return cols[0]
 
     def raw(self, field: str) -> CellValue:
         i = self.column(field)
