@@ -82,7 +82,7 @@ def import_csv(
         data = source.read(titles)
         prospects = find_tab(data, spec, sheet=sheet.name)
         assert prospects is not None
-        plan = _Appender(prospects, [f for f in _fields(spec) if csv_map.all(f)])
+        plan = _Appender(prospects, [c.field for c in spec.inputs if csv_map.all(c.field)])
         report = ImportReport(tab=prospects.title, first_row=plan.next_row)
         report.columns = [
             (spec.column(f).header, [header[i].strip() for i in csv_map.all(f)])
@@ -175,10 +175,6 @@ def summary(
             "The next sync sends them to WarmySender; `sheetsync plan` shows what it will send."
         )
     return out
-
-
-def _fields(spec: TabSpec) -> list[str]:
-    return [c.field for c in spec.inputs]
 
 
 def _keys(tab: Tab) -> dict[str, int]:
