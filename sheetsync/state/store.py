@@ -159,8 +159,8 @@ class State:
             self.db.execute("COMMIT")
 
     def exclusive(self, sheet: str) -> AbstractContextManager[None]:
-        """A cycle of `sheet` (one `run` per file is the RunLock's job; SQLite serialises the
-        writes of a `sync` beside it)."""
+        """A cycle of `sheet` (on SQLite the commands' sheet locks keep writers apart:
+        app/lock.py)."""
         return nullcontext()
 
     def close(self) -> None:

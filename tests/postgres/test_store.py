@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from sheetsync.app.cli import cli
-from sheetsync.app.lock import RunLock
+from sheetsync.app.lock import SheetLock
 from sheetsync.clock import FakeClock
 from sheetsync.config import Secret
 from sheetsync.errors import SheetBusy, StateError
@@ -266,9 +266,11 @@ def test_state_migrate_copies_everything_pending_intents_first(tmp_path: Path, p
         encoding="utf-8",
     )
     args = ["--config", str(tmp_path / "sheetsync.toml"), "state", "migrate", "--to", pg_url]
-    with RunLock(tmp_path / "state.db"):
+    with SheetLock(tmp_path / "state.db", "acme", command="run"):
         refused = CliRunner().invoke(cli, args)
-    assert refused.exit_code == 2 and "already using this state file" in refused.output
+    assert refused.exit_code == 2 and "`sheetsync run` is already writing sheet 'acme'" in (
+        refused.output
+    )
     done = CliRunner().invoke(cli, args)
     assert done.exit_code == 0, done.output
     assert "2 pending intents, 3 rows, 2 runs (sheets: acme, globex)" in done.output
