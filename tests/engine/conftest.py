@@ -328,15 +328,17 @@ def server(sandbox: Sandbox) -> Iterator[SandboxServer]:
     srv.close()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest reads the parametrize marks
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "h" in metafunc.fixturenames:
-        kinds = ["xlsx", "google"]
-        if metafunc.definition.get_closest_marker("both_stores"):
-            kinds.append("postgres")
-        metafunc.parametrize("h", kinds, indirect=True)
+    """`both_stores` tests run a third time, with the state on PostgreSQL (a parametrize mark,
+    so that it takes the place of the fixture's params, as a test's own mark does)."""
+    chosen = any(m.args[0] == "h" for m in metafunc.definition.iter_markers("parametrize"))
+    if metafunc.definition.get_closest_marker("both_stores") and not chosen:
+        kinds = ["xlsx", "google", "postgres"]
+        metafunc.definition.add_marker(pytest.mark.parametrize("h", kinds, indirect=True))
 
 
-@pytest.fixture
+@pytest.fixture(params=["xlsx", "google"])
 def h(
     request: pytest.FixtureRequest,
     tmp_path: Path,
