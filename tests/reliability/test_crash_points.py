@@ -6,8 +6,8 @@ workbook, checked by the first test so the sweep always covers every point):
 
 - request N: the sandbox did the work of the N-th API request, then the process is killed before
   the answer arrives (the call was sent; its outcome was not stored);
-- commit N: right after the N-th state transaction commits (intent recorded, outcome stored,
-  statuses set, run recorded);
+- commit N: right after the N-th state transaction commits (a schema migration, intent
+  recorded, outcome stored, statuses set, run recorded);
 - write: after every state commit of the API work, before the write-back touches the workbook;
 - zip N: during the xlsx save, after the N-th part of the new workbook is written to the temp file;
 - replace / replaced: right before and right after the temp file is renamed over the workbook.
@@ -31,7 +31,7 @@ from tests.reliability.conftest import (
     remote_writes,
 )
 
-POINTS = {"request": 12, "commit": 23, "write": 1, "zip": 13, "replace": 1, "replaced": 1}
+POINTS = {"request": 12, "commit": 24, "write": 1, "zip": 13, "replace": 1, "replaced": 1}
 GOOGLE_WRITES = 1  # write requests of the first cycle on the Google source (checked below)
 SWEEP = [(kind, n) for kind, count in POINTS.items() for n in range(1, count + 1)]
 
