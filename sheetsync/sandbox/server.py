@@ -115,13 +115,26 @@ class _HTTPServer(ThreadingHTTPServer):
 
 
 class SandboxServer:
-    """Serves a Sandbox over HTTP on 127.0.0.1. Binds at construction (port 0 = any free)."""
+    """Serves a Sandbox over HTTP on 127.0.0.1. Binds at construction (port 0 = any free).
+    `deliver_every_s`: a background thread attempts the due webhook deliveries that often (real
+    seconds; `sheetsync sandbox` uses 1). Without it deliveries run only when asked
+    (`POST /_sandbox/events`, `POST /_sandbox/webhooks/deliver`, `Sandbox.deliver_due()`)."""
 
-    def __init__(self, sandbox: Sandbox, *, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        deliver_every_s: float | None = None,
+    ) -> None:
         self.sandbox = sandbox
         self._httpd = _HTTPServer((host, port), sandbox)
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._every = deliver_every_s
+        self._stop = threading.Event()
+        self._deliverer: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -147,15 +160,32 @@ class SandboxServer:
                 daemon=True,
             )
             self._thread.start()
+        self._start_deliverer()
 
     def serve_forever(self) -> None:
         """Serve in this thread until close() or KeyboardInterrupt."""
+        self._start_deliverer()
         self._httpd.serve_forever()
+
+    def _start_deliverer(self) -> None:
+        every = self._every
+        if every is None or self._deliverer is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(every):
+                self.sandbox.deliver_due()
+
+        self._deliverer = threading.Thread(target=loop, name="sandbox-webhooks", daemon=True)
+        self._deliverer.start()
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
+        if self._deliverer is not None:
+            self._deliverer.join()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()
@@ -202,7 +232,7 @@ def serve(
         raise ConfigError("--" + str(exc).replace("_", "-", 1)) from exc
     sandbox = Sandbox(seed, faults=faults)
     try:
-        server = SandboxServer(sandbox, port=port)
+        server = SandboxServer(sandbox, port=port, deliver_every_s=1.0)
     except OSError as exc:
         raise ConfigError(
             f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another with --port",
