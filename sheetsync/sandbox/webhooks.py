@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
 import ssl
@@ -35,6 +34,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from sheetsync.config import is_loopback
 from sheetsync.sandbox.validate import JSON, invalid
 
 # Every event type WarmySender documents (docs: warmysender-api.md §5.10).
@@ -78,15 +78,6 @@ def sign(secret: str, t_ms: int, body: bytes) -> str:
     return f"t={t_ms},v1={mac.hexdigest()}"
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_url(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise invalid("url is required: the https URL WarmySender should call")
@@ -98,7 +89,7 @@ def check_url(value: Any) -> str:
         raise invalid(f"url {url!r} is not a valid URL") from None
     if not host or parts.scheme not in ("https", "http"):
         raise invalid(f"url {url!r} must be an https:// URL")
-    if parts.scheme == "http" and not _loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise invalid(
             f"url {url!r} must use https; plain http is accepted only for a loopback address "
             "(127.0.0.1, ::1, localhost)"
