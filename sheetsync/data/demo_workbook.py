@@ -163,13 +163,15 @@ _STATUS_FILL = PatternFill("solid", fgColor="EDEDED")
 
 def demo_tabs() -> list[TabSpec]:
     """The tab specs of the demo sheet: the defaults, with Industry as a custom field. The
-    Prospects `Sync` column is left out of the workbook (every row syncs)."""
+    Prospects `Sync` column is left out of the workbook (every row syncs), and so is `Stop`
+    (the demo's reply adds it, ticked: stop_on_reply)."""
     out = []
     for role in ("prospects", "campaigns", "steps", "enrollments"):
         spec = TAB_ROLES[role]
         if role == "prospects":
             spec = customise(spec, extra_inputs=CUSTOM_FIELDS)
-            spec = replace(spec, columns=tuple(c for c in spec.columns if c.field != "sync"))
+            dropped = ("sync", "stop")
+            spec = replace(spec, columns=tuple(c for c in spec.columns if c.field not in dropped))
         out.append(spec)
     return out
 

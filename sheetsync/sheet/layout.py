@@ -66,6 +66,7 @@ PROSPECTS = TabSpec(
         Column("phone", "Phone", "phone"),
         Column("linkedin_url", "LinkedIn URL"),
         Column("sync", "Sync", "bool", template=False),
+        Column("stop", "Stop", "bool"),
         _status("sync_status", "Sync Status"),
         _status("prospect_id", "Prospect ID"),
         _status("synced_at", "Synced At"),
@@ -133,6 +134,8 @@ ENROLLMENTS = TabSpec(
         Column("enrolled", "Enrolled", "bool", required=True),
         _status("enrollment_status", "Enrollment Status"),
         _status("synced_at", "Synced At"),
+        _status("outcome", "Outcome"),
+        _status("last_event_at", "Last Event At"),
     ),
 )
 

@@ -1,11 +1,16 @@
 """What the next cycle does, in order: prospects → campaigns → enrollments → start/pause →
 monitoring. Pure: rows, state and diffs in; actions and notes out. Ids that only exist once an
 earlier action ran (a prospect created this cycle, then enrolled) are resolved by the executor.
+
+Stop: the Enrollments rows of a person whose Stop box is ticked (or is about to be, `stopped`)
+are unenrolled where active (with the other unenrolls of their campaign, under the safety brake)
+and never enrolled; they say `unenrolled: stopped on the Prospects tab`. Once the box is
+unticked, their rows are acted on again as they read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +79,7 @@ def make_plan(
     first_poll: bool,
     confirm_unenroll: bool,
     now: float,
+    stopped: Collection[str] = (),
 ) -> Plan:
     plan = Plan()
 
@@ -153,6 +159,8 @@ def make_plan(
     ed = d("enrollments", [(e.key, e.hash) for e in rows.enrollments])
     enroll: dict[str, list[str]] = {}
     unenroll: dict[str, list[str]] = {}
+    stops = rows.stopped.union(stopped)
+    stop_keys: set[str] = set()
     seen = set()
     for e in rows.enrollments:
         if e.key in seen:
@@ -161,10 +169,18 @@ def make_plan(
         if ed.settling(e.key):
             plan.notes.append(Note("enrollments", e.key, SETTLING))
             continue
-        if not ed.todo(e.key):
+        item = eitems.get(e.key)
+        was_stopped = item is not None and item.status == statuses.STOPPED
+        if e.email is not None and e.email in stops:
+            if item is not None and item.data.get("active"):
+                unenroll.setdefault(enrollment_target(e, campaigns), []).append(e.key)
+                stop_keys.add(e.key)
+            elif not was_stopped:
+                plan.notes.append(Note("enrollments", e.key, statuses.STOPPED, done=True))
+            continue
+        if not ed.todo(e.key) and not was_stopped:
             continue
         target = enrollment_target(e, campaigns)
-        item = eitems.get(e.key)
         active = bool(item and item.data.get("active"))
         if e.enrolled:
             enroll.setdefault(target, []).append(e.key)
@@ -192,7 +208,10 @@ def make_plan(
             if target.startswith("sheet:"):
                 plan.held[target[6:]] = held
             continue
-        plan.actions.append(Action("unenroll", target, rows=tuple(keys)))
+        stop = sorted(stop_keys.intersection(keys))
+        plan.actions.append(
+            Action("unenroll", target, rows=tuple(keys), fields={"stop": stop} if stop else {})
+        )
 
     # --- start / pause ---
     for c in rows.campaigns:

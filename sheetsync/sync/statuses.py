@@ -12,6 +12,7 @@ EXISTS = "exists"
 ENROLLED = "enrolled"
 SUPPRESSED = "suppressed"
 UNENROLLED = "unenrolled"
+STOPPED = "unenrolled: stopped on the Prospects tab"
 
 SETTLING = "waiting: settling (changed since the last poll)"
 DEFERRED = "waiting: rate budget spent; continues next poll"
