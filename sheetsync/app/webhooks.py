@@ -274,8 +274,8 @@ def register(api: WarmySenderClient, state: State, base_url: str, url: str) -> R
             _delete(api, [h for h in remote if h.url == url and h.id != ours.id])
             log.info("webhook: re-using %s for %s", ours.id, url)
             return old
-    if old is not None and old.remote_id:
-        _delete(api, [h for h in remote if h.id == old.remote_id])
+    gone = {old.remote_id} if old is not None and old.remote_id else set()
+    _delete(api, [h for h in remote if h.id in gone])
     key = old.pending_key if same and old is not None and old.pending_key else None
     if key is None:
         key = fresh_key("webhook")
@@ -284,7 +284,7 @@ def register(api: WarmySenderClient, state: State, base_url: str, url: str) -> R
     assert hook.secret is not None  # create_webhook refuses an answer without one
     state.finish_webhook(hook.id, hook.secret.reveal())
     stale = {url} | ({old.url} if old is not None else set())
-    _delete(api, [h for h in remote if h.url in stale and h.id != hook.id])
+    _delete(api, [h for h in remote if h.url in stale and h.id not in gone | {hook.id}])
     log.info("webhook: registered %s for %s (events: %s)", hook.id, url, ", ".join(events))
     found = state.webhook()
     assert found is not None
