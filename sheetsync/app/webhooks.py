@@ -135,7 +135,7 @@ class Receiver:
             return 503, {"error": "not ready: the webhook is being registered"}
         why = verify(secret, headers.get("X-Warmy-Signature"), body, self.clock.time())
         if why is not None:
-            self._refused(why, client)
+            self.refused(why, client)
             return 401, {"error": "signature did not verify"}
         try:
             event = json.loads(body)
@@ -143,7 +143,7 @@ class Receiver:
         except (ValueError, UnicodeDecodeError):
             event = None
         if not isinstance(event, dict):
-            self._refused("a signed body that is not a JSON object", client)
+            self.refused("a signed body that is not a JSON object", client)
             return 400, {"error": "the body must be a JSON object"}
         event_id = (headers.get("X-Warmy-Event-Id") or "").strip()[:200]
         if not event_id:  # retries resend the same bytes: the body names the event
@@ -162,7 +162,7 @@ class Receiver:
         log.debug("webhook event %s %s", kind, "stored" if new else "already stored")
         return 200, {"received": True, "duplicate": not new}
 
-    def _refused(self, why: str, client: str) -> None:
+    def refused(self, why: str, client: str) -> None:
         """Count a refused request; WARNING at most once a minute (with how many were quiet)."""
         with self._lock:
             self.rejected += 1
@@ -189,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not length.isdigit():
             return self._answer(411, {"error": "send a Content-Length"}, close=True)
         if int(length) > MAX_BODY:
-            receiver._refused(f"a body of {length} bytes (at most {MAX_BODY})", client)
+            receiver.refused(f"a body of {length} bytes (at most {MAX_BODY})", client)
             return self._answer(413, {"error": f"at most {MAX_BODY} bytes"}, close=True)
         try:
             body = self.rfile.read(int(length))

@@ -19,11 +19,11 @@ BUSY_TIMEOUT_S = 2.0
 
 
 class Inbox:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         """Open the state file, which `State` has created and migrated."""
         try:
             self._db = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+                str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
             )
         except sqlite3.Error as exc:
             raise StateError(f"cannot open the state file {path}: {exc}") from None
