@@ -6,7 +6,6 @@ retried, and every event ends up in its Enrollments row."""
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import threading
 import time
@@ -19,17 +18,12 @@ import pytest
 from sheetsync.clock import FakeClock
 from sheetsync.data import demo_workbook as sample
 from sheetsync.sandbox import Sandbox, SandboxServer, demo_seed
+from tests.ports import free_port
 
 from .test_run_process import Daemon, cycle_of
 
 FOUNDERS = [e for e in sample._FOUNDERS if e != sample.BOUNCED]
 REPLIED = FOUNDERS[:4]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def outcomes(workbook: Path) -> dict[str, Any]:

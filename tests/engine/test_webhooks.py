@@ -5,7 +5,6 @@ Also: the Stop box, stop_on_reply, and Outcome without webhooks (the REST reads)
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -20,16 +19,11 @@ from sheetsync.app.webhooks import Receiver, receiving
 from sheetsync.clock import utc_iso
 from sheetsync.sandbox.webhooks import sign
 from sheetsync.sync import statuses
+from tests.ports import free_port
 
 from .conftest import MBX, Harness, default_tabs
 
 LAUNCH, PILOT = "Q1 Launch", "Q2 Pilot"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def two_campaigns(pilot_state: str = "Draft") -> dict[str, list[list[object]]]:
