@@ -129,8 +129,7 @@ def _scopes(me: Identity, env: str, needed: tuple[str, ...]) -> Check:
             "API key scopes",
             False,
             f"the key lacks {', '.join(missing)}",
-            f"in {KEYS_PAGE}, create a key with {', '.join(needed)} and export "
-            f"{env}=<the new key>",
+            f"in {KEYS_PAGE}, create a key with {', '.join(needed)} and export {env}=<the new key>",
         )
     return Check("API key scopes", True, ", ".join(needed))
 

@@ -178,6 +178,8 @@ class Receiver:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_S  # a client that sends slowly cannot hold a thread
+    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stall
+    wbufsize = 16 * 1024  # one buffered write per answer, flushed by handle_one_request
     server: _Server
 
     def do_POST(self) -> None:  # noqa: N802 (stdlib name)
