@@ -45,7 +45,7 @@ SHOWN = (
 
 
 # What happens in WarmySender before the third cycle (prospects of the running campaign).
-REPLY = "maria.gonzalez@brightpath.io"
+REPLY = "olivia.brown@meadowhealth.com"
 OPEN = "priya.raman@stackforge.dev"
 BOUNCE = "daniel.kim@harborlane.com"
 
@@ -276,7 +276,8 @@ _EXAMPLES: dict[str, tuple[tuple[str, ...], Sequence[str]]] = {
     "Prospects": (
         ("Email", "Sync Status", "Prospect ID", "Stop"),
         ("maria.gonzalez@brightpath.io", "dana.whitfield@", "Maria.Gonzalez@BrightPath.io",
-         "samuel.okafor@kitepay.ng", sample.BOUNCED, str(sample.SECOND_CYCLE_PROSPECT[0])),
+         "samuel.okafor@kitepay.ng", sample.BOUNCED, str(sample.SECOND_CYCLE_PROSPECT[0]),
+         REPLY),
     ),
     "Campaigns": (
         ("Campaign", "State", "Campaign ID", "API Status", "Enrolled", "Last Change",
