@@ -26,6 +26,7 @@ import hmac
 import json
 import secrets
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -219,7 +220,8 @@ class Outbox:
 
 
 def attempt(http: httpx.Client, d: Delivery, now: float) -> JSON:
-    """POST the delivery once, signed at `now`; {at, status} or {at, error}."""
+    """POST the delivery once, signed at `now`; {at, status, ms} or {at, error, ms}, where `ms`
+    is how long the receiver took to answer (real milliseconds)."""
     t_ms = int(now * 1000)
     headers = {
         "Content-Type": "application/json",
@@ -229,8 +231,11 @@ def attempt(http: httpx.Client, d: Delivery, now: float) -> JSON:
         "X-Warmy-Timestamp": stamp(now),
         "X-Warmy-Signature": sign(d.endpoint.secret, t_ms, d.body),
     }
+    t0 = time.perf_counter()
     try:
         response = http.post(d.endpoint.url, content=d.body, headers=headers)
     except httpx.HTTPError as exc:
-        return {"at": stamp(now), "error": type(exc).__name__}
-    return {"at": stamp(now), "status": response.status_code}
+        took = round((time.perf_counter() - t0) * 1000, 1)
+        return {"at": stamp(now), "error": type(exc).__name__, "ms": took}
+    took = round((time.perf_counter() - t0) * 1000, 1)
+    return {"at": stamp(now), "status": response.status_code, "ms": took}
