@@ -127,19 +127,26 @@ def _text(data: Mapping[str, object], *names: str) -> str | None:
 
 
 class Rows:
-    """Which Enrollments rows an event (or a REST read) is about."""
+    """Which Enrollments rows an event (or a REST read) is about. Indexed on first use."""
 
     def __init__(
         self, rows: SheetRows, campaigns: Mapping[str, Item], prospects: Mapping[str, Item]
     ) -> None:
-        recs = {c.key: c for c in rows.campaigns}
-        self._by_email: dict[str, list[tuple[str, str]]] = {}  # email -> (row key, target)
-        for e in rows.enrollments:
-            if e.email:
-                self._by_email.setdefault(e.email, []).append((e.key, enrollment_target(e, recs)))
+        self._rows = rows
         self._campaigns = campaigns
         self._prospects = prospects
+        self._index: dict[str, list[tuple[str, str]]] | None = None  # email -> (key, target)
         self._emails_by_id: dict[str, str] | None = None
+
+    def _by_email(self) -> dict[str, list[tuple[str, str]]]:
+        if self._index is None:
+            recs = {c.key: c for c in self._rows.campaigns}
+            self._index = {}
+            for e in self._rows.enrollments:
+                if e.email:
+                    target = enrollment_target(e, recs)
+                    self._index.setdefault(e.email, []).append((e.key, target))
+        return self._index
 
     def email_of(self, prospect_id: str) -> str | None:
         if self._emails_by_id is None:
@@ -158,7 +165,7 @@ class Rows:
         self, email: str | None, prospect_id: str | None, campaign_id: str | None
     ) -> list[str]:
         who = email or (self.email_of(prospect_id) if prospect_id else None)
-        rows = self._by_email.get(who or "", [])
+        rows = self._by_email().get(who or "", [])
         if campaign_id is None:
             return [key for key, _ in rows]
         targets = self.targets(campaign_id)

@@ -42,11 +42,14 @@ def refresh(ex: Executor, rows: SheetRows, sheet: SheetConfig) -> None:
         for key, it in ex.items["campaigns"].items()
         if it.remote_id and it.data.get("api_status") in RUNNING
     }
+    if not running:
+        return
     eitems = ex.items["enrollments"]
     recs = {c.key: c for c in rows.campaigns}
     live = any(
         e.email
-        and enrollment_target(e, recs)[6:] in running
+        and (target := enrollment_target(e, recs)).startswith("sheet:")
+        and target[6:] in running
         and (it := eitems.get(e.key)) is not None
         and it.status in (statuses.ENROLLED, statuses.SUPPRESSED)
         for e in rows.enrollments
