@@ -34,7 +34,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from sheetsync.api.client import WarmySenderClient
@@ -42,21 +42,14 @@ from sheetsync.api.models import Webhook
 from sheetsync.clock import Clock, utc_iso
 from sheetsync.config import Config
 from sheetsync.errors import AuthError, ConfigError, RowError, ScopeError
+from sheetsync.serving import ClosingHTTPServer
 from sheetsync.state import Registration, State, fresh_key
 from sheetsync.state.inbox import Inbox
+from sheetsync.sync.outcomes import EVENT_OUTCOME
 
 log = logging.getLogger("sheetsync.app.webhooks")
 
-# The events sheetsync asks for: every one that moves an Outcome.
-EVENTS = (
-    "email.sent",
-    "email.opened",
-    "email.clicked",
-    "reply.received",
-    "email.bounced",
-    "email.unsubscribed",
-    "prospect.suppressed",
-)
+EVENTS = tuple(EVENT_OUTCOME)  # the events sheetsync asks for: every one that moves an Outcome
 MAX_BODY = 64 * 1024  # WarmySender's events are well under 2 KB
 TOLERANCE_S = 300  # WarmySender (and its n8n node) reject signatures older than five minutes
 READ_TIMEOUT_S = 5.0
@@ -229,36 +222,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # Receiver logs what matters, without paths or headers
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = True
+class _Server(ClosingHTTPServer):
     request_queue_size = 128  # a burst of deliveries waits in the backlog, not refused
 
     def __init__(self, address: tuple[str, int], receiver: Receiver, family: int) -> None:
         self.address_family = family
         self.receiver = receiver
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        """End idle keep-alive connections, so closing does not wait for their timeout."""
-        with self._open_lock:
-            for sock in list(self._open):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 # --- registration ----------------------------------------------------------------------------

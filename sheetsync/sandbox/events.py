@@ -17,25 +17,15 @@ from __future__ import annotations
 from sheetsync.sandbox.campaigns import Campaign, Enrollment
 from sheetsync.sandbox.prospects import Prospect
 from sheetsync.sandbox.validate import JSON, invalid, normal_email, not_found
-from sheetsync.sandbox.webhooks import stamp
+from sheetsync.sandbox.webhooks import MADE, stamp
 from sheetsync.sandbox.workspace import Workspace
-
-CONTROL_EVENTS = (
-    "email.sent",
-    "email.opened",
-    "email.clicked",
-    "reply.received",
-    "email.bounced",
-    "email.unsubscribed",
-    "prospect.suppressed",
-)
 
 
 def apply_event(ws: Workspace, body: JSON, now: float) -> tuple[str, JSON]:
     """Apply one control event to `ws`: (event type, webhook `data`)."""
     kind = body.get("type")
-    if kind not in CONTROL_EVENTS:
-        raise invalid(f"type must be one of: {', '.join(CONTROL_EVENTS)}")
+    if kind not in MADE:
+        raise invalid(f"type must be one of: {', '.join(MADE)}")
     email = normal_email(body.get("email"))
     pid = ws.by_email.get(email)
     if pid is None:

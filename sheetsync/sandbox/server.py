@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,6 +20,7 @@ from sheetsync.errors import ConfigError
 from sheetsync.sandbox.faults import Faults
 from sheetsync.sandbox.seed import demo_seed, load_seed
 from sheetsync.sandbox.service import Reply, Sandbox
+from sheetsync.serving import ClosingHTTPServer
 
 log = logging.getLogger("sheetsync.sandbox")
 
@@ -84,34 +84,10 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("http: " + format, *args)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = False  # joined on close
-    block_on_close = True
-
+class _HTTPServer(ClosingHTTPServer):
     def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        """Unblock handler threads waiting on idle keep-alive connections."""
-        with self._open_lock:
-            for sock in list(self._open):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 class SandboxServer:

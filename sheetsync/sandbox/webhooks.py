@@ -38,8 +38,9 @@ import httpx
 from sheetsync.config import is_loopback
 from sheetsync.sandbox.validate import JSON, invalid
 
-# Every event type WarmySender documents (docs: warmysender-api.md §5.10).
-EVENTS = (
+# The events `POST /_sandbox/events` makes happen (events.py), then the others WarmySender
+# documents (warmysender-api.md §5.10), which an endpoint may subscribe to.
+MADE = (
     "email.sent",
     "email.opened",
     "email.clicked",
@@ -47,6 +48,9 @@ EVENTS = (
     "email.bounced",
     "email.unsubscribed",
     "prospect.suppressed",
+)
+EVENTS = (
+    *MADE,
     "limit.hit",
     "linkedin.reply_received",
     "linkedin.invite_accepted",
