@@ -24,17 +24,10 @@ from datetime import UTC, datetime, timedelta
 
 from sheetsync.rows.records import SheetRows
 from sheetsync.state import Item, State, StoredEvent
+from sheetsync.sync import statuses
 from sheetsync.sync.plan import enrollment_target
 
-RANK = {
-    "sent": 1,
-    "opened": 2,
-    "clicked": 3,
-    "replied": 4,
-    "bounced": 5,
-    "unsubscribed": 5,
-    "suppressed": 5,
-}
+RANK = statuses.OUTCOMES
 EVENT_OUTCOME = {
     "email.sent": "sent",
     "email.opened": "opened",

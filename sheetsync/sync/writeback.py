@@ -157,7 +157,7 @@ def project(
             pwanted[p.row] = values
         else:
             earlier.update(values)
-    for p in rows.prospects:
+    for p in rows.prospects if stop_ticks else ():
         if p.key in stop_ticks and p.key not in out.ticked:
             out.ticked.add(p.key)
             pwanted.setdefault(p.row, {})["stop"] = True
