@@ -31,7 +31,7 @@ from sheetsync.sync.execute.campaigns import resolve_mailboxes
 from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.execute.steps import STEPS
 from sheetsync.sync.outcomes import project_events, ticked
-from sheetsync.sync.plan import Note, Plan, make_plan
+from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan
 from sheetsync.sync.writeback import ProjectionMemo, address, project
 
 ROLES = ("prospects", "campaigns", "steps", "enrollments")
@@ -93,7 +93,7 @@ class SheetSync:
         return data, parse_sheet(data, self.sheet, memo=self._memo)
 
     def _items(self) -> Items:
-        return {r: self.state.items(self.sheet.name, r) for r in ROLES}
+        return {r: self.state.items(self.sheet.name, r) for r in (*ROLES, HOLDS)}
 
     def plan(self) -> DryRun:
         data, rows = self._read()
@@ -160,6 +160,7 @@ class SheetSync:
             progress=progress,
         )
         fatal: Exception | None = None
+        confirmed: set[str] = set()  # Confirm boxes acted on: the write-back clears them
         try:
             try:
                 ex.replay()
@@ -176,6 +177,7 @@ class SheetSync:
                     stopped=ticks,
                 )
             self._bookkeep(plan, items, ex)
+            confirmed = plan.confirmed
             ex.run(plan)
             if self.rest_outcomes:
                 rest_outcomes.refresh(ex, rows, self.sheet)
@@ -203,6 +205,7 @@ class SheetSync:
                 now_iso=now_iso,
                 log_row=log_row,
                 memo=self._projected,
+                clear=confirmed,
                 outcomes=self.state.outcomes(name),
                 stop_ticks=ticks,
             )
@@ -245,14 +248,11 @@ class SheetSync:
             if note.status.startswith("held:"):
                 ex.counts.held += 1
             dirty[(note.role, note.key)] = it
-        for key, it in items["campaigns"].items():
-            held = plan.held.get(key)
-            if it.data.get("held") != held:
-                if held:
-                    it.data["held"] = held
-                else:
-                    it.data.pop("held", None)
-                dirty[("campaigns", key)] = it
+        for target, record in plan.holds.items():
+            it = ex.item(HOLDS, target)
+            if it.data != record:
+                it.data = record
+                dirty[(HOLDS, target)] = it
         if dirty:
             ex.save(*dirty.values())
 
