@@ -49,6 +49,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter, limiter_for
 from sheetsync.app.logs import redact, secrets_of
+from sheetsync.app.webhooks import receiving
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import SheetsyncError, StateError
@@ -299,8 +300,14 @@ class Daemon:
             )
 
     def run_forever(self, *, handle_signals: bool = True) -> None:
-        """Poll until stop() or a signal, then let the cycles in progress finish."""
+        """Poll until stop() or a signal, then let the cycles in progress finish. With
+        [webhooks], the receiver listens alongside (app/webhooks.py), from before the first
+        poll until after the last."""
         self.config.warmysender.require_key()
+        with receiving(self.config, self.clock):
+            self._poll_forever(handle_signals)
+
+    def _poll_forever(self, handle_signals: bool) -> None:
         scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=max(len(self.runs), 1))},

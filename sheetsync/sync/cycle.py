@@ -27,9 +27,11 @@ from sheetsync.sheet.base import SheetData, SheetSource
 from sheetsync.sheet.connect import open_source
 from sheetsync.state import Item, State
 from sheetsync.sync.counts import CycleReport, sync_log_row
+from sheetsync.sync.execute import outcomes as rest_outcomes
 from sheetsync.sync.execute.campaigns import resolve_mailboxes
 from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.execute.steps import STEPS
+from sheetsync.sync.outcomes import project_events, ticked
 from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan
 from sheetsync.sync.writeback import ProjectionMemo, address, project
 
@@ -64,8 +66,10 @@ class SheetSync:
         source: SheetSource,
         clock: Clock,
         owned: tuple[Any, ...] = (),
+        rest_outcomes: bool = False,
     ) -> None:
         self.sheet = sheet
+        self.rest_outcomes = rest_outcomes  # no webhooks: Outcome from REST reads
         self.state = state
         self.api = api
         self.source = source
@@ -149,6 +153,14 @@ class SheetSync:
             data, rows = self._read()
             items = self._items()
         self.source.check_writable()  # e.g. a workbook open in Excel: stop before any API call
+        ticks = project_events(
+            self.state,
+            name,
+            rows,
+            items,
+            stop_on_reply=self.sheet.stop_on_reply,
+            now_iso=started_at,
+        )
         ex = Executor(
             self.api,
             self.state,
@@ -176,10 +188,13 @@ class SheetSync:
                     first_poll=first_poll,
                     confirm_unenroll=confirm_unenroll,
                     now=self.clock.time(),
+                    stopped=ticks,
                 )
             self._bookkeep(plan, items, ex)
             confirmed = plan.confirmed
             ex.run(plan)
+            if self.rest_outcomes:
+                rest_outcomes.refresh(ex, rows, self.sheet)
         except (AuthError, ScopeError, RetriableError) as exc:
             fatal = exc  # what was done is still written back; then it is raised
 
@@ -205,16 +220,23 @@ class SheetSync:
                 log_row=log_row,
                 memo=self._projected,
                 clear=confirmed,
+                outcomes=self.state.outcomes(name),
+                stop_ticks=ticks,
             )
+        written = True
         if proj.targets or proj.headers or proj.extra:
             keyed = proj.key_columns()
             fresh = self.source.read_keys(keyed) if keyed else {}
             cells = address(proj, fresh)
+            written = cells is not None
             if cells:
                 try:
                     self.source.write(cells)
                 except SheetChanged as exc:  # saved by someone else: theirs is kept
+                    written = False
                     log.warning("%s: %s", name, exc)
+        if written:
+            ticked(self.state, name, proj.ticked)
         report.sheets_reads = self.source.counts.reads - reads0
         report.sheets_writes = self.source.counts.writes - writes0
         report.duration_s = round(self.clock.monotonic() - t0, 3)
@@ -330,4 +352,12 @@ def open_sync(
             thing.close()
         raise
     assert source is not None
-    return SheetSync(sheet, state=state, api=api, source=source, clock=clock, owned=tuple(owned))
+    return SheetSync(
+        sheet,
+        state=state,
+        api=api,
+        source=source,
+        clock=clock,
+        owned=tuple(owned),
+        rest_outcomes=config.webhooks is None,
+    )
