@@ -21,8 +21,9 @@
     │       ├── TabNotFound         a configured tab is missing (.existing names the tabs there)
     │       ├── HeaderError         a required header is missing (.tab, .header)
     │       └── SheetUnavailable    429/5xx/timeouts on the sheet after retries ran out
-    └── StateError             the state file is unreadable or from a newer sheetsync
-        └── StateLocked         another `sheetsync run` holds the state file's lock (.pid)
+    └── StateError             the state file is unreadable, read-only or from a newer sheetsync
+        ├── StateLocked         another `sheetsync run` holds the state file's lock (.pid)
+        └── StateUnavailable    the disk under the state file is full or failed (exit 3)
 
 Every message says what is wrong and what to do. No exception ever carries a secret.
 """
@@ -79,6 +80,13 @@ class StateLocked(StateError):
         )
         self.lock_path = lock_path
         self.pid = pid
+
+
+class StateUnavailable(StateError):
+    """The disk under the state file is full or reported an I/O error, or another process kept
+    the file locked: nothing is wrong with the file or the setup, so try again (exit 3)."""
+
+    exit_code = EXIT_SERVICE
 
 
 class ServiceError(SheetsyncError):
