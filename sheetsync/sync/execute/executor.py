@@ -212,10 +212,7 @@ class Executor:
         try:
             self.steps.dos[again.op](self, again)
         except IdempotencyConflict as exc:
-            its = self._rows_of(again)
-            for it in its:
-                self.set_status(it, statuses.replay_refused(exc.message))
-            self.save(*its)
+            self._fail(again, statuses.replay_refused(exc.message), resolve=False)
         except RowError as exc:
             self._fail(again, statuses.error(_plain(exc)), exc)
 
@@ -234,7 +231,11 @@ class Executor:
         role = "prospects" if intent.op.endswith("prospect") else "campaigns"
         return [self.item(role, b["key"])]
 
-    def _fail(self, intent: Intent, status: str, exc: RowError | None = None) -> None:
+    def _fail(
+        self, intent: Intent, status: str, exc: RowError | None = None, *, resolve: bool = True
+    ) -> None:
+        """The intent's rows get `status` and count as acted on (the planner leaves them); the
+        intent is resolved, or left open (`resolve=False`) to be replayed next poll."""
         b = intent.body
         with self.state.transaction():
             if intent.op in ("enroll", "unenroll"):
@@ -260,7 +261,8 @@ class Executor:
                         it.data["wanted"] = b["wanted"]
                     self.set_status(it, status)
                 self.state.put(self.sheet, it)
-            self.state.resolve_intent(intent.id)
+            if resolve:
+                self.state.resolve_intent(intent.id)
 
     # --- the plan ------------------------------------------------------------------------------
 
