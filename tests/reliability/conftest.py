@@ -431,6 +431,9 @@ class HookedSandbox(Sandbox):
         self.after: Callable[[str, str, Reply], Reply] | None = None
         self.received: list[tuple[str, str, bytes]] = []
 
+    def workspace(self) -> Workspace:
+        return self._workspaces[0]
+
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         route = target.split("?", 1)[0].removeprefix("/api/v1")
         if target.startswith("/api/v1/"):
