@@ -60,7 +60,7 @@ RETRIABLE_STATUS = frozenset({408, 500, 502, 503, 504}) | frozenset(range(505, 6
 PAGE_SIZE = 100
 MAX_PAGES = 10_000
 MAX_BODY_BYTES = 64 * 1024 * 1024  # far above any page of 100 objects; a 400 MB answer is not
-MIN_ATTEMPT_S = 5.0  # the least time an attempt gets, even right before the retry deadline
+MIN_ATTEMPT_S = 2.0  # the least time an attempt gets, even right before the retry deadline
 
 
 def _seg(value: str) -> str:
