@@ -41,47 +41,50 @@ def _unusable(path: Path, exc: sqlite3.DatabaseError) -> StateError:
     )
 
 
+_OS_ERRORS = {errno.ENOSPC: sqlite3.SQLITE_FULL, errno.EDQUOT: sqlite3.SQLITE_FULL,
+              errno.EROFS: sqlite3.SQLITE_READONLY, errno.EACCES: sqlite3.SQLITE_READONLY,
+              errno.EPERM: sqlite3.SQLITE_READONLY, errno.EIO: sqlite3.SQLITE_IOERR}  # fmt: skip
+
+# SQLite's primary error code → (the error to raise, its message: what is wrong, what to do)
+_FAULTS: dict[int, tuple[type[StateError], str]] = {
+    sqlite3.SQLITE_FULL: (StateUnavailable, (
+        "the disk holding the state file {path} is full ({detail}): free some space there (or "
+        "set [state] path to another disk), then run again; nothing is lost, the next run "
+        "carries on from the last saved step")),
+    sqlite3.SQLITE_READONLY: (StateError, (
+        "the state file {path} cannot be written: it or its folder is read-only ({detail}); "
+        "make both writable for this user, or set [state] path in the config to a writable "
+        "folder")),
+    sqlite3.SQLITE_IOERR: (StateUnavailable, (
+        "the disk reported an I/O error on the state file {path} ({detail}): check the disk and "
+        "its free space, then run again; the file itself is not the problem")),
+    sqlite3.SQLITE_BUSY: (StateUnavailable, (
+        "the state file {path} is busy: another sheetsync process kept it locked for more than "
+        "5 seconds ({detail}); try again when that one is done")),
+    sqlite3.SQLITE_CANTOPEN: (StateError, (
+        "cannot open the state file {path} ({detail}): check that its folder exists and is "
+        "writable, or set [state] path in the config")),
+}  # fmt: skip
+_FAULTS[sqlite3.SQLITE_PERM] = _FAULTS[sqlite3.SQLITE_READONLY]
+_FAULTS[sqlite3.SQLITE_LOCKED] = _FAULTS[sqlite3.SQLITE_BUSY]
+
+
 def fault(path: Path, exc: sqlite3.Error | OSError) -> StateError:
-    """The StateError for `exc` on the state file `path`, named after its cause."""
+    """The StateError for `exc` on the state file `path`, named after its cause: only a damaged
+    file is called unusable."""
     if isinstance(exc, OSError):
-        code = {errno.ENOSPC: sqlite3.SQLITE_FULL, errno.EDQUOT: sqlite3.SQLITE_FULL,
-                errno.EROFS: sqlite3.SQLITE_READONLY, errno.EACCES: sqlite3.SQLITE_READONLY,
-                errno.EPERM: sqlite3.SQLITE_READONLY, errno.EIO: sqlite3.SQLITE_IOERR,
-                }.get(exc.errno or 0)  # fmt: skip
+        code = _OS_ERRORS.get(exc.errno or 0)
         detail = exc.strerror or str(exc)
     else:
         extended = getattr(exc, "sqlite_errorcode", None)
         code = extended & 0xFF if isinstance(extended, int) else None
         detail = str(exc)
-    if code == sqlite3.SQLITE_FULL:
-        return StateUnavailable(
-            f"the disk holding the state file {path} is full ({detail}): free some space there "
-            f"(or set [state] path to another disk), then run again; nothing is lost, the next "
-            f"run carries on from the last saved step"
-        )
-    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
-        return StateError(
-            f"the state file {path} cannot be written: it or its folder is read-only "
-            f"({detail}); make both writable for this user, or set [state] path in the config "
-            f"to a writable folder"
-        )
-    if code == sqlite3.SQLITE_IOERR:
-        return StateUnavailable(
-            f"the disk reported an I/O error on the state file {path} ({detail}): check the "
-            f"disk and its free space, then run again; the file itself is not the problem"
-        )
-    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return StateUnavailable(
-            f"the state file {path} is busy: another sheetsync process kept it locked for more "
-            f"than 5 seconds ({detail}); try again when that one is done"
-        )
-    if code == sqlite3.SQLITE_CANTOPEN:
-        return StateError(
-            f"cannot open the state file {path} ({detail}): check that its folder exists and "
-            f"is writable, or set [state] path in the config"
-        )
-    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-        assert isinstance(exc, sqlite3.DatabaseError)
+    if code in _FAULTS:
+        error, message = _FAULTS[code]
+        return error(message.format(path=path, detail=detail))
+    if isinstance(exc, sqlite3.DatabaseError) and code in (
+        sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB,
+    ):  # fmt: skip
         return _unusable(path, exc)
     return StateError(f"the state file {path} cannot be used ({detail})")
 

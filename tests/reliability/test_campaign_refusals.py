@@ -30,18 +30,23 @@ def gets_of_the_campaign(h: Harness) -> int:
     return int(h.ws()["requestsByEndpoint"].get("GET /campaigns/{id}", 0))
 
 
+def pressed_in_warmysender(h: Harness, action: str, then_state: str) -> None:
+    """A person presses Start or Pause in WarmySender, then sets the sheet's State the same way
+    (sheetsync's state still holds the campaign's status from before)."""
+    cid = str(campaign_row(h)["Campaign ID"])
+    auth = {"authorization": f"Bearer {DEMO_KEY}"}
+    assert h.sandbox.handle("POST", f"/api/v1/campaigns/{cid}/{action}", auth, b"{}").status == 200
+    assert h.book is not None
+    h.book.set_cell("Campaigns", 2, STATE_COL, then_state)
+
+
 def test_a_start_refused_as_already_running_is_read_back_and_synced(hx: Harness) -> None:
     """The campaign was started in WarmySender while the sheet said Draft; then the sheet says
     Running. The start is refused (409 already running): sheetsync reads the campaign back, the
     row says synced and running, and monitoring goes on as for any running campaign."""
     hx.make(default_tabs(3, state="Draft"), monitor_seconds=300)
     hx.sync()
-    cid = str(campaign_row(hx)["Campaign ID"])
-    auth = {"authorization": f"Bearer {DEMO_KEY}"}
-    started = hx.sandbox.handle("POST", f"/api/v1/campaigns/{cid}/start", auth, b"{}")
-    assert started.status == 200  # a person pressed Start in WarmySender
-    assert hx.book is not None
-    hx.book.set_cell("Campaigns", 2, STATE_COL, "Running")
+    pressed_in_warmysender(hx, "start", "Running")
     r = hx.poll()
     assert (r.errors, r.campaigns_started) == (0, 0)
     row = campaign_row(hx)
@@ -57,11 +62,7 @@ def test_a_start_refused_as_already_running_is_read_back_and_synced(hx: Harness)
 def test_a_pause_refused_as_already_paused_is_read_back_and_synced(hx: Harness) -> None:
     hx.make()
     hx.sync()
-    cid = str(campaign_row(hx)["Campaign ID"])
-    auth = {"authorization": f"Bearer {DEMO_KEY}"}
-    assert hx.sandbox.handle("POST", f"/api/v1/campaigns/{cid}/pause", auth, b"{}").status == 200
-    assert hx.book is not None
-    hx.book.set_cell("Campaigns", 2, STATE_COL, "Paused")
+    pressed_in_warmysender(hx, "pause", "Paused")
     r = hx.poll()
     assert (r.errors, r.campaigns_paused) == (0, 0)
     row = campaign_row(hx)
