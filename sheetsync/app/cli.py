@@ -4,7 +4,7 @@ and an exit code (0 done; 1 some rows or checks failed; 2 usage or config; 3 ser
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from sheetsync import __version__
-from sheetsync.config import Config, config_path, load_config
+from sheetsync.config import Config, SheetConfig, config_path, load_config
 from sheetsync.errors import EXIT_USAGE, SheetsyncError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,6 +101,7 @@ def init(ctx: Ctx, xlsx: Path | None, spreadsheet: str | None, force: bool) -> N
         sys.exit(EXIT_USAGE)
     else:
         config = load_config(path)
+    _writing(config, config.sheets, "init")
     for sheet in config.sheets:
         try:
             done = initcmd.create_sheet_tabs(config, sheet)
@@ -193,6 +194,7 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
     sheets = [config.sheet(sheet)] if sheet else list(config.sheets)
     console = Console(stderr=True)
     code = 0
+    _writing(config, sheets, "sync")
     for s in sheets:
         with open_sync(config, s) as ss:
             try:
@@ -229,7 +231,6 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
 def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
     """The hands-off daemon: poll every sheet on its schedule until SIGINT or SIGTERM."""
     from sheetsync.app.daemon import Daemon
-    from sheetsync.app.lock import RunLock
     from sheetsync.app.logs import secrets_of, setup_logging
 
     config = ctx.load()
@@ -237,8 +238,8 @@ def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
         verbose, "json" if log_format == "json" else "text", sys.stderr, secrets=secrets_of(config)
     )
     config.warmysender.require_key()
-    with RunLock(config.state_path):
-        Daemon(config).run_forever()
+    _writing(config, config.sheets, "run")
+    Daemon(config).run_forever()
 
 
 @cli.command()
@@ -304,6 +305,17 @@ def demo() -> None:
     from sheetsync.app.demo import run_demo
 
     run_demo(Path.cwd())
+
+
+def _writing(config: Config, sheets: Iterable[SheetConfig], command: str) -> None:
+    """Hold the lock of each sheet a writing command touches until the command ends (see
+    app/lock.py): StateLocked, naming the holder, when another process writes one of them."""
+    from sheetsync.app.lock import sheets_locked
+
+    names = [s.name for s in sheets]
+    click.get_current_context().with_resource(
+        sheets_locked(config.state_path, names, command=command)
+    )
 
 
 def main() -> None:

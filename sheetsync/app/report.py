@@ -12,6 +12,7 @@ from rich.table import Table
 
 from sheetsync.state import State
 from sheetsync.sync.cycle import DryRun
+from sheetsync.sync.statuses import uncomputed
 
 
 def plan_table(dry: DryRun) -> Table:
@@ -32,6 +33,9 @@ def plan_table(dry: DryRun) -> Table:
     for issue in dry.issues:
         n += 1
         table.add_row(str(n), f"{issue.role} row {issue.row}: error: {issue.message}")
+    for w in dry.waiting:
+        n += 1
+        table.add_row(str(n), f"{w.role} row {w.row}: {uncomputed(w.labels, w.tab, w.source_row)}")
     if n == 0:
         table.add_row("", "nothing: the sheet and WarmySender are in step")
     return table

@@ -4,7 +4,9 @@ A `Line` reads its cells by field name through the tab's header map and coerces 
 functions of `cells`, labelling every problem with the header as it appears in the sheet.
 Blank lines are skipped: a line is blank when every *input* cell it has is empty (status
 columns and columns sheetsync does not know are not input; an unticked checkbox counts as
-empty, because Google sends FALSE for every unticked box of a checkbox column).
+empty, because Google sends FALSE for every unticked box of a checkbox column). A row with an
+UNCOMPUTED input cell (a formula the file holds no result for) is not data either: it is
+listed in `Tab.waiting` and never parsed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from functools import cached_property
 from sheetsync.errors import HeaderError, TabNotFound
 from sheetsync.rows import cells
 from sheetsync.rows.records import RowIssue
-from sheetsync.sheet.base import CellValue, Row, SheetData, column_letter
+from sheetsync.sheet.base import CellValue, Row, SheetData, Uncomputed, column_letter
 from sheetsync.sheet.layout import HeaderMap, TabSpec, header_key, match_headers
 
 
@@ -28,6 +30,7 @@ class Tab:
     headers: HeaderMap
     header_row: Row
     rows: list[Row]  # data rows only (sheet row 2 is rows[0])
+    pending: bool = False  # the source found UNCOMPUTED cells in this tab
 
     @property
     def role(self) -> str:
@@ -56,6 +59,28 @@ class Tab:
         objects, for a caller that makes one only for a row it parses."""
         return list(self._numbered())
 
+    @cached_property
+    def waiting(self) -> list[tuple[Line, list[str]]]:
+        """The rows left out of `numbered` because input cells of theirs are UNCOMPUTED, with
+        the fields of those cells."""
+        if not self.pending:
+            return []
+        out = []
+        for n, row in enumerate(self.rows, start=2):
+            fields = self._uncomputed(row)
+            if fields:
+                out.append((Line(self, n, row), fields))
+        return out
+
+    def _uncomputed(self, row: Row) -> list[str]:
+        return [
+            c.field
+            for c in self.spec.inputs
+            if (i := self.headers.get(c.field)) is not None
+            and i < len(row)
+            and isinstance(row[i], Uncomputed)
+        ]
+
     def _numbered(self) -> Iterator[tuple[int, Row]]:
         inputs = [
             (i, c.kind == "bool")
@@ -64,6 +89,8 @@ class Tab:
         ]
         edges = cells.EDGES
         for n, row in enumerate(self.rows, start=2):
+            if self.pending and self._uncomputed(row):
+                continue  # in `waiting`
             for i, is_bool in inputs:
                 value = row[i] if i < len(row) else None
                 if value is None or (is_bool and value is False):
@@ -159,7 +186,7 @@ def find_tab(data: SheetData, spec: TabSpec, *, sheet: str) -> Tab | None:
     for col in spec.columns:
         if col.required and headers.get(col.field) is None:
             raise HeaderError(title, col.header, sheet=sheet)
-    return Tab(spec, title, headers, header_row, rows[1:])
+    return Tab(spec, title, headers, header_row, rows[1:], pending=title in data.uncomputed)
 
 
 def _and(items: Sequence[str]) -> str:

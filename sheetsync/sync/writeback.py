@@ -200,6 +200,9 @@ def project(
             continue  # about the header row: shown by plan and the Sync Log, never written
         f = STATUS_FIELD.get(issue.role, "sync_status")
         want(issue.role, issue.row, {f: statuses.error(issue.message)})
+    for w in rows.waiting:
+        status = statuses.uncomputed(w.labels, w.tab, w.source_row)
+        want(w.role, w.row, {STATUS_FIELD.get(w.role, "sync_status"): status})
 
     for role, by_row in wanted.items():
         tab = rows.titles.get(role, sheet.tab(role).title)

@@ -250,12 +250,17 @@ CASES: list[Case] = [
         sources=("google",),
     ),
     Case(
-        # xlsx: a formula openpyxl wrote has no cached value and reads as empty (documented)
+        # xlsx: a formula openpyxl wrote has no cached value: unknown, never empty
         "uncached-formula-xlsx",
         {P: [person("f@example.com", Company="=A1&B1")]},
-        {P: ["synced"]},
+        {
+            P: [
+                "waiting: Company is a formula with no computed value; open the workbook in "
+                "Excel or LibreOffice and save it"
+            ]
+        },
         sources=("xlsx",),
-        check=expect_prospect("f@example.com", company=None),
+        check=expect_no_prospect("f@example.com"),
     ),
     Case(
         "arithmetic-formula-in-limit-google",
