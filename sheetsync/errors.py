@@ -2,6 +2,8 @@
 
     SheetsyncError
     ├── ConfigError            bad config file, value or missing secret (exit 2)
+    ├── UsageError             a command asked for what cannot be done: a file that is no
+    │                          readable lead export, a campaign not in the sheet (exit 2)
     ├── ServiceError           a service could not be reached or refused us (exit 3)
     │   ├── ApiError           WarmySender answered with an error (carries status, code, endpoint)
     │   │   ├── AuthError           401: key unknown, revoked or expired             (fatal)
@@ -62,6 +64,13 @@ class ConfigError(SheetsyncError):
         super().__init__(where + message)
         self.path = path
         self.key = key
+
+
+class UsageError(SheetsyncError):
+    """A command was asked for something that cannot be done as asked (exit 2): `import` of a
+    file that is not a readable lead export, or of a campaign the sheet does not have."""
+
+    exit_code = EXIT_USAGE
 
 
 class StateError(SheetsyncError):

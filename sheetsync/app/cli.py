@@ -138,18 +138,23 @@ def check(ctx: Ctx) -> None:
     """
     from sheetsync.app.check import run_checks
 
-    failed = 0
+    failed = warned = 0
     for result in run_checks(ctx.config_path, interactive=_at_terminal()):
-        mark = "\u2713" if result.ok else "\u2717"
+        mark = "!" if result.warning else "\u2713" if result.ok else "\u2717"
         line = f"{mark} {result.name}" + (f": {result.detail}" if result.detail else "")
         if result.fix:
             line += f" \u2192 fix: {result.fix}"
         click.echo(line)
         failed += not result.ok
+        warned += result.warning
     if failed:
         click.echo(f"{failed} check{'s' if failed != 1 else ''} failed.")
         sys.exit(1)
-    click.echo("All checks passed.")
+    click.echo(
+        f"All checks passed ({warned} warning{'s' if warned != 1 else ''})."
+        if warned
+        else "All checks passed."
+    )
 
 
 @cli.command()
@@ -215,6 +220,48 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
         if report.errors:
             code = max(code, EXIT_ROWS_FAILED)
     sys.exit(code)
+
+
+@cli.command("import")
+@click.argument("file", metavar="FILE.csv", type=click.Path(path_type=Path))
+@click.option("--sheet", "sheet", metavar="NAME", help="The [[sheet]] to import into.")
+@click.option(
+    "--campaign",
+    metavar="NAME",
+    help="Also tick an Enrollments row in this campaign (from the Campaigns tab) for each email.",
+)
+@pass_ctx
+@_friendly
+def import_(ctx: Ctx, file: Path, sheet: str | None, campaign: str | None) -> None:
+    """Append a lead export (CSV) to the Prospects tab: new emails only.
+
+    The headers of Apollo, HubSpot, Salesforce, ZoomInfo, Lusha, Hunter, Seamless.AI, Clay,
+    Sales Navigator scrapers, LinkedIn and WarmySender exports are recognised. Emails already in
+    the tab are reported, not added again. Exit 1 when some lines had no usable email.
+    """
+    from rich.console import Console
+
+    from sheetsync.app.importer import import_csv, summary
+    from sheetsync.app.report import progress_bar
+    from sheetsync.errors import EXIT_ROWS_FAILED, UsageError
+    from sheetsync.sheet.connect import open_source
+
+    config = ctx.load()
+    if sheet is None and len(config.sheets) > 1:
+        names = ", ".join(s.name for s in config.sheets)
+        raise UsageError(f"the config has several sheets ({names}); choose one with --sheet NAME")
+    target = config.sheet(sheet) if sheet else config.sheets[0]
+    console = Console(stderr=True)
+    _writing(config, [target], "import")  # a running daemon writes this sheet too
+    source = open_source(target, config.google, interactive=_at_terminal())
+    try:
+        with progress_bar(console, file.name, enabled=console.is_terminal) as progress:
+            report = import_csv(source, target, file, campaign=campaign, progress=progress)
+    finally:
+        source.close()
+    for line in summary(report, file, campaign):
+        click.echo(line)
+    sys.exit(EXIT_ROWS_FAILED if report.invalid else 0)
 
 
 @cli.command()

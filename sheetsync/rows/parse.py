@@ -5,10 +5,10 @@
 Tabs are found by title (case- and space-insensitively); Prospects, Campaigns, Steps and
 Enrollments are required (`TabNotFound`), Sync Log is optional. Each required header must be
 there (`HeaderError`); headers match in any order and extra columns are ignored. A header that
-appears twice (or two aliases of one column, like Role and Title) is reported as a RowIssue on
-row 1 of its tab and the first column is used. Row-1 issues are about the header row: the
-engine must show them (plan output, Sync Log) and never write them into a cell, which would
-overwrite a header.
+appears twice is reported as a RowIssue on row 1 of its tab and the first column is used;
+different aliases of one field (Role and Title) fill it in order of preference. Row-1 issues
+are about the header row: the engine must show them (plan output, Sync Log) and never write
+them into a cell, which would overwrite a header.
 
 Blank rows are skipped wherever they are; a row is blank when all its input cells are empty
 (status columns and unknown columns do not count; an unticked checkbox counts as empty).

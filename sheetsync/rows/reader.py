@@ -36,14 +36,18 @@ class Tab:
     def role(self) -> str:
         return self.spec.role
 
-    def label(self, field: str) -> str:
-        """The header of `field` as typed in the sheet (the configured header if absent)."""
-        i = self.headers.get(field)
-        if i is not None and i < len(self.header_row):
-            text = cells.clean(str(self.header_row[i]))
-            if text:
-                return text
+    def label(self, field: str, column: int | None = None) -> str:
+        """The header of `field` (of its `column`) as typed in the sheet (the configured header
+        if absent)."""
+        i = self.headers.get(field) if column is None else column
+        if i is not None and i < len(self.header_row) and (text := self.texts[i]):
+            return text
         return self.spec.column(field).header
+
+    @cached_property
+    def texts(self) -> list[str]:
+        """The header row's cells as text, trimmed."""
+        return [cells.clean(str(h)) for h in self.header_row]
 
     def has(self, field: str) -> bool:
         return self.headers.get(field) is not None
@@ -83,9 +87,7 @@ class Tab:
 
     def _numbered(self) -> Iterator[tuple[int, Row]]:
         inputs = [
-            (i, c.kind == "bool")
-            for c in self.spec.inputs
-            if (i := self.headers.get(c.field)) is not None
+            (i, c.kind == "bool") for c in self.spec.inputs for i in self.headers.all(c.field)
         ]
         edges = cells.EDGES
         for n, row in enumerate(self.rows, start=2):
@@ -103,21 +105,13 @@ class Tab:
     def header_issues(self) -> list[RowIssue]:
         """A header that appears twice: the first column is used; say so on row 1."""
         issues = []
-        for field, hits in self.headers.duplicates.items():
-            texts = [cells.clean(str(self.header_row[i])) for i in hits]
+        for hits in self.headers.duplicates.values():
+            text = cells.clean(str(self.header_row[hits[0]]))
             letters = [column_letter(i) for i in hits]
-            if len({header_key(t) for t in texts}) == 1:
-                times = "twice" if len(hits) == 2 else f"{len(hits)} times"
-                message = (
-                    f"header {texts[0]!r} appears {times} (columns {_and(letters)}); "
-                    f"rename or delete one"
-                )
-            else:
-                both = _and([f"{t!r} (column {c})" for t, c in zip(texts, letters, strict=True)])
-                message = (
-                    f"headers {both} all mean {self.spec.column(field).header}; column "
-                    f"{letters[0]} is used; rename or delete the others"
-                )
+            times = "twice" if len(hits) == 2 else f"{len(hits)} times"
+            message = (
+                f"header {text!r} appears {times} (columns {_and(letters)}); rename or delete one"
+            )
             issues.append(RowIssue(self.role, 1, message))
         return issues
 
@@ -130,12 +124,24 @@ class Line:
     row: int  # 1-based sheet row
     values: Sequence[CellValue]
 
+    def column(self, field: str) -> int | None:
+        """The column that fills `field` on this row: the first of its columns (in order of
+        preference) whose cell is filled in (`cells.is_blank`), else the first of them."""
+        cols = self.tab.headers.columns.get(field)
+        if cols is None:
+            return None
+        if len(cols) > 1:
+            for i in cols:
+                if i < len(self.values) and not cells.is_blank(self.values[i]):
+                    return i
+        return cols[0]
+
     def raw(self, field: str) -> CellValue:
-        i = self.tab.headers.get(field)
+        i = self.column(field)
         return self.values[i] if i is not None and i < len(self.values) else None
 
     def label(self, field: str) -> str:
-        return self.tab.label(field)
+        return self.tab.label(field, self.column(field))
 
     def empty(self, field: str) -> bool:
         return cells.is_empty(self.raw(field))

@@ -22,6 +22,7 @@ class ProspectRecord:
     body: dict[str, Any]  # the POST /prospects body: email, firstName, …, customFields
     hash: str
     sync_off: bool = False  # the Sync column exists and this row is not TRUE: leave it alone
+    left_out: tuple[str, ...] = ()  # why each optional field that cannot be used was left out
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class StepRecord:
     number: int  # 1-based as people write it; stepIndex = number - 1
     delay_days: int
     subject: str
-    body_html: str
+    body_html: str  # what is sent: the Body cell, plain text turned into HTML
+    body: str  # the Body cell as typed: the steps hash uses it, not the HTML made from it
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class DryRun:
     rows_read: int = 0
     names: dict[str, str] = field(default_factory=dict)  # campaign key -> name as typed
     waiting: list[WaitingRow] = field(default_factory=list)  # rows with uncomputed formulas
+    left_out: dict[str, tuple[str, ...]] = field(default_factory=dict)  # prospect key -> why
 
 
 class SheetSync:
@@ -106,8 +107,15 @@ class SheetSync:
         )
         self._check_mailboxes(plan, rows)
         names = {c.key: c.name for c in rows.campaigns}
+        left_out = {p.key: p.left_out for p in rows.prospects if p.left_out and not p.sync_off}
         return DryRun(
-            self.sheet.name, plan, list(rows.issues), rows.rows_read, names, list(rows.waiting)
+            self.sheet.name,
+            plan,
+            list(rows.issues),
+            rows.rows_read,
+            names,
+            list(rows.waiting),
+            left_out,
         )
 
     def _check_mailboxes(self, plan: Plan, rows: SheetRows) -> None:

@@ -49,6 +49,21 @@ def uncomputed_in_tab(tab: str) -> str:
     return f"waiting: a formula in the {tab} tab has no computed value; {OPEN_AND_SAVE}"
 
 
+def left_out(status: str, notes: tuple[str, ...]) -> str:
+    """A synced prospect's status with the optional fields left out of it and why, e.g.
+    `synced: left out: Phone 'n/a x' is not a phone number; …`. Other statuses as they are."""
+    if not notes or status not in (SYNCED, EXISTS):
+        return status
+    return f"{status}: left out: " + " | ".join(notes)
+
+
+def needs_linkedin(channel: str, row: int) -> str:
+    return (
+        f"waiting: a {channel} campaign needs the prospect's LinkedIn profile URL; fill it in on "
+        f"row {row} of the Prospects tab"
+    )
+
+
 def is_error(status: str) -> bool:
     return status.startswith("error:")
 

@@ -145,7 +145,7 @@ def project(
             continue
         pseen.add(p.key)
         values: dict[str, Value] = {
-            "sync_status": it.status,
+            "sync_status": statuses.left_out(it.status, p.left_out) if p.left_out else it.status,
             "synced_at": it.synced_at,
             "prospect_id": it.remote_id or "",
         }
