@@ -25,8 +25,9 @@
     │       └── SheetUnavailable    429/5xx/timeouts on the sheet after retries ran out, or a
     │           │                       workbook open in Excel or LibreOffice (its lock file)
     │           └── SheetChanged        a workbook saved by someone else while sheetsync wrote
-    └── StateError             the state file is unreadable or from a newer sheetsync
-        └── StateLocked         another sheetsync writes this sheet: its lock is held (.pid)
+    └── StateError             the state file is unreadable, read-only or from a newer sheetsync
+        ├── StateLocked         another sheetsync writes this sheet: its lock is held (.pid)
+        └── StateUnavailable    the disk under the state file is full or failed (exit 3)
 
 Every message says what is wrong and what to do. No exception ever carries a secret.
 """
@@ -107,6 +108,13 @@ class StateLocked(StateError):
         self.pid = pid
         self.sheet = sheet
         self.command = command
+
+
+class StateUnavailable(StateError):
+    """The disk under the state file is full or reported an I/O error, or another process kept
+    the file locked: nothing is wrong with the file or the setup, so try again (exit 3)."""
+
+    exit_code = EXIT_SERVICE
 
 
 class ServiceError(SheetsyncError):

@@ -19,6 +19,7 @@ from sheetsync.api.models import (
     Identity,
     Mailbox,
     Prospect,
+    ProspectResult,
     SentEmail,
     Step,
     UnenrollResult,
@@ -151,6 +152,19 @@ def identity(body: Any, endpoint: str) -> Identity:
         else frozenset(),
         raw=data,
     )
+
+
+def prospect_result(status: int, body: Any, endpoint: str) -> ProspectResult:
+    """POST /prospects: 201 created, 200 existed; other 2xx say so with `existing`/`created`."""
+    if status == 201:
+        created = True
+    elif status == 200:
+        created = False
+    else:
+        inner = payload(body)
+        flags = [d for d in (body, inner) if isinstance(d, dict)]
+        created = not any(d.get("existing") is True or d.get("created") is False for d in flags)
+    return ProspectResult(prospect(obj(body, endpoint), endpoint), created)
 
 
 def mailbox(data: JSON, endpoint: str) -> Mailbox:

@@ -20,7 +20,7 @@ from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
-from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError, SheetChanged
+from sheetsync.errors import ApiError, RateLimited, SheetChanged, StateError
 from sheetsync.rows.parse import ProspectMemo, parse_sheet
 from sheetsync.rows.records import RowIssue, SheetRows, WaitingRow
 from sheetsync.sheet.base import SheetData, SheetSource
@@ -195,8 +195,10 @@ class SheetSync:
             ex.run(plan)
             if self.rest_outcomes:
                 rest_outcomes.refresh(ex, rows, self.sheet)
-        except (AuthError, ScopeError, RetriableError) as exc:
-            fatal = exc  # what was done is still written back; then it is raised
+        except (ApiError, StateError) as exc:
+            # a refused key, retries run out, an answer that cannot be read, the state file
+            # failing (disk full, I/O error): what was done is still written back, then raised
+            fatal = exc
 
         report = CycleReport(sheet=name, started_at=started_at, **asdict(ex.counts))
         report.rows_read = rows.rows_read

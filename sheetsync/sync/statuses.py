@@ -151,8 +151,11 @@ def not_enrolled(outcome: str) -> str:
     return f"error: WarmySender did not enroll it ({outcome})"
 
 
-def internal(message: str) -> str:
-    return f"error: internal error, please report it: {message}"
+def replay_refused(message: str) -> str:
+    return (
+        f"waiting: WarmySender refused to repeat an earlier request ({message}); sheetsync "
+        f"tries again next poll"
+    )
 
 
 # --- the campaign row's Last Change ---------------------------------------------------------

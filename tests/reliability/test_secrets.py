@@ -290,3 +290,28 @@ def test_formula_looking_values_are_stored_as_text(h: Harness) -> None:
     assert h.row("Sync Log", "Sheet", EVIL_NAME)["Created"] == 3  # the name, as text
     assert h.row("Prospects", "Email", "p0@example.com")["First Name"] == EVIL_NAME
     assert formulas(h) == []  # every "=" value above is stored as text
+
+
+# --- a key typed where its variable's name belongs --------------------------------------------
+
+
+@pytest.mark.parametrize("typed", [API_KEY, f"export WARMYSENDER_API_KEY={API_KEY}"])
+def test_a_key_typed_into_api_key_env_is_never_shown(tmp_path: Path, typed: str) -> None:
+    """`api_key_env` is the variable's NAME; a user who puts the key itself there gets a config
+    error that says so, from every command, and the key is shown nowhere."""
+    cfg = tmp_path / "sheetsync.toml"
+    book = XlsxBook(tmp_path / "book.xlsx", default_tabs(1))
+    cfg.write_text(
+        f'[warmysender]\nbase_url = "http://127.0.0.1:9/api/v1"\napi_key_env = "{typed}"\n'
+        f'[[sheet]]\nname = "acme"\nsource = "xlsx"\nspreadsheet = "{book.path}"\n',
+        encoding="utf-8",
+    )
+    shown = []
+    runner = CliRunner(env={"WARMYSENDER_API_KEY": ""})
+    for args in (["sync"], ["check"], ["plan"], ["status"], ["run"], ["init"]):
+        with Capture() as logs:
+            result = runner.invoke(cli, ["--config", str(cfg), *args])
+        shown += [result.stdout, result.stderr, logs.output()]
+        assert result.exit_code in (1, 2), (args, result.output)
+        assert "api_key_env: must be the NAME of the environment variable" in result.output
+    assert [leaks(t) for t in shown if leaks(t)] == []

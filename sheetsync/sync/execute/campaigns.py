@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sheetsync.api.client import (
+    Request,
+    campaign_action_request,
+    create_campaign_request,
+    update_campaign_request,
+)
 from sheetsync.api.models import Campaign, Mailbox
+from sheetsync.errors import PaymentRequired, RowError
 from sheetsync.rows.records import CampaignRecord
 from sheetsync.state import Intent, Item, content_key, fresh_key
 from sheetsync.sync import statuses
@@ -99,9 +106,27 @@ def _adopt(ex: Executor, it: Item, c: CampaignRecord, remote: Campaign) -> None:
     ex.save(it)
 
 
+def request_create(b: dict[str, Any]) -> Request:
+    return create_campaign_request(b["body"])
+
+
 def do_create(ex: Executor, intent: Intent) -> None:
+    _created(ex, intent, ex.call(intent).campaign())
+
+
+def heal_create(ex: Executor, intent: Intent) -> bool:
+    """After a 409 for the create's key: the campaign read back by name."""
+    ex.slot()
+    name = str(intent.body["body"]["name"]).strip().casefold()
+    match = [c for c in ex.api.list_campaigns() if c.name.strip().casefold() == name]
+    if not match:
+        return False
+    _created(ex, intent, match[0])
+    return True
+
+
+def _created(ex: Executor, intent: Intent, camp: Campaign) -> None:
     b = intent.body
-    camp = ex.api.create_campaign(b["body"], idempotency_key=intent.idempotency_key)
     it = ex.item("campaigns", b["key"])
     it.remote_id = camp.id
     it.hash = b["hash"]
@@ -144,9 +169,13 @@ def act_update(ex: Executor, a: Action) -> None:
     ex.send("update_campaign", payload, fresh_key("update-campaign"))
 
 
+def request_update(b: dict[str, Any]) -> Request:
+    return update_campaign_request(b["id"], b["fields"])
+
+
 def do_update(ex: Executor, intent: Intent) -> None:
     b = intent.body
-    camp = ex.api.update_campaign(b["id"], b["fields"], idempotency_key=intent.idempotency_key)
+    camp = ex.call(intent).campaign()
     it = ex.item("campaigns", b["key"])
     it.hash = b["hash"]
     it.data["settings"] = b["settings"]
@@ -176,22 +205,62 @@ def _state_change(ex: Executor, a: Action, op: str) -> None:
     running = str(it.data.get("api_status", "")) in RUNNING
     if (op == "start") == running:  # already so (e.g. adopted by name after a lost state)
         it.data["wanted"] = a.fields["wanted"]
+        ex.supersede(it, statuses.SYNCED)
         ex.save(it)
         return
     payload = {"key": a.key, "id": it.remote_id, "wanted": a.fields["wanted"]}
     ex.send(op, payload, fresh_key(f"{op}-campaign"))
 
 
+def request_start(b: dict[str, Any]) -> Request:
+    return campaign_action_request(b["id"], "start")
+
+
+def request_pause(b: dict[str, Any]) -> Request:
+    return campaign_action_request(b["id"], "pause")
+
+
 def do_start(ex: Executor, intent: Intent) -> None:
-    camp = ex.api.start_campaign(intent.body["id"], idempotency_key=intent.idempotency_key)
-    ex.counts.campaigns_started += 1
-    _changed_state(ex, intent, camp)
+    if _state_call(ex, intent):
+        ex.counts.campaigns_started += 1
 
 
 def do_pause(ex: Executor, intent: Intent) -> None:
-    camp = ex.api.pause_campaign(intent.body["id"], idempotency_key=intent.idempotency_key)
-    ex.counts.campaigns_paused += 1
+    if _state_call(ex, intent):
+        ex.counts.campaigns_paused += 1
+
+
+def _state_call(ex: Executor, intent: Intent) -> bool:
+    """Start or pause; True when this call changed the campaign. A refusal (already running,
+    completed, no steps…) reads the campaign back: if it is already as wanted, that is the
+    outcome; if not, its real status is kept and the refusal raised for the row's `error:`
+    (a 402 is not read back: the subscription is what is wrong)."""
+    try:
+        camp = ex.call(intent).campaign()
+    except PaymentRequired:
+        raise
+    except RowError:
+        if not read_back(ex, intent):
+            raise
+        return False
     _changed_state(ex, intent, camp)
+    return True
+
+
+def read_back(ex: Executor, intent: Intent) -> bool:
+    """GET the campaign of a start or pause and keep its status; True (and the intent done)
+    when it is already in the state the intent wanted."""
+    ex.slot()
+    camp = ex.api.get_campaign(intent.body["id"])
+    it = ex.item("campaigns", intent.body["key"])
+    it.data["api_status"] = camp.status
+    it.data["monitored_at"] = ex.clock.time()
+    _stats(it, camp)
+    wanted = intent.body["wanted"]
+    if camp.status not in (RUNNING if wanted == "running" else ("paused",)):
+        return False
+    _changed_state(ex, intent, camp)
+    return True
 
 
 def _changed_state(ex: Executor, intent: Intent, camp: Campaign) -> None:
@@ -199,8 +268,7 @@ def _changed_state(ex: Executor, intent: Intent, camp: Campaign) -> None:
     it.data.update(wanted=intent.body["wanted"], api_status=camp.status)
     it.data["monitored_at"] = ex.clock.time()
     _stats(it, camp)
-    if statuses.is_error(it.status):
-        ex.set_status(it, statuses.SYNCED)
+    ex.supersede(it, statuses.SYNCED)
     ex.done(intent, it)
 
 
