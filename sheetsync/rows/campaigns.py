@@ -2,7 +2,9 @@
 
 Campaigns: the key is the trimmed, casefolded name; the first row with a name wins, later ones
 get `duplicate of row N`. `settings` holds the PATCH-able API fields whose cells are filled in
-(an unticked checkbox is FALSE, a filled-in value; a blank cell is left out).
+(an unticked checkbox is FALSE, a filled-in value; a blank cell is left out); `fixed` the
+create-only ones (Channel, Timezone) whose cells are filled in. `remote_id` is the Campaign ID
+cell as read: a status column, never input, used only to recognise a renamed row.
 
 Steps belong to a campaign of the Campaigns tab (matched case-insensitively). Per campaign
 they must be numbered 1..n without gaps (a gap puts the same error on the campaign row and on
@@ -16,6 +18,7 @@ email; LinkedIn and multichannel steps may leave it blank (the sheet has no per-
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +48,8 @@ class _Campaign:
     mailboxes: tuple[str, ...]
     channel: str
     state: CampaignState | None
+    fixed: dict[str, Any]
+    remote_id: str | None
 
 
 def parse_campaigns(
@@ -80,9 +85,17 @@ def parse_campaigns(
     return records, kept, issues + step_issues
 
 
+def steps_digest(steps: Iterable[tuple[int, int, str, str]]) -> str:
+    """The hash of (number, delay days, subject, body) per step: of a row's steps, and of the
+    steps WarmySender holds (stepIndex + 1), so the two compare."""
+    return digest([list(s) for s in steps])
+
+
 def _record(c: _Campaign, steps: tuple[StepRecord, ...]) -> CampaignRecord:
-    settings_hash = digest({"settings": c.settings, "mailboxes": c.mailboxes, "channel": c.channel})
-    steps_hash = digest([[s.number, s.delay_days, s.subject, s.body_html] for s in steps])
+    settings_hash = digest(
+        {"settings": c.settings, "mailboxes": c.mailboxes, "channel": c.channel, "fixed": c.fixed}
+    )
+    steps_hash = steps_digest((s.number, s.delay_days, s.subject, s.body_html) for s in steps)
     return CampaignRecord(
         row=c.row,
         key=c.key,
@@ -95,6 +108,8 @@ def _record(c: _Campaign, steps: tuple[StepRecord, ...]) -> CampaignRecord:
         settings_hash=settings_hash,
         steps_hash=steps_hash,
         hash=digest([settings_hash, steps_hash, c.state]),
+        fixed=c.fixed,
+        remote_id=c.remote_id,
     )
 
 
@@ -128,8 +143,11 @@ def _campaign(line: Line, key: str, name: str, channel: str) -> _Campaign:
             label = line.label("daily_send_limit")
             raise Problem(f"{label} is {limit}; use a whole number of 1 or more")
         settings["dailySendLimit"] = limit
+    fixed: dict[str, Any] = {}
+    if not line.empty("channel"):
+        fixed["channel"] = channel
     if tz := schedule.timezone(line.raw("timezone"), line.label("timezone")):
-        settings["timezone"] = tz
+        fixed["timezone"] = tz
     if days := schedule.schedule_days(line.raw("schedule_days"), line.label("schedule_days")):
         settings["scheduleDays"] = days
     start = schedule.clock_time(line.raw("window_start"), line.label("window_start"))
@@ -158,7 +176,18 @@ def _campaign(line: Line, key: str, name: str, channel: str) -> _Campaign:
     if last_day:
         settings["endDate"] = last_day.isoformat()
     state = schedule.state(line.raw("state"), line.label("state"))
-    return _Campaign(line.row, key, name, settings, mailboxes, channel, state)
+    return _Campaign(
+        line.row, key, name, settings, mailboxes, channel, state, fixed, _campaign_id(line)
+    )
+
+
+def _campaign_id(line: Line) -> str | None:
+    """The Campaign ID cell (sheetsync writes it; whatever a person typed there is only a
+    hint for recognising a renamed row)."""
+    try:
+        return line.text("campaign_id") or None
+    except Problem:
+        return None
 
 
 def _step_rows(

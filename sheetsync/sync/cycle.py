@@ -200,12 +200,15 @@ class SheetSync:
         report.duration_s = round(self.clock.monotonic() - t0, 3)
         if fatal is not None:
             raise fatal  # the caller records the failure (record_failure) with its message
-        self.state.record_run(name, {**report.to_json(), "issues": _issue_lines(rows)})
+        scopes = sorted(ex.missing_scopes)
+        self.state.record_run(
+            name, {**report.to_json(), "issues": _issue_lines(rows), "missing_scopes": scopes}
+        )
         return report
 
     def _bookkeep(self, plan: Plan, items: Items, ex: Executor) -> None:
         """Settle counters, statuses set without a call, and the safety brake, in state."""
-        dirty: dict[tuple[str, str], Item] = {}
+        dirty: dict[tuple[str, str], Item] = {(it.role, it.key): it for it in plan.moved}
         for role, d in plan.diffs.items():
             known = items[role]
             for key, ch in d.changes.items():
