@@ -244,6 +244,8 @@ def make_plan(
             plan.actions.append(Action("pause", c.key, fields={"wanted": c.state}))
         elif item is not None and c.state == "draft" and status not in ("draft", ""):
             plan.notes.append(Note("campaigns", c.key, statuses.NO_DRAFT_AGAIN))
+        elif c.state == "paused" and status == "draft":
+            plan.notes.append(Note("campaigns", c.key, statuses.NO_PAUSE_DRAFT))
         elif item is not None:
             plan.actions.append(Action("want", c.key, fields={"wanted": c.state}))
     plan.actions.extend(after_pause)

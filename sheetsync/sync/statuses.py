@@ -30,6 +30,10 @@ STEPS_LOCKED = (
     "WarmySender, or put the old steps back"
 )
 NO_DRAFT_AGAIN = "error: a started campaign cannot go back to Draft; set State to Paused"
+NO_PAUSE_DRAFT = (
+    "error: a draft campaign cannot be paused (it never ran); set State to Draft, or to Running "
+    "to start it"
+)
 LIST_UNENROLL = "error: the API cannot unenroll a list; unenroll its prospects one by one"
 NO_PROSPECT_ROUTE = (
     "error: not sent: WarmySender has no route to update a prospect (HTTP {status}); change it "

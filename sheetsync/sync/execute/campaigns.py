@@ -73,10 +73,10 @@ def act_create(ex: Executor, a: Action) -> None:
     it = ex.item("campaigns", a.key)
     if a.fields.get("recheck") and _mailbox_ids(ex, it, c) is None:
         return  # the mailbox is still wrong: only GET /mailboxes was spent
-    if it.remote_id is None and not it.data.get("looked_up"):
-        match = [x for x in ex.remote_campaigns() if x.name.strip().casefold() == c.key]
-        if match:  # the state file was lost: adopt the campaign of that name
-            _adopt(ex, it, c, match[0])
+    if it.remote_id is None:
+        found = _made_before(ex, c)
+        if found is not None:
+            _adopt(ex, it, c, found)
             return
     boxes = _mailbox_ids(ex, it, c)
     if boxes is None:
@@ -105,6 +105,20 @@ def act_create(ex: Executor, a: Action) -> None:
     payload.update(settings=c.settings, steps_hash=c.steps_hash, fixed=fixed)
     ex.send("create_campaign", payload, key)
     _patch_window(ex, c.key)
+
+
+def _made_before(ex: Executor, c: CampaignRecord) -> Campaign | None:
+    """The campaign this row already is, when state does not know it (the state file was lost,
+    or another sheet made it): the one of its name, else the one its Campaign ID cell names if
+    no row has that campaign's name (a row renamed while the state file was gone)."""
+    remote = ex.remote_campaigns()
+    for x in remote:
+        if x.name.strip().casefold() == c.key:
+            return x
+    for x in remote:
+        if c.remote_id == x.id and x.name.strip().casefold() not in ex.campaigns:
+            return x
+    return None
 
 
 def _mailbox_ids(ex: Executor, it: Item, c: CampaignRecord) -> list[Mailbox] | None:
