@@ -16,7 +16,7 @@ compared: an empty cell never clears WarmySender's data.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sheetsync.config import SheetConfig
@@ -437,17 +437,7 @@ def _relink_enrollments(rows: SheetRows, items: Mapping[str, dict[str, Item]]) -
 
 def _move(known: dict[str, Item], old: Item, key: str, moved: list[Item]) -> Item:
     """`old`'s state under `key`; `old`'s own key is forgotten (saved blank)."""
-    new = Item(
-        old.role,
-        key,
-        hash=old.hash,
-        seen_hash=old.seen_hash,
-        settle=old.settle,
-        status=old.status,
-        synced_at=old.synced_at,
-        remote_id=old.remote_id,
-        data=dict(old.data),
-    )
+    new = replace(old, key=key, data=dict(old.data))
     blank = Item(old.role, old.key)
     known[key] = new
     known[old.key] = blank

@@ -405,16 +405,18 @@ def test_new_prospect_is_created_then_enrolled_in_the_same_cycle(h: Harness) -> 
     assert h.row("Enrollments", "Email", "new@example.com")["Enrollment Status"] == "enrolled"
 
 
-class RevokedAtCampaigns(httpx.BaseTransport):
-    """A key revoked between the prospects and the campaigns of one cycle: 401 from then on."""
+class Refuse(httpx.BaseTransport):
+    """WarmySender answering `status` to `method` (any when "") on paths containing `part`;
+    everything else goes to the sandbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, method: str, part: str, status: int, code: str) -> None:
         self.inner = httpx.HTTPTransport()
+        self.method, self.part, self.status, self.code = method, part, status, code
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if "/campaigns" in request.url.path:
-            body = {"error": {"code": "unauthorized", "message": "revoked API key"}}
-            return httpx.Response(401, json=body)
+        if request.method.startswith(self.method) and self.part in request.url.path:
+            body = {"error": {"code": self.code, "message": "refused by the test"}}
+            return httpx.Response(self.status, json=body)
         return self.inner.handle_request(request)
 
     def close(self) -> None:
@@ -425,7 +427,8 @@ def test_a_fatal_refusal_stops_the_cycle_but_writes_back_what_was_done(h: Harnes
     from sheetsync.errors import AuthError
 
     h.make()
-    h.http = httpx.Client(transport=RevokedAtCampaigns())
+    # the key is revoked between the prospects and the campaigns of one cycle
+    h.http = httpx.Client(transport=Refuse("", "/campaigns", 401, "unauthorized"))
     try:
         with pytest.raises(AuthError):
             h.sync()
@@ -444,25 +447,9 @@ def test_progress_is_reported(h: Harness) -> None:
     assert seen and seen[-1][0] == seen[-1][1] and len(seen) == seen[-1][1]
 
 
-class NoProspectPatch(httpx.BaseTransport):
-    """A WarmySender without PATCH /prospects/{id}: 405, everything else to the sandbox."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "PATCH" and "/prospects/" in request.url.path:
-            body = {"error": {"code": "method_not_allowed", "message": "no such route"}}
-            return httpx.Response(405, json=body)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def test_prospect_change_without_an_update_route_says_it_was_not_sent(h: Harness) -> None:
     h.make()
-    h.http = httpx.Client(transport=NoProspectPatch())
+    h.http = httpx.Client(transport=Refuse("PATCH", "/prospects/", 405, "method_not_allowed"))
     try:
         h.sync()
         assert h.book is not None
