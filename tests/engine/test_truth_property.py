@@ -8,7 +8,7 @@ import shutil
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.engine.conftest import MBX, Harness, default_tabs
@@ -121,6 +121,12 @@ def check_truth(h: Harness) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(st.tuples(edits, st.booleans()), min_size=1, max_size=6))
+# the lies of issue 11, always tried: a change made while the state file was gone, a rename, a
+# draft set to Paused, Mailboxes changed on a campaign that exists
+@example(steps=[(("lose", 0, "", None), False), (("Prospects", 2, "Company", "Globex"), True)])
+@example(steps=[(("rename", "Spring Promo", "", None), True)])
+@example(steps=[(("Campaigns", 2, "State", 2), True)])
+@example(steps=[(("Campaigns", 2, "Mailboxes", 1), True)])
 def test_every_row_that_says_synced_matches_warmysender(
     h: Harness, steps: list[tuple[tuple[str, int | str, str, Any], bool]]
 ) -> None:
