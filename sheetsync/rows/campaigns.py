@@ -3,8 +3,10 @@
 Campaigns: the key is the trimmed, casefolded name; the first row with a name wins, later ones
 get `duplicate of row N`. `settings` holds the PATCH-able API fields whose cells are filled in
 (an unticked checkbox is FALSE, a filled-in value; a blank cell is left out); `fixed` the
-create-only ones (Channel, Timezone) whose cells are filled in. `remote_id` is the Campaign ID
-cell as read: a status column, never input, used only to recognise a renamed row.
+create-only ones (Channel, Timezone) whose cells are filled in. The Confirm box
+is read into `confirm` and left out of the row's hash: ticking it, or sheetsync clearing it, is
+not an edit of the campaign (so it never settles nor counts as a change). `remote_id` is the
+Campaign ID cell as read: a status column, never input, used only to recognise a renamed row.
 
 Steps belong to a campaign of the Campaigns tab (matched case-insensitively). Per campaign
 they must be numbered 1..n without gaps (a gap puts the same error on the campaign row and on
@@ -48,6 +50,7 @@ class _Campaign:
     mailboxes: tuple[str, ...]
     channel: str
     state: CampaignState | None
+    confirm: bool
     fixed: dict[str, Any]
     remote_id: str | None
 
@@ -108,6 +111,7 @@ def _record(c: _Campaign, steps: tuple[StepRecord, ...]) -> CampaignRecord:
         settings_hash=settings_hash,
         steps_hash=steps_hash,
         hash=digest([settings_hash, steps_hash, c.state]),
+        confirm=c.confirm,
         fixed=c.fixed,
         remote_id=c.remote_id,
     )
@@ -176,8 +180,9 @@ def _campaign(line: Line, key: str, name: str, channel: str) -> _Campaign:
     if last_day:
         settings["endDate"] = last_day.isoformat()
     state = schedule.state(line.raw("state"), line.label("state"))
+    confirm = bool(line.flag("confirm"))
     return _Campaign(
-        line.row, key, name, settings, mailboxes, channel, state, fixed, _campaign_id(line)
+        line.row, key, name, settings, mailboxes, channel, state, confirm, fixed, _campaign_id(line)
     )
 
 

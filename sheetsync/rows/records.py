@@ -47,6 +47,7 @@ class CampaignRecord:
     settings_hash: str  # settings + mailboxes + channel
     steps_hash: str
     hash: str  # everything above
+    confirm: bool = False  # the Confirm box is ticked (not in `hash`: an action, not content)
     # create-only API fields the row sets (the API cannot change them later): channel and
     # timezone, only when their cells are filled in
     fixed: dict[str, Any] = field(default_factory=dict)

@@ -29,7 +29,7 @@ from sheetsync.sync.counts import CycleReport, sync_log_row
 from sheetsync.sync.execute.campaigns import resolve_mailboxes
 from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.execute.steps import STEPS
-from sheetsync.sync.plan import Note, Plan, make_plan
+from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan
 from sheetsync.sync.writeback import ProjectionMemo, address, project
 
 ROLES = ("prospects", "campaigns", "steps", "enrollments")
@@ -89,7 +89,7 @@ class SheetSync:
         return data, parse_sheet(data, self.sheet, memo=self._memo)
 
     def _items(self) -> Items:
-        return {r: self.state.items(self.sheet.name, r) for r in ROLES}
+        return {r: self.state.items(self.sheet.name, r) for r in (*ROLES, HOLDS)}
 
     def plan(self) -> DryRun:
         data, rows = self._read()
@@ -148,6 +148,7 @@ class SheetSync:
             progress=progress,
         )
         fatal: Exception | None = None
+        confirmed: set[str] = set()  # Confirm boxes acted on: the write-back clears them
         try:
             try:
                 ex.replay()
@@ -163,6 +164,7 @@ class SheetSync:
                     now=self.clock.time(),
                 )
             self._bookkeep(plan, items, ex)
+            confirmed = plan.confirmed
             ex.run(plan)
         except (AuthError, ScopeError, RetriableError) as exc:
             fatal = exc  # what was done is still written back; then it is raised
@@ -188,6 +190,7 @@ class SheetSync:
                 now_iso=now_iso,
                 log_row=log_row,
                 memo=self._projected,
+                clear=confirmed,
             )
         if proj.targets or proj.headers or proj.extra:
             keyed = proj.key_columns()
@@ -227,14 +230,11 @@ class SheetSync:
             if note.status.startswith("held:"):
                 ex.counts.held += 1
             dirty[(note.role, note.key)] = it
-        for key, it in items["campaigns"].items():
-            held = plan.held.get(key)
-            if it.data.get("held") != held:
-                if held:
-                    it.data["held"] = held
-                else:
-                    it.data.pop("held", None)
-                dirty[("campaigns", key)] = it
+        for target, record in plan.holds.items():
+            it = ex.item(HOLDS, target)
+            if it.data != record:
+                it.data = record
+                dirty[(HOLDS, target)] = it
         if dirty:
             ex.save(*dirty.values())
 
