@@ -193,10 +193,11 @@ def make_plan(
             plan.notes.append(Note("enrollments", e.key, SETTLING))
             continue
         item = eitems.get(e.key)
-        if not ed.todo(e.key) and (item is None or not statuses.is_error(item.status)):
-            continue
+        todo = ed.todo(e.key)
+        if not todo and (item is None or item.status[:6] != "error:"):
+            continue  # the common case, without a call per row
         target = enrollment_target(e, campaigns)
-        if not ed.todo(e.key) and not _target_moved(item, target):
+        if not todo and not _target_moved(item, target):
             continue
         active = bool(item and item.data.get("active"))
         if e.enrolled and active and item is not None and item.data.get("target") == target:

@@ -399,3 +399,25 @@ def test_statuses_speak_the_sheets_language(h: Harness) -> None:
         "error: WarmySender rejected the data: Step 1 Subject is required and must be a "
         "non-empty string"
     )
+
+
+def test_a_campaign_linked_by_an_older_sheetsync_is_read_back_when_its_row_changes(
+    h: Harness,
+) -> None:
+    """State written before sheetsync kept what WarmySender holds (no `fixed` in the campaign's
+    data): the first change of the row reads the campaign back before comparing."""
+    from sheetsync.state import State
+
+    h.make(default_tabs(state=""))
+    h.sync()
+    h.restart()
+    with State(h.tmp_path / "state" / "state.db") as state:
+        [it] = state.items("test", "campaigns").values()
+        del it.data["fixed"]
+        state.put("test", it)
+    set_cell(h, "Campaigns", 2, "Mailboxes", SAM)
+    r = h.poll()
+    assert endpoint_calls(h)["GET /campaigns/{id}"] == 1 and r.campaigns_updated == 0
+    assert str(h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"]).startswith(
+        "error: the API cannot change Mailboxes"
+    )
