@@ -8,6 +8,7 @@ dry run (API reads only; no API writes, no sheet writes, no state changes).
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -19,9 +20,9 @@ from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
-from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError
+from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError, SheetChanged
 from sheetsync.rows.parse import ProspectMemo, parse_sheet
-from sheetsync.rows.records import RowIssue, SheetRows
+from sheetsync.rows.records import RowIssue, SheetRows, WaitingRow
 from sheetsync.sheet.base import SheetData, SheetSource
 from sheetsync.sheet.connect import open_source
 from sheetsync.state import Item, State
@@ -29,9 +30,10 @@ from sheetsync.sync.counts import CycleReport, sync_log_row
 from sheetsync.sync.execute.campaigns import resolve_mailboxes
 from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.execute.steps import STEPS
-from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan
+from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan, steps_locked
 from sheetsync.sync.writeback import ProjectionMemo, address, project
 
+log = logging.getLogger(__name__)
 ROLES = ("prospects", "campaigns", "steps", "enrollments")
 READ_ROLES = (*ROLES, "sync_log")
 Items = dict[str, dict[str, Item]]
@@ -46,6 +48,8 @@ class DryRun:
     issues: list[RowIssue] = field(default_factory=list)
     rows_read: int = 0
     names: dict[str, str] = field(default_factory=dict)  # campaign key -> name as typed
+    waiting: list[WaitingRow] = field(default_factory=list)  # rows with uncomputed formulas
+    left_out: dict[str, tuple[str, ...]] = field(default_factory=dict)  # prospect key -> why
 
 
 class SheetSync:
@@ -103,7 +107,16 @@ class SheetSync:
         )
         self._check_mailboxes(plan, rows)
         names = {c.key: c.name for c in rows.campaigns}
-        return DryRun(self.sheet.name, plan, list(rows.issues), rows.rows_read, names)
+        left_out = {p.key: p.left_out for p in rows.prospects if p.left_out and not p.sync_off}
+        return DryRun(
+            self.sheet.name,
+            plan,
+            list(rows.issues),
+            rows.rows_read,
+            names,
+            list(rows.waiting),
+            left_out,
+        )
 
     def _check_mailboxes(self, plan: Plan, rows: SheetRows) -> None:
         """Dry run: a campaign that would be refused for its mailboxes shows the error instead
@@ -135,6 +148,7 @@ class SheetSync:
         with gc_paused():
             data, rows = self._read()
             items = self._items()
+        self.source.check_writable()  # e.g. a workbook open in Excel: stop before any API call
         ex = Executor(
             self.api,
             self.state,
@@ -197,7 +211,10 @@ class SheetSync:
             fresh = self.source.read_keys(keyed) if keyed else {}
             cells = address(proj, fresh)
             if cells:
-                self.source.write(cells)
+                try:
+                    self.source.write(cells)
+                except SheetChanged as exc:  # saved by someone else: theirs is kept
+                    log.warning("%s: %s", name, exc)
         report.sheets_reads = self.source.counts.reads - reads0
         report.sheets_writes = self.source.counts.writes - writes0
         report.duration_s = round(self.clock.monotonic() - t0, 3)
@@ -272,7 +289,7 @@ def _errors(rows: SheetRows, items: Items) -> int:
                 n += 1
     for c in rows.campaigns:
         it = items["campaigns"].get(c.key)
-        if it and it.remote_id and it.data.get("steps_hash") not in (None, c.steps_hash):
+        if it and it.remote_id and steps_locked(c, it.data):
             n += 1
     return n
 

@@ -15,7 +15,7 @@ compared: an empty cell never clears WarmySender's data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -77,7 +77,9 @@ class Plan:
         return sum(1 for a in self.actions if a.kind == kind)
 
 
-def enrollment_target(r: EnrollmentRecord, campaigns: Mapping[str, CampaignRecord]) -> str:
+def enrollment_target(r: EnrollmentRecord, campaigns: Container[str]) -> str:
+    """`sheet:<key>` for a campaign of the Campaigns tab (`campaigns` holds their keys), else
+    `id:<ref>` (a WarmySender campaign id)."""
     ref = r.campaign.strip()
     return f"sheet:{ref.casefold()}" if ref.casefold() in campaigns else f"id:{ref}"
 
@@ -182,6 +184,12 @@ def make_plan(
     # --- enrollments ---
     eitems = items["enrollments"]
     ed = d("enrollments", [(e.key, e.hash) for e in rows.enrollments])
+    # rows waiting for a formula result: their keys (None: a row whose key is unknown)
+    waits = {r: {w.key for w in rows.waiting if w.role == r} for r in ("prospects", "campaigns")}
+    unsure = {w.key for w in rows.waiting if w.role == "enrollments"}
+    named = campaigns.keys() | {k for k in waits["campaigns"] if k is not None}
+    if None in waits["prospects"]:  # a prospect row's email is unknown: any email without a
+        waits["prospects"] |= {e.email for e in rows.enrollments} - {r.key for r in live}  # row
     enroll: dict[str, list[str]] = {}
     unenroll: dict[str, list[str]] = {}
     seen = set()
@@ -196,8 +204,12 @@ def make_plan(
         todo = ed.todo(e.key)
         if not todo and (item is None or item.status[:6] != "error:"):
             continue  # the common case, without a call per row
-        target = enrollment_target(e, campaigns)
+        target = enrollment_target(e, named)
         if not todo and not _target_moved(item, target):
+            continue
+        wait = _formula_wait(e, target, waits, pitems, rows.titles)
+        if wait:
+            plan.notes.append(Note("enrollments", e.key, wait))
             continue
         active = bool(item and item.data.get("active"))
         if e.enrolled and active and item is not None and item.data.get("target") == target:
@@ -214,8 +226,10 @@ def make_plan(
             ever = item is not None and item.data.get("target")
             never = statuses.UNENROLLED if ever else statuses.NOT_ENROLLED
             plan.notes.append(Note("enrollments", e.key, never, done=True))
-    if sheet.on_row_removed == "unenroll":
+    if sheet.on_row_removed == "unenroll" and None not in unsure:
         for key in ed.removed:
+            if key in unsure:
+                continue  # its row is there, waiting for a formula result
             item = eitems[key]
             if item.data.get("active") and item.data.get("target"):
                 unenroll.setdefault(str(item.data["target"]), []).append(key)
@@ -253,6 +267,25 @@ def make_plan(
         if now - float(item.data.get("monitored_at", 0)) >= sheet.monitor_seconds:
             plan.actions.append(Action("monitor", c.key))
     return plan
+
+
+def _formula_wait(
+    e: EnrollmentRecord,
+    target: str,
+    waits: Mapping[str, set[str | None]],
+    pitems: Mapping[str, Item],
+    titles: Mapping[str, str],
+) -> str | None:
+    """Why an enrollment row waits for a formula elsewhere: its campaign may be the one whose
+    name is unknown, or its prospect's row waits (or may be the one whose email is unknown)
+    and the prospect is not in WarmySender yet."""
+    if target.startswith("id:") and None in waits["campaigns"]:
+        return statuses.uncomputed_in_tab(titles.get("campaigns", "Campaigns"))
+    prospects = waits["prospects"]
+    linked = e.email is not None and (p := pitems.get(e.email)) is not None and p.remote_id
+    if e.email and not linked and e.email in prospects:
+        return statuses.uncomputed_in_tab(titles.get("prospects", "Prospects"))
+    return None
 
 
 def _brake(
@@ -366,6 +399,14 @@ def drift(c: CampaignRecord, held: Mapping[str, Any]) -> tuple[list[Difference],
     if c.mailboxes and isinstance(boxes, list) and not same_mailboxes(c.mailboxes, boxes):
         locked.append(("mailboxIds", list(c.mailboxes), [b[1] or b[0] for b in boxes]))
     return patch, locked
+
+
+def steps_locked(c: CampaignRecord, held: Mapping[str, Any]) -> bool:
+    """The row's steps differ from the ones WarmySender holds (which the API cannot change).
+    `steps_hash` is the row's own when sheetsync created the campaign from it, or `sent:` and
+    the digest of the steps as read back (compared with the row's steps as it sends them)."""
+    h = held.get("steps_hash")
+    return h is not None and h != c.steps_hash and h != f"sent:{c.steps_sent}"
 
 
 def same_setting(field: str, mine: Any, theirs: Any) -> bool:

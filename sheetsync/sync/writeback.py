@@ -16,7 +16,7 @@ from sheetsync.sheet.base import CellValue, CellWrite, KeyColumns, SheetData
 from sheetsync.sheet.layout import PROGRESS_FIELDS, match_headers
 from sheetsync.state import Item
 from sheetsync.sync import statuses
-from sheetsync.sync.plan import HOLDS
+from sheetsync.sync.plan import HOLDS, steps_locked
 from sheetsync.sync.statuses import STEPS_LOCKED
 
 KEY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -145,7 +145,7 @@ def project(
             continue
         pseen.add(p.key)
         values: dict[str, Value] = {
-            "sync_status": it.status,
+            "sync_status": statuses.left_out(it.status, p.left_out) if p.left_out else it.status,
             "synced_at": it.synced_at,
             "prospect_id": it.remote_id or "",
         }
@@ -163,7 +163,7 @@ def project(
         if it is None or not it.status:
             continue
         status = it.status
-        steps_changed = it.remote_id and it.data.get("steps_hash") not in (None, c.steps_hash)
+        steps_changed = it.remote_id and steps_locked(c, it.data)
         target = f"sheet:{c.key}"
         hold = holds[target].data if target in holds else {}
         if hold.get("status"):
@@ -200,6 +200,9 @@ def project(
             continue  # about the header row: shown by plan and the Sync Log, never written
         f = STATUS_FIELD.get(issue.role, "sync_status")
         want(issue.role, issue.row, {f: statuses.error(issue.message)})
+    for w in rows.waiting:
+        status = statuses.uncomputed(w.labels, w.tab, w.source_row)
+        want(w.role, w.row, {STATUS_FIELD.get(w.role, "sync_status"): status})
 
     for role, by_row in wanted.items():
         tab = rows.titles.get(role, sheet.tab(role).title)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import httpx
@@ -408,16 +409,19 @@ def test_new_prospect_is_created_then_enrolled_in_the_same_cycle(h: Harness) -> 
 
 
 class Refuse(httpx.BaseTransport):
-    """WarmySender answering `status` to `method` (any when "") on paths containing `part`;
+    """WarmySender answering `status` to `method` on the paths matching the pattern `part`;
     everything else goes to the sandbox."""
 
-    def __init__(self, method: str, part: str, status: int, code: str) -> None:
+    def __init__(
+        self, method: str, part: str, status: int, code: str, message: str = "refused by the test"
+    ) -> None:
         self.inner = httpx.HTTPTransport()
         self.method, self.part, self.status, self.code = method, part, status, code
+        self.message = message
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method.startswith(self.method) and self.part in request.url.path:
-            body = {"error": {"code": self.code, "message": "refused by the test"}}
+        if request.method == self.method and re.search(self.part, request.url.path):
+            body = {"error": {"code": self.code, "message": self.message}}
             return httpx.Response(self.status, json=body)
         return self.inner.handle_request(request)
 
@@ -430,7 +434,7 @@ def test_a_fatal_refusal_stops_the_cycle_but_writes_back_what_was_done(h: Harnes
 
     h.make()
     # the key is revoked between the prospects and the campaigns of one cycle
-    h.http = httpx.Client(transport=Refuse("", "/campaigns", 401, "unauthorized"))
+    h.http = httpx.Client(transport=Refuse("POST", "/campaigns$", 401, "unauthorized"))
     try:
         with pytest.raises(AuthError):
             h.sync()
@@ -451,7 +455,7 @@ def test_progress_is_reported(h: Harness) -> None:
 
 def test_prospect_change_without_an_update_route_says_it_was_not_sent(h: Harness) -> None:
     h.make()
-    h.http = httpx.Client(transport=Refuse("PATCH", "/prospects/", 405, "method_not_allowed"))
+    h.http = httpx.Client(transport=Refuse("PATCH", "/prospects/[^/]+$", 405, "method_not_allowed"))
     try:
         h.sync()
         assert h.book is not None
@@ -545,9 +549,13 @@ def test_an_enrollment_says_what_holds_its_prospect_back(h: Harness) -> None:
     }
     assert status["p0"] == "enrolled"
     assert status["p1"] == "waiting: the prospect's Sync box is not ticked in the Prospects tab"
-    assert status["p2"] == (
-        "waiting: the prospect's row 4 in the Prospects tab has an error; fix it"
+    # an unusable optional field does not hold the prospect (or its email enrollment) back
+    assert status["p2"] == "enrolled"
+    assert h.row("Prospects", "Email", "p2@example.com")["Sync Status"] == (
+        "synced: left out: LinkedIn URL 'https://x.com/p2' is not a LinkedIn profile URL; use "
+        "the profile's address, like https://www.linkedin.com/in/<profile>"
     )
+    assert "linkedinUrl" not in h.ws()["prospects"][2] or not h.ws()["prospects"][2]["linkedinUrl"]
 
 
 def test_a_long_429_defers_the_work_instead_of_failing(h: Harness) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from sheetsync.sandbox import DEMO_KEY
 from tests.engine.conftest import HEADERS, MBX, Harness, default_tabs
-from tests.engine.test_scenarios import campaigns, endpoint_calls, prospect
+from tests.engine.test_scenarios import Refuse, campaigns, endpoint_calls, prospect
 
 LAUNCH = "Q1 Launch"
 NEW = "Spring Promo 2026"
@@ -384,9 +384,6 @@ def test_statuses_speak_the_sheets_language(h: Harness) -> None:
     tabs["Enrollments"].append(["p0@example.com", "Later", False])
     tabs["Campaigns"].append(["Later", f"{MBX}; {SAM}", 10, "", "", ""])
     tabs["Steps"].append(["Later", 1, 0, "Hi", "<p>x</p>"])
-    tabs["Campaigns"][0].append("Channel")
-    tabs["Campaigns"].append(["Social", MBX, 10, "", "", "", "linkedin"])
-    tabs["Steps"].append(["Social", 1, 0, "", "<p>Connect?</p>"])  # no subject: the API refuses
     h.make(tabs)
     h.sync()
     assert h.row("Enrollments", "Campaign", "LI Outreach")["Enrollment Status"] == (
@@ -395,9 +392,21 @@ def test_statuses_speak_the_sheets_language(h: Harness) -> None:
     assert h.row("Enrollments", "Campaign", "Later")["Enrollment Status"] == "not enrolled"
     later = next(c for c in campaigns(h) if c["name"] == "Later")
     assert later["mailboxIds"] == ["mbx_demo_1", "mbx_demo_2"]  # `;` splits, as `check` says
-    assert h.row("Campaigns", "Campaign", "Social")["Sync Status"] == (
-        "error: WarmySender rejected the data: Step 1 Subject is required and must be a "
-        "non-empty string"
+
+
+def test_an_api_refusal_names_the_sheets_columns_and_step_numbers(h: Harness) -> None:
+    h.make(default_tabs(1))
+    message = "steps[1].bodyHtml has a link WarmySender blocks; dailySendLimit is over the plan"
+    h.http = httpx.Client(transport=Refuse("POST", "/campaigns$", 422, "validation_error", message))
+    try:
+        h.sync()
+    finally:
+        h.restart()
+        h.http.close()
+        h.http = None
+    assert h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == (
+        "error: WarmySender rejected the data: Step 2 Body has a link WarmySender blocks; "
+        "Daily Send Limit is over the plan"
     )
 
 

@@ -184,7 +184,7 @@ def _hold(ex: Executor, it: Item, camp: Campaign) -> None:
     if "steps" in raw:
         steps = sorted(camp.steps, key=lambda s: s.step_index)
         made = ((s.step_index + 1, s.delay_days, s.subject, s.body_html) for s in steps)
-        it.data["steps_hash"] = steps_digest(made)
+        it.data["steps_hash"] = f"sent:{steps_digest(made)}"
     _stats(it, camp)
     it.data["monitored_at"] = ex.clock.time()
 
