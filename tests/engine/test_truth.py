@@ -241,11 +241,32 @@ def test_adopted_steps_that_differ_say_the_api_cannot_change_them(h: Harness) ->
     with httpx.Client(base_url=h.server.base_url) as api:
         auth = {"Authorization": f"Bearer {DEMO_KEY}", "Idempotency-Key": "elsewhere-steps"}
         assert api.post("/campaigns", json=body, headers=auth).status_code == 201
-    h.sync()
+    r = h.sync()
     assert str(h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"]).startswith(
         "error: the API cannot change the steps"
     )
     assert {str(s["Sync Status"])[:6] for s in h.table("Steps")} == {"error:"}
+    assert r.errors == 1
+    assert h.book is not None
+    h.book.set_values(  # the marketer copies WarmySender's step into the sheet
+        "Steps", [h.book.values("Steps")[0], [LAUNCH, 1, 0, "Other", "<p>Other</p>"]]
+    )
+    r = h.poll()
+    assert (r.api_calls, r.errors) == (0, 0)
+    assert h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == "synced"
+    assert {s["Sync Status"] for s in h.table("Steps")} == {"synced"}
+
+
+def test_a_monitor_read_of_plain_text_steps_finds_them_as_sent(h: Harness) -> None:
+    tabs = default_tabs()
+    tabs["Steps"] = [tabs["Steps"][0], [LAUNCH, 1, 0, "Hi", "Hello there,\n\nA plain note"]]
+    h.make(tabs, monitor_seconds=300)
+    h.sync()
+    assert "<p>" in only_campaign(h)["steps"][0]["bodyHtml"]  # sent as HTML
+    h.clock.advance(300)
+    assert h.sync().api_calls == 1
+    assert h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == "synced"
+    assert {s["Sync Status"] for s in h.table("Steps")} == {"synced"}
 
 
 # --- fields the API cannot change --------------------------------------------------------------
