@@ -234,6 +234,26 @@ def test_a_campaign_made_elsewhere_is_adopted_with_the_sheets_settings(h: Harnes
     assert h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == "synced"
 
 
+def test_a_second_sheet_adopts_the_campaign_with_its_own_settings(h: Harness) -> None:
+    h.make(default_tabs(state=""))
+    h.sync()
+    (h.tmp_path / "second").mkdir()
+    other = Harness(h.tmp_path / "second", h.clock, h.sandbox, h.server, h.emu, h.kind)
+    tabs = default_tabs(state="")
+    tabs["Campaigns"][1][2:5] = [70, "10:00", "12:00"]  # Daily Send Limit, Window Start/End
+    other.make(tabs)
+    try:
+        r = other.sync()
+        assert (r.campaigns_created, r.campaigns_updated, r.enrolled) == (0, 1, 0)
+        camp = only_campaign(h)
+        assert (camp["dailySendLimit"], camp["sendingWindowStart"]) == (70, "10:00")
+        assert other.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == "synced"
+        assert other.row("Campaigns", "Campaign", LAUNCH)["Campaign ID"] == camp["id"]
+        assert len(camp["enrollments"]) == 3  # the same people: nobody enrolled twice
+    finally:
+        other.restart()
+
+
 def test_adopted_steps_that_differ_say_the_api_cannot_change_them(h: Harness) -> None:
     h.make(default_tabs(state=""))
     steps = [{"stepIndex": 0, "subject": "Other", "bodyHtml": "<p>Other</p>"}]
