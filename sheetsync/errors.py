@@ -8,7 +8,8 @@
     │   ├── ApiError           WarmySender answered with an error (carries status, code, endpoint)
     │   │   ├── AuthError           401: key unknown, revoked or expired             (fatal)
     │   │   │   └── Forbidden           403 other than a missing scope                (fatal)
-    │   │   ├── ScopeError          403 insufficient_scope: .missing_scope           (fatal)
+    │   │   ├── ScopeError          403 insufficient_scope: .missing_scope; stops the
+    │   │   │                           actions that need it, the rows say which scope
     │   │   ├── RowError            refused for this row only: write `error:`, go on
     │   │   │   ├── InvalidRequest      400/422 with the server's message
     │   │   │   ├── NotFound            404
@@ -176,7 +177,8 @@ class Forbidden(AuthError):
 
 
 class ScopeError(ApiError):
-    """403 insufficient_scope: the key lacks `missing_scope`. Fatal: retrying does not help."""
+    """403 insufficient_scope: the key lacks `missing_scope`. Retrying does not help; the sync
+    stops the actions that need the scope and marks their rows (the rest of the cycle runs)."""
 
     def __init__(self, message: str, *, missing_scope: str | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]

@@ -54,6 +54,19 @@ def pick(obj: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
+def present(obj: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """{name: value} for each camelCase `name` the object carries, as itself or in snake_case
+    (null values included: a field WarmySender reports empty)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        snake = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
+        if name in obj:
+            out[name] = obj[name]
+        elif snake in obj:
+            out[name] = obj[snake]
+    return out
+
+
 def payload(body: Any) -> Any:
     if isinstance(body, dict) and "data" in body:
         return body["data"]

@@ -32,7 +32,7 @@ from sheetsync.sync.execute.campaigns import resolve_mailboxes
 from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.execute.steps import STEPS
 from sheetsync.sync.outcomes import project_events, ticked
-from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan
+from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan, steps_locked
 from sheetsync.sync.writeback import ProjectionMemo, address, project
 
 log = logging.getLogger(__name__)
@@ -244,12 +244,15 @@ class SheetSync:
         report.duration_s = round(self.clock.monotonic() - t0, 3)
         if fatal is not None:
             raise fatal  # the caller records the failure (record_failure) with its message
-        self.state.record_run(name, {**report.to_json(), "issues": _issue_lines(rows)})
+        scopes = sorted(ex.missing_scopes)
+        self.state.record_run(
+            name, {**report.to_json(), "issues": _issue_lines(rows), "missing_scopes": scopes}
+        )
         return report
 
     def _bookkeep(self, plan: Plan, items: Items, ex: Executor) -> None:
         """Settle counters, statuses set without a call, and the safety brake, in state."""
-        dirty: dict[tuple[str, str], Item] = {}
+        dirty: dict[tuple[str, str], Item] = {(it.role, it.key): it for it in plan.moved}
         for role, d in plan.diffs.items():
             known = items[role]
             for key, ch in d.changes.items():
@@ -310,7 +313,7 @@ def _errors(rows: SheetRows, items: Items) -> int:
                 n += 1
     for c in rows.campaigns:
         it = items["campaigns"].get(c.key)
-        if it and it.remote_id and it.data.get("steps_hash") not in (None, c.steps_hash):
+        if it and it.remote_id and steps_locked(c, it.data):
             n += 1
     return n
 

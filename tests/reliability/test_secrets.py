@@ -131,8 +131,9 @@ def env(key: str = API_KEY) -> dict[str, str]:
     return {"WARMYSENDER_API_KEY": key, "SHEETSYNC_GOOGLE_TOKEN": GOOGLE_TOKEN}
 
 
-def failing_cycle(w: dict[str, Any], key: str) -> list[str]:
-    """One cycle on a FakeClock (retries cost no real time); the error's texts."""
+def failing_cycle(w: dict[str, Any], key: str, *, fails: bool = True) -> list[str]:
+    """One cycle on a FakeClock (retries cost no real time); the error's texts (with
+    `fails=False`, a cycle whose refusals land in the rows: the row statuses)."""
     config = load_config(w["cfg"], env=env(key))
     shown: list[str] = []
     with open_sync(config, config.sheets[0], clock=FakeClock()) as ss:
@@ -143,7 +144,10 @@ def failing_cycle(w: dict[str, Any], key: str) -> list[str]:
             shown += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
             ss.state.record_failure("acme", str(exc))
         else:
-            pytest.fail("the cycle should have failed")
+            if fails:
+                pytest.fail("the cycle should have failed")
+            for role in ("prospects", "campaigns", "enrollments"):
+                shown += [it.status for it in ss.state.items("acme", role).values()]
     return shown
 
 
@@ -182,7 +186,9 @@ def test_no_secret_anywhere(world: dict[str, Any], tmp_path: Path) -> None:
             book.save(w["sid"])
         else:
             xl.insert_rows(w["sid"], "Prospects", 7, [["new@example.com", "New"]])
-        shown += failing_cycle(w, READ_KEY)  # 403 insufficient scope on POST /prospects
+        # 403 insufficient scope on POST /prospects: the new row says so
+        shown += failing_cycle(w, READ_KEY, fails=False)
+        assert any("lacks the prospects:write scope" in t for t in shown)
         w["sandbox"].faults = Faults(error_rate=1.0)
         shown += failing_cycle(w, API_KEY)  # 5xx storm until the retry deadline
         w["sandbox"].faults = Faults()

@@ -57,11 +57,14 @@ def _batch(ex: Executor, a: Action, op: str) -> None:
         h = rec.hash if rec else it.hash
         if isinstance(cid, RowError):
             it.hash = h
+            it.data["target"] = a.key  # acted on again once the reference names another
             ex.set_status(it, statuses.error(cid.message))
             waiting.append(it)
             continue
         if cid is None:
-            ex.set_status(it, statuses.campaign_not_created(a.key.split(":", 1)[1]))
+            ref = a.key.split(":", 1)[1]
+            named = ex.campaigns[ref].name if ref in ex.campaigns else ref
+            ex.set_status(it, statuses.campaign_not_created(named))
             waiting.append(it)
             continue
         email = rec.email if rec else it.data.get("email")
@@ -118,7 +121,7 @@ def do_enroll(ex: Executor, intent: Intent) -> None:
     for key, row in b["rows"].items():
         it = ex.item("enrollments", key)
         it.hash = row["hash"]
-        it.data.update(target=b["target"], email=row["email"])
+        it.data.update(target=b["target"], email=row["email"], list_id=row["list_id"])
         it.data["prospect_id"] = row.get("prospect_id")
         outcome = by_id.get(row.get("prospect_id")) or by_email.get(row["email"] or "")
         if outcome is None and missing & {row.get("prospect_id"), row["email"]}:

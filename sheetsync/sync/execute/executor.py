@@ -44,6 +44,21 @@ from sheetsync.sync import statuses
 from sheetsync.sync.counts import Counts
 from sheetsync.sync.plan import Action, Plan
 
+# The scope each action needs for its write (or, for a monitor, its read). A key refused for
+# a scope stops only the actions that need it; the rest of the cycle runs.
+SCOPES = {
+    "create_prospect": "prospects:write",
+    "update_prospect": "prospects:write",
+    "create_campaign": "campaigns:write",
+    "update_campaign": "campaigns:write",
+    "start": "campaigns:write",
+    "pause": "campaigns:write",
+    "monitor": "campaigns:read",
+    "reconcile": "campaigns:read",
+    "enroll": "enrollments:write",
+    "unenroll": "enrollments:write",
+}
+
 
 class Budget(Protocol):
     def wait_time(self) -> float: ...
@@ -106,6 +121,7 @@ class Executor:
             self.enrollments.setdefault(e.key, e)
         self._mailboxes: list[Mailbox] | None = None
         self._remote: list[Campaign] | None = None
+        self.missing_scopes: set[str] = set()  # scopes the key was refused for this cycle
 
     # --- budget and state ----------------------------------------------------------------------
 
@@ -169,7 +185,10 @@ class Executor:
             self.slot()
             if intent.content is None:  # kept by an older sheetsync: the request is rebuilt
                 intent = self._rekeyed(intent, intent.idempotency_key)
-            self._perform(intent)
+            try:
+                self._perform(intent)
+            except ScopeError as exc:
+                self._refused(exc, SCOPES.get(intent.op, ""), self._rows_of(intent))
 
     def call(self, intent: Intent) -> Answer:
         """Send the intent's request, as kept, with its key."""
@@ -231,6 +250,15 @@ class Executor:
         role = "prospects" if intent.op.endswith("prospect") else "campaigns"
         return [self.item(role, b["key"])]
 
+    def _refused(self, exc: ScopeError, scope: str, its: list[Item]) -> None:
+        """The key lacks a scope: the rows say which (their content is not marked as acted on,
+        so they go again once the key has it)."""
+        scope = exc.missing_scope or scope
+        self.missing_scopes.add(scope)
+        for it in its:
+            self.set_status(it, statuses.missing_scope(scope))
+        self.save(*its)
+
     def _fail(
         self, intent: Intent, status: str, exc: RowError | None = None, *, resolve: bool = True
     ) -> None:
@@ -275,8 +303,13 @@ class Executor:
                 it.data["wanted"] = a.fields["wanted"]
                 self.save(it)
         for i, action in enumerate(work):
+            scope = SCOPES.get(action.kind, "")
             try:
+                if scope in self.missing_scopes:
+                    raise ScopeError(statuses.missing_scope(scope), missing_scope=scope)
                 self.steps.acts[action.kind](self, action)
+            except ScopeError as exc:
+                self._refused(exc, scope, self._action_items(action))
             except (Stop, RateLimited):
                 # a 429 that outlasts the retry deadline: WarmySender's budget is spent (others
                 # share the workspace); its intent stays open and is replayed next poll
@@ -285,15 +318,16 @@ class Executor:
             if self.progress is not None:
                 self.progress(i + 1, len(work))
 
+    def _action_items(self, a: Action) -> list[Item]:
+        if a.kind in ("enroll", "unenroll"):
+            return [self.item("enrollments", k) for k in a.rows]
+        return [self.item("prospects" if a.kind.endswith("prospect") else "campaigns", a.key)]
+
     def _defer(self, rest: list[Action]) -> None:
         for a in rest:
             if a.kind == "monitor":
                 continue
-            if a.kind in ("enroll", "unenroll"):
-                its = [self.item("enrollments", k) for k in a.rows]
-            else:
-                role = "prospects" if a.kind.endswith("prospect") else "campaigns"
-                its = [self.item(role, a.key)]
+            its = self._action_items(a)
             for it in its:
                 self.set_status(it, statuses.DEFERRED)
             self.counts.deferred += len(its)
@@ -301,5 +335,5 @@ class Executor:
 
 
 def _plain(exc: RowError) -> str:
-    text = exc.message.rstrip(".")
+    text = statuses.in_sheet_terms(exc.message.rstrip("."))
     return f"{text}: {exc.fix}" if exc.fix else text

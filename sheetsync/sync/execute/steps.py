@@ -16,6 +16,7 @@ STEPS = Steps(
         "start": campaigns.act_start,
         "pause": campaigns.act_pause,
         "monitor": campaigns.act_monitor,
+        "reconcile": campaigns.act_monitor,
         "enroll": enrollments.act_enroll,
         "unenroll": enrollments.act_unenroll,
     },
