@@ -13,7 +13,7 @@ from typing import cast
 from sheetsync.sandbox import DEMO_KEY, Faults
 from sheetsync.sandbox.service import Reply
 from sheetsync.state import Item, State
-from sheetsync.state.migrations import MIGRATIONS
+from sheetsync.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from sheetsync.sync import statuses
 from tests.engine.conftest import Harness, default_tabs
 from tests.reliability.conftest import HookedSandbox
@@ -110,7 +110,7 @@ def test_a_deferred_start_says_synced_once_it_ran(hx: Harness) -> None:
     assert (row["Sync Status"], row["API Status"]) == (statuses.SYNCED, "running")
 
 
-def test_schema_2_forgets_the_wanted_state_of_campaigns_in_error(tmp_path: Path) -> None:
+def test_schema_3_forgets_the_wanted_state_of_campaigns_in_error(tmp_path: Path) -> None:
     """A row an older sheetsync left stuck (a start refused as already running, recorded as
     wanted and in error) is tried once more after the upgrade; other rows keep what they want."""
     path = tmp_path / "state.db"
@@ -132,7 +132,7 @@ def test_schema_2_forgets_the_wanted_state_of_campaigns_in_error(tmp_path: Path)
     db.commit()
     db.close()
     with State(path) as state:
-        assert state.version == 2
+        assert state.version == SCHEMA_VERSION
         items: dict[str, Item] = state.items("s", "campaigns")
         assert "wanted" not in items["stuck"].data
         assert items["fine"].data["wanted"] == "running"

@@ -38,7 +38,7 @@ from tests.reliability.conftest import (
     remote_writes,
 )
 
-POINTS = {"request": 13, "commit": 26, "write": 1, "zip": 13, "replace": 1, "replaced": 1}
+POINTS = {"request": 13, "commit": 28, "write": 1, "zip": 13, "replace": 1, "replaced": 1}
 EDIT_REQUESTS = 4  # requests of the second sync (PATCH prospect, PATCH campaign, DELETE, pause)
 API_WRITES = {
     "POST /prospects",  # create prospect

@@ -207,7 +207,7 @@ def test_a_disk_full_mid_cycle_writes_back_what_was_done_and_exits_3(
         converged(w)
 
 
-IO_LIMIT = 96 * 1024  # bytes: the state's WAL passes it a few commits into the first cycle
+IO_LIMIT = 128 * 1024  # bytes: the state's WAL passes it a few commits into the first cycle
 
 
 def test_an_io_error_mid_cycle_writes_back_what_was_done_and_exits_3(
