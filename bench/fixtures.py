@@ -101,6 +101,7 @@ class World:
         self._tmp = tempfile.TemporaryDirectory(prefix="sheetsync-bench-")
         self.dir = Path(self._tmp.name)
         self.spreadsheet = ""
+        self.top: dict[str, Any] = {}  # more top-level config tables, e.g. [webhooks]
         self.server.start()
         try:
             self.emu.start()
@@ -146,6 +147,7 @@ class World:
                 }
             ],
         }
+        data.update(self.top)
         env = {"WARMYSENDER_API_KEY": DEMO_KEY, "SHEETSYNC_GOOGLE_TOKEN": TOKEN}
         return parse_config(data, path=self.dir / "sheetsync.toml", env=env)
 

@@ -12,6 +12,9 @@ loopback, in this process, and prints a table (or one JSON object):
 - backlog: 1,000 new prospects enrolled into one new running campaign at 6,000 calls/min, on
            the real clock, cycles back to back like the daemon; the full run adds the same
            backlog at 600/min, where the limit binds.
+- webhooks: 1,000 events (an open per enrolled prospect) delivered by the sandbox in one burst,
+           32 at a time, to the real receiver of `sheetsync run` ([webhooks]); how long each
+           took to be acknowledged (WarmySender waits 5 s), then the one poll that projects them.
 - workers: `sheetsync worker` processes on a throwaway PostgreSQL over 200 sheets, the failover
            after kill -9, and the PostgreSQL store against SQLite (bench/workers.py; skipped,
            with the reason, when no PostgreSQL server can be started here).
@@ -26,6 +29,7 @@ import gc
 import json
 import math
 import resource
+import socket
 import sys
 import time
 import tracemalloc
@@ -42,9 +46,11 @@ from bench.fixtures import (  # noqa: E402
     UNLIMITED,
     World,
     campaign_tabs,
+    email,
 )
 from bench.naive import NaiveSync  # noqa: E402
 from sheetsync.api.ratelimit import RateLimiter  # noqa: E402
+from sheetsync.app.webhooks import receiving  # noqa: E402
 from sheetsync.clock import FakeClock, SystemClock  # noqa: E402
 from sheetsync.sandbox import DEMO_KEY  # noqa: E402
 from sheetsync.sync.counts import CycleReport  # noqa: E402
@@ -60,6 +66,9 @@ BOUND_RATE = 600  # the full run's second backlog: 1,000 prospects need two wind
 TRACE_MAX_ROWS = 10_000  # tracemalloc slows every thread ~5x: the 100,000-row poll skips it
 REAL_LIMIT = 60  # WarmySender's default plan, calls per minute
 FIRST_SYNC_PROSPECTS = 10_000
+WEBHOOK_EVENTS = 1_000
+WEBHOOK_WORKERS = 32  # deliveries in flight at once
+WEBHOOK_TIMEOUT_MS = 5_000  # WarmySender's: a delivery not answered 2xx by then is retried
 
 
 def note(text: str) -> None:
@@ -302,6 +311,74 @@ def first_sync_at_real_limit(
     }
 
 
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def bench_webhooks(events: int, workers: int = WEBHOOK_WORKERS) -> dict[str, Any]:
+    """`events` prospects enrolled in a running campaign; one open each, queued in the sandbox
+    and delivered in one burst `workers` at a time to the receiver; then one poll."""
+    clock = SystemClock()  # real time: the latencies are real, the signatures current
+    note(f"webhooks: {events:,} events, {workers} deliveries at a time")
+    with World(clock=clock) as world:
+        world.make_sheet(campaign_tabs(events, enrolled=events, state="Running"))
+        port = _free_port()
+        world.top["webhooks"] = {
+            "listen": f"127.0.0.1:{port}",
+            "public_url": f"http://127.0.0.1:{port}/warmysender",
+        }
+        config = world.config()
+        limiter = RateLimiter(UNLIMITED, clock=clock)
+        with receiving(config, clock) as receiver, world.open_sync(limiter=limiter) as sync:
+            assert receiver is not None
+            if sync.cycle().deferred:
+                raise RuntimeError("the first sync did not finish in one cycle")
+            world.sandbox.deliver_due(workers=workers)  # step 1's email.sent, one per prospect
+            sync.cycle()  # ...projected: the measured poll below has only the burst to do
+            for i in range(events):
+                world.sandbox.event({"type": "email.opened", "email": email(i), "deliver": False})
+            stored0 = receiver.stored
+            t0 = time.perf_counter()
+            burst = world.sandbox.deliver_due(workers=workers)
+            wall = time.perf_counter() - t0
+            took = sorted(float(d["attempts"][-1]["ms"]) for d in burst)
+            acked = sum(1 for d in burst if d["status"] == "delivered")
+            m: dict[str, Any] = {}
+            with measured(m):
+                report = sync.cycle()
+        values = world.emu.values(world.spreadsheet, "Enrollments")
+        column = values[0].index("Outcome")
+        projected = sum(1 for row in values[1:] if column < len(row) and row[column] == "opened")
+    return {
+        "events": events,
+        "workers": workers,
+        "acknowledged": acked,
+        "stored": receiver.stored - stored0,
+        "burst_wall_s": round(wall, 3),
+        "events_per_s": round(len(burst) / wall, 1) if wall else None,
+        "ack_p50_ms": _percentile(took, 0.50),
+        "ack_p99_ms": _percentile(took, 0.99),
+        "ack_max_ms": took[-1] if took else None,
+        "within_timeout": acked == events and (not took or took[-1] < WEBHOOK_TIMEOUT_MS),
+        "projected_rows": projected,
+        "poll_api_calls": report.api_calls,
+        "poll_sheets_writes": report.sheets_writes,
+        "poll_wall_s": m["wall_s"],
+        "poll_cpu_s": m["cpu_s"],
+    }
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, math.ceil(q * len(values)) - 1)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -320,7 +397,11 @@ def run(*, quick: bool) -> dict[str, Any]:
     backlog["first_sync_at_60_per_min"] = first_sync_at_real_limit(
         FIRST_SYNC_PROSPECTS, measured_backlogs
     )
-    return {"polls": polls, "naive": naive, "backlog": backlog, "workers": _workers(quick)}
+    webhooks = bench_webhooks(WEBHOOK_EVENTS)
+    return {
+        "polls": polls, "naive": naive, "backlog": backlog, "webhooks": webhooks,
+        "workers": _workers(quick),
+    }  # fmt: skip
 
 
 def _workers(quick: bool) -> dict[str, Any]:
@@ -384,6 +465,10 @@ def render(result: dict[str, Any]) -> str:
         f"{first['engine_calls']:,} calls, {first['engine_hours']} h "
         f"(minimum {first['minimum_calls']:,} calls, {first['minimum_hours']} h)",
     ]
+    if "webhooks" in result:
+        hooks = result["webhooks"]
+        out += ["", "webhooks: a burst of events to the receiver, then the poll that projects them"]
+        out.append(table([hooks], WEBHOOK_COLUMNS))
     workers = result.get("workers")
     if workers and "skipped" not in workers:
         from bench.workers import render as render_workers
@@ -392,6 +477,12 @@ def render(result: dict[str, Any]) -> str:
     elif workers:
         out += ["", f"workers: skipped ({workers['skipped']})"]
     return "\n".join(out)
+
+
+WEBHOOK_COLUMNS = (
+    "events", "workers", "acknowledged", "burst_wall_s", "events_per_s", "ack_p50_ms",
+    "ack_p99_ms", "ack_max_ms", "projected_rows", "poll_api_calls", "poll_wall_s",
+)  # fmt: skip
 
 
 def main(

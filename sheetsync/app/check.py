@@ -12,7 +12,6 @@ unless they depend on it (no config → nothing else; no valid key → no scope 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from sheetsync.clock import Clock
 from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import AuthError, ConfigError, ScopeError, ServiceError, SheetsyncError
 from sheetsync.retry import RetryPolicy
+from sheetsync.rows import cells
 from sheetsync.sheet.aliases import looks_like
 from sheetsync.sheet.base import Row, SheetData, column_letter
 from sheetsync.sheet.connect import open_source
@@ -39,6 +39,7 @@ REQUIRED_SCOPES = (
     "campaigns:write",
     "enrollments:write",
 )
+WEBHOOK_SCOPES = ("webhooks:read", "webhooks:write")  # with [webhooks]
 # A check should answer in seconds, not wait out the sync's retry deadline.
 CHECK_RETRY = RetryPolicy(base_s=0.2, cap_s=1.0, deadline_s=5.0, max_attempts=2)
 KEYS_PAGE = "Settings > API Keys in WarmySender"
@@ -91,7 +92,8 @@ def run_checks(
             identity, check = _key(client, config)
             yield check
             if identity is not None:
-                yield _scopes(identity, ws.api_key_env)
+                needed = REQUIRED_SCOPES + (WEBHOOK_SCOPES if config.webhooks else ())
+                yield _scopes(identity, ws.api_key_env, needed)
         mailboxes = _mailboxes(client, identity)
         for sheet in config.sheets:
             yield from _sheet_checks(config, sheet, mailboxes, interactive)
@@ -125,17 +127,16 @@ def _key(client: WarmySenderClient, config: Config) -> tuple[Identity | None, Ch
     return me, Check(name, True, who)
 
 
-def _scopes(me: Identity, env: str) -> Check:
-    missing = [s for s in REQUIRED_SCOPES if s not in me.scopes]
+def _scopes(me: Identity, env: str, needed: tuple[str, ...]) -> Check:
+    missing = [s for s in needed if s not in me.scopes]
     if missing:
         return Check(
             "API key scopes",
             False,
             f"the key lacks {', '.join(missing)}",
-            f"in {KEYS_PAGE}, create a key with {', '.join(REQUIRED_SCOPES)} and export "
-            f"{env}=<the new key>",
+            f"in {KEYS_PAGE}, create a key with {', '.join(needed)} and export {env}=<the new key>",
         )
-    return Check("API key scopes", True, ", ".join(REQUIRED_SCOPES))
+    return Check("API key scopes", True, ", ".join(needed))
 
 
 def _mailboxes(
@@ -290,26 +291,30 @@ def _column_map(prefix: str, spec: TabSpec, header: Row) -> Iterator[Check]:
             )
 
 
-def _named_mailboxes(spec: TabSpec, rows: list[Row] | None) -> list[tuple[int, str]]:
-    """(sheet row, mailbox as typed) for every mailbox the Campaigns tab names."""
+Named = list[tuple[int, str | cells.Problem]]
+
+
+def _named_mailboxes(spec: TabSpec, rows: list[Row] | None) -> Named:
+    """(sheet row, mailbox as typed) for every mailbox the Campaigns tab names, or the Problem
+    `sync` will have with the cell."""
     if not rows:
         return []
     col = match_headers(spec, rows[0]).get("mailboxes")
     if col is None:
         return []
-    out = []
+    out: Named = []
+    label = cells.clean(str(rows[0][col]))
     for n, row in enumerate(rows[1:], start=2):
         value = row[col] if col < len(row) else None
-        if value is None:
-            continue
-        for part in re.split(r"[,;\n]", str(value)):
-            if part.strip():
-                out.append((n, part.strip()))
+        try:  # the very function `sync` reads the cell with: the same split, the same errors
+            out.extend((n, ref) for ref in cells.as_list(value, label))
+        except cells.Problem as p:
+            out.append((n, p))
     return out
 
 
 def _mailbox_checks(
-    prefix: str, tab: str, named: list[tuple[int, str]], mailboxes: list[Mailbox]
+    prefix: str, tab: str, named: Named, mailboxes: list[Mailbox]
 ) -> Iterator[Check]:
     name = f"{prefix} mailboxes"
     if not named:
@@ -320,6 +325,10 @@ def _mailbox_checks(
     bad = 0
     seen: set[tuple[int, str]] = set()
     for row, ref in named:
+        if isinstance(ref, cells.Problem):
+            bad += 1
+            yield Check(name, False, f"{tab!r} row {row}: {ref.message}")
+            continue
         if (row, ref.casefold()) in seen:
             continue
         seen.add((row, ref.casefold()))
@@ -350,5 +359,5 @@ def _mailbox_checks(
                 "enable sending for it in WarmySender (Mailboxes), or name another mailbox",
             )
     if not bad:
-        distinct = len({ref.casefold() for _, ref in named})
+        distinct = len({ref.casefold() for _, ref in named if isinstance(ref, str)})
         yield Check(name, True, f"{distinct} named in {tab!r}, all connected and sending")

@@ -368,6 +368,7 @@ def state_migrate(ctx: Ctx, to: str) -> None:
     from sheetsync.state.copy import TABLES, copy_state
     from sheetsync.state.postgres import open_postgres, shown
     from sheetsync.state.store import State
+    from sheetsync.sync.outcomes import EVENTS_MARK
 
     config = ctx.load()
     if not to.startswith(("postgresql://", "postgres://")):
@@ -377,8 +378,9 @@ def state_migrate(ctx: Ctx, to: str) -> None:
         raise StateError(f"no SQLite state at {config.state_path} to copy ([state] path)")
     _writing(config, config.sheets, "migrate")
     with State(config.state_path) as src, open_postgres(url) as dst:
-        copied = copy_state(src, dst)
-    what = {"intents": "pending intents", "items": "rows", "runs": "runs"}
+        copied = copy_state(src, dst, skip_marks=frozenset({EVENTS_MARK}))
+    what = {"intents": "pending intents", "items": "rows", "runs": "runs", "outcomes": "Outcomes",
+            "marks": "marks"}  # fmt: skip
     counts = ", ".join(f"{copied.rows[t]:,} {what[t]}" for t in TABLES)
     click.echo(
         f"Copied {config.state_path} to {shown(url)}: {counts} "

@@ -356,6 +356,14 @@ def run_worker(config: Config, *, name: str | None = None, concurrency: int = 4)
             "workers share a PostgreSQL state: set [state] url (or SHEETSYNC_STATE_URL)",
             path=str(config.path),
         )
+    if config.webhooks is not None:
+        raise ConfigError(
+            "workers do not receive webhooks yet: remove [webhooks] (Outcomes are then read "
+            "from the WarmySender API every monitor_seconds), or run `sheetsync run` on a "
+            "SQLite state for the webhook receiver",
+            path=str(config.path),
+            key="webhooks",
+        )
     config.warmysender.require_key()
     name = name or worker_name()
     pool = connect_pool(config.state_url, size=2 * concurrency + 2)

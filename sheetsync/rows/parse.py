@@ -49,7 +49,7 @@ def parse_sheet(
         tab = find_tab(data, sheet.tab(role), sheet=sheet.name)
         if tab is not None:
             tabs[role] = tab
-    prospects, p_issues = parse_prospects(tabs["prospects"], memo)
+    prospects, p_issues, stopped = parse_prospects(tabs["prospects"], memo)
     campaigns, steps, c_issues = parse_campaigns(tabs["campaigns"], tabs["steps"])
     enrollments, e_issues = parse_enrollments(tabs["enrollments"])
     header_issues = [i for role in INPUT_ROLES for i in tabs[role].header_issues()]
@@ -71,4 +71,5 @@ def parse_sheet(
         headers={role: tab.headers for role, tab in tabs.items()},
         titles={role: tab.title for role, tab in tabs.items()},
         rows_read=rows_read,
+        stopped=stopped,
     )

@@ -2,9 +2,11 @@
 
 Both are brought to the same schema version first, so their tables have the same columns; every
 column is copied as it is, table by table, pending intents first (what may have been sent
-matters most), then the rows and the run history, in one PostgreSQL transaction: all of it or
-nothing. Ids are given anew, in the same order. A sheet the PostgreSQL state already holds is
-refused before anything is written (nothing is merged or overwritten).
+matters most), then the rows, the run history, the Outcomes and the sheets' marks, in one
+PostgreSQL transaction: all of it or nothing. Ids are given anew, in the same order. A sheet the
+PostgreSQL state already holds is refused before anything is written (nothing is merged or
+overwritten). Not copied: the webhook registration and the stored events (workers read Outcomes
+from the API), and the marks the caller names (`skip_marks`: positions in those events).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sheetsync.errors import StateError
 from sheetsync.state.postgres import PostgresState
 from sheetsync.state.store import State
 
-TABLES = ("intents", "items", "runs")  # in this order: pending intents first
+TABLES = ("intents", "items", "runs", "outcomes", "marks")  # pending intents first
 
 
 @dataclass
@@ -26,7 +28,9 @@ class Copied:
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows copied
 
 
-def copy_state(src: State, dst: PostgresState) -> Copied:
+def copy_state(
+    src: State, dst: PostgresState, *, skip_marks: frozenset[str] = frozenset()
+) -> Copied:
     names = sorted(
         {r[0] for t in TABLES for r in src.db.execute(f"SELECT DISTINCT sheet FROM {t}")}
     )
@@ -35,7 +39,9 @@ def copy_state(src: State, dst: PostgresState) -> Copied:
         taken = conn.execute(
             "SELECT sheet FROM items WHERE sheet = ANY(%(s)s) UNION "
             "SELECT sheet FROM runs WHERE sheet = ANY(%(s)s) UNION "
-            "SELECT sheet FROM intents WHERE sheet = ANY(%(s)s) ORDER BY 1",
+            "SELECT sheet FROM intents WHERE sheet = ANY(%(s)s) UNION "
+            "SELECT sheet FROM outcomes WHERE sheet = ANY(%(s)s) UNION "
+            "SELECT sheet FROM marks WHERE sheet = ANY(%(s)s) ORDER BY 1",
             {"s": names},
         ).fetchall()
         if taken:
@@ -45,11 +51,13 @@ def copy_state(src: State, dst: PostgresState) -> Copied:
                 "into an empty database, or rename the [[sheet]])"
             )
         for table in TABLES:
-            order = " ORDER BY id" if table != "items" else ""
+            order = " ORDER BY id" if table in ("intents", "runs") else ""
             cur = src.db.execute(f"SELECT * FROM {table}{order}")
             columns = [d[0] for d in cur.description if d[0] != "id"]
             keep = [i for i, d in enumerate(cur.description) if d[0] != "id"]
             rows = [tuple(r[i] for i in keep) for r in cur]
+            if table == "marks":
+                rows = [r for r in rows if r[columns.index("name")] not in skip_marks]
             insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
                 sql.Identifier(table),
                 sql.SQL(", ").join(map(sql.Identifier, columns)),

@@ -17,6 +17,7 @@ first worker has created the schema it reads as empty.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -29,13 +30,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Secret
-from sheetsync.errors import SheetBusy, StateError, StateUnreachable
+from sheetsync.errors import SheetBusy, StateError, StateUnavailable
 from sheetsync.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from sheetsync.state.model import (
     Intent,
     Item,
+    Registration,
     Run,
     Stored,
+    StoredEvent,
     item_from_row,
     item_row,
     run_times,
@@ -72,9 +75,9 @@ def schema_lock(conn: psycopg.Connection[Any]) -> Iterator[None]:
         conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
-def unreachable(url: Secret, exc: Exception) -> StateUnreachable:
+def unreachable(url: Secret, exc: Exception) -> StateUnavailable:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StateUnreachable(
+    return StateUnavailable(
         f"cannot use the PostgreSQL state at {shown(url)}: {reason}; check [state] url (or "
         "SHEETSYNC_STATE_URL), that the server is up and that the user may connect"
     )
@@ -311,25 +314,36 @@ class PostgresState:
 
     # --- intents -------------------------------------------------------------------------------
 
-    def add_intent(self, sheet: str, op: str, body: dict[str, Any], idempotency_key: str) -> int:
-        """Record a write BEFORE it is sent, so a crash leaves something to replay."""
+    def add_intent(self, sheet: str, intent: Intent) -> Intent:
+        """Record a write BEFORE it is sent, so a crash leaves something to replay: the intent
+        as given (its request and all), with the id it was stored under."""
         row = self._write(
-            "INSERT INTO intents (sheet, op, body, idempotency_key, created_at) "
-            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            (sheet, op, json.dumps(body, sort_keys=True), idempotency_key, utc_iso(self.clock)),
-        )
+            "INSERT INTO intents (sheet, op, body, idempotency_key, created_at, endpoint, path, "
+            "content) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (sheet, intent.op, json.dumps(intent.body), intent.idempotency_key,
+             utc_iso(self.clock), intent.endpoint, intent.path, intent.content),
+        )  # fmt: skip
         assert row is not None
-        return int(row[0])
+        return dataclasses.replace(intent, id=int(row[0]))
+
+    def update_intent(self, intent: Intent) -> None:
+        """Store an intent's new key and request (before they are sent)."""
+        self._write(
+            "UPDATE intents SET idempotency_key = %s, endpoint = %s, path = %s, content = %s "
+            "WHERE id = %s",
+            (intent.idempotency_key, intent.endpoint, intent.path, intent.content, intent.id),
+        )
 
     def resolve_intent(self, intent_id: int) -> None:
         self._write("DELETE FROM intents WHERE id = %s", (intent_id,))
 
     def pending_intents(self, sheet: str) -> list[Intent]:
         rows = self._all(
-            "SELECT id, op, body, idempotency_key FROM intents WHERE sheet = %s ORDER BY id",
+            "SELECT id, op, body, idempotency_key, endpoint, path, content FROM intents "
+            "WHERE sheet = %s ORDER BY id",
             (sheet,),
         )
-        return [Intent(int(r[0]), r[1], json.loads(r[2]), r[3]) for r in rows]
+        return [Intent(int(r[0]), r[1], json.loads(r[2]), *r[3:]) for r in rows]
 
     # --- runs ----------------------------------------------------------------------------------
 
@@ -372,3 +386,69 @@ class PostgresState:
             (sheet, prefix + "%"),
         )
         return [Item(r[0], r[1], status=r[2]) for r in rows]
+
+    # --- outcomes: the webhook registration, stored events, Outcome per row, marks ------------
+
+    def webhook(self) -> Registration | None:
+        r = self._one("SELECT base_url, url, events, remote_id, secret, pending_key FROM webhook")
+        if r is None:
+            return None
+        return Registration(r[0], r[1], tuple(json.loads(r[2])), r[3], r[4], r[5])
+
+    def begin_webhook(self, base_url: str, url: str, events: tuple[str, ...], key: str) -> None:
+        """Record a registration about to be sent (POST /webhooks with Idempotency-Key `key`)."""
+        with self.transaction():
+            self._write("DELETE FROM webhook")
+            self._write(
+                "INSERT INTO webhook VALUES (1, %s, %s, %s, NULL, NULL, %s, %s)",
+                (base_url, url, json.dumps(list(events)), key, utc_iso(self.clock)),
+            )
+
+    def finish_webhook(self, remote_id: str, secret: str) -> None:
+        self._write(
+            "UPDATE webhook SET remote_id = %s, secret = %s, pending_key = NULL, updated_at = %s",
+            (remote_id, secret, utc_iso(self.clock)),
+        )
+
+    def forget_webhook(self) -> None:
+        self._write("DELETE FROM webhook")
+
+    def events_after(self, seq: int, limit: int = 1000) -> list[StoredEvent]:
+        rows = self._all(
+            "SELECT seq, event_id, type, body, received_at FROM events WHERE seq > %s "
+            "ORDER BY seq LIMIT %s",
+            (seq, limit),
+        )
+        return [StoredEvent(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def prune_events(self, before: str) -> None:
+        """Forget events received before `before` (UTC ISO): retries of them are over."""
+        self._write("DELETE FROM events WHERE received_at < %s", (before,))
+
+    def mark(self, sheet: str, name: str) -> str | None:
+        r = self._one("SELECT value FROM marks WHERE sheet = %s AND name = %s", (sheet, name))
+        return None if r is None else str(r[0])
+
+    def set_mark(self, sheet: str, name: str, value: str | None) -> None:
+        """Set (None: remove) a named mark of the sheet; part of an open transaction if any."""
+        if value is None:
+            self._write("DELETE FROM marks WHERE sheet = %s AND name = %s", (sheet, name))
+        else:
+            self._write(
+                "INSERT INTO marks VALUES (%s, %s, %s) "
+                "ON CONFLICT (sheet, name) DO UPDATE SET value = EXCLUDED.value",
+                (sheet, name, value),
+            )
+
+    def outcomes(self, sheet: str) -> dict[str, tuple[str, str]]:
+        """Enrollment key -> (Outcome, Last Event At)."""
+        rows = self._all("SELECT key, outcome, event_at FROM outcomes WHERE sheet = %s", (sheet,))
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def put_outcomes(self, sheet: str, outcomes: dict[str, tuple[str, str]]) -> None:
+        with self.transaction(), self._conn() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO outcomes VALUES (%s, %s, %s, %s) ON CONFLICT (sheet, key) "
+                "DO UPDATE SET outcome = EXCLUDED.outcome, event_at = EXCLUDED.event_at",
+                [(sheet, key, o, at) for key, (o, at) in outcomes.items()],
+            )

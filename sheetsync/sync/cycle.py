@@ -20,7 +20,7 @@ from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import Limiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
-from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError, SheetChanged
+from sheetsync.errors import ApiError, RateLimited, SheetChanged, StateError
 from sheetsync.rows.parse import ProspectMemo, parse_sheet
 from sheetsync.rows.records import RowIssue, SheetRows, WaitingRow
 from sheetsync.sheet.base import SheetData, SheetSource
@@ -29,10 +29,12 @@ from sheetsync.state import Item
 from sheetsync.state.base import Store
 from sheetsync.state.connect import open_state
 from sheetsync.sync.counts import CycleReport, sync_log_row
+from sheetsync.sync.execute import outcomes as rest_outcomes
 from sheetsync.sync.execute.campaigns import resolve_mailboxes
 from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.execute.steps import STEPS
-from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan
+from sheetsync.sync.outcomes import project_events, ticked
+from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan, steps_locked
 from sheetsync.sync.writeback import ProjectionMemo, address, project
 
 log = logging.getLogger(__name__)
@@ -66,8 +68,10 @@ class SheetSync:
         source: SheetSource,
         clock: Clock,
         owned: tuple[Any, ...] = (),
+        rest_outcomes: bool = False,
     ) -> None:
         self.sheet = sheet
+        self.rest_outcomes = rest_outcomes  # no webhooks: Outcome from REST reads
         self.state = state
         self.api = api
         self.source = source
@@ -158,6 +162,14 @@ class SheetSync:
             data, rows = self._read()
             items = self._items()
         self.source.check_writable()  # e.g. a workbook open in Excel: stop before any API call
+        ticks = project_events(
+            self.state,
+            name,
+            rows,
+            items,
+            stop_on_reply=self.sheet.stop_on_reply,
+            now_iso=started_at,
+        )
         ex = Executor(
             self.api,
             self.state,
@@ -185,12 +197,17 @@ class SheetSync:
                     first_poll=first_poll,
                     confirm_unenroll=confirm_unenroll,
                     now=self.clock.time(),
+                    stopped=ticks,
                 )
             self._bookkeep(plan, items, ex)
             confirmed = plan.confirmed
             ex.run(plan)
-        except (AuthError, ScopeError, RetriableError) as exc:
-            fatal = exc  # what was done is still written back; then it is raised
+            if self.rest_outcomes:
+                rest_outcomes.refresh(ex, rows, self.sheet)
+        except (ApiError, StateError) as exc:
+            # a refused key, retries run out, an answer that cannot be read, the state file
+            # failing (disk full, I/O error): what was done is still written back, then raised
+            fatal = exc
 
         report = CycleReport(sheet=name, started_at=started_at, **asdict(ex.counts))
         report.rows_read = rows.rows_read
@@ -214,27 +231,37 @@ class SheetSync:
                 log_row=log_row,
                 memo=self._projected,
                 clear=confirmed,
+                outcomes=self.state.outcomes(name),
+                stop_ticks=ticks,
             )
+        written = True
         if proj.targets or proj.headers or proj.extra:
             keyed = proj.key_columns()
             fresh = self.source.read_keys(keyed) if keyed else {}
             cells = address(proj, fresh)
+            written = cells is not None
             if cells:
                 try:
                     self.source.write(cells)
                 except SheetChanged as exc:  # saved by someone else: theirs is kept
+                    written = False
                     log.warning("%s: %s", name, exc)
+        if written:
+            ticked(self.state, name, proj.ticked)
         report.sheets_reads = self.source.counts.reads - reads0
         report.sheets_writes = self.source.counts.writes - writes0
         report.duration_s = round(self.clock.monotonic() - t0, 3)
         if fatal is not None:
             raise fatal  # the caller records the failure (record_failure) with its message
-        self.state.record_run(name, {**report.to_json(), "issues": _issue_lines(rows)})
+        scopes = sorted(ex.missing_scopes)
+        self.state.record_run(
+            name, {**report.to_json(), "issues": _issue_lines(rows), "missing_scopes": scopes}
+        )
         return report
 
     def _bookkeep(self, plan: Plan, items: Items, ex: Executor) -> None:
         """Settle counters, statuses set without a call, and the safety brake, in state."""
-        dirty: dict[tuple[str, str], Item] = {}
+        dirty: dict[tuple[str, str], Item] = {(it.role, it.key): it for it in plan.moved}
         for role, d in plan.diffs.items():
             known = items[role]
             for key, ch in d.changes.items():
@@ -295,7 +322,7 @@ def _errors(rows: SheetRows, items: Items) -> int:
                 n += 1
     for c in rows.campaigns:
         it = items["campaigns"].get(c.key)
-        if it and it.remote_id and it.data.get("steps_hash") not in (None, c.steps_hash):
+        if it and it.remote_id and steps_locked(c, it.data):
             n += 1
     return n
 
@@ -340,4 +367,12 @@ def open_sync(
             thing.close()
         raise
     assert source is not None
-    return SheetSync(sheet, state=state, api=api, source=source, clock=clock, owned=tuple(owned))
+    return SheetSync(
+        sheet,
+        state=state,
+        api=api,
+        source=source,
+        clock=clock,
+        owned=tuple(owned),
+        rest_outcomes=config.webhooks is None,
+    )

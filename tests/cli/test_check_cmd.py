@@ -119,6 +119,18 @@ def test_missing_scopes_are_listed(setup: Path) -> None:
     assert lines[-1] == "1 check failed."
 
 
+def test_with_webhooks_the_key_needs_the_webhook_scopes(setup: Path) -> None:
+    text = setup.read_text(encoding="utf-8")
+    hooks = '[webhooks]\nlisten = "127.0.0.1:0"\npublic_url = "https://sync.example.com/w"\n'
+    setup.write_text(hooks + text, encoding="utf-8")
+    code, lines = run(setup, DEMO_KEY)
+    assert code == 0, lines
+    assert line(lines, f"{OK} API key scopes").endswith("webhooks:read, webhooks:write")
+    code, lines = run(setup, DEMO_READONLY_KEY)
+    bad = line(lines, f"{BAD} API key scopes")
+    assert "enrollments:write, webhooks:write" in bad and code == 1
+
+
 def test_missing_tab_and_missing_header(setup: Path) -> None:
     def damage(wb: openpyxl.Workbook) -> None:
         del wb["Steps"]
@@ -262,3 +274,22 @@ def test_column_map_warnings_and_missing_fields(setup: Path) -> None:
         'URL \u2192 fix: to use it, set [sheet.columns.prospects] linkedin_url = "LinkedIn link" '
         "in the config (or add it to custom_fields to send it as a custom field)",
     ]
+
+
+def test_check_reads_mailboxes_with_the_function_sync_uses(setup: Path) -> None:
+    """`check` predicts `sync`: the same split (commas, semicolons, newlines) and the same error
+    for a cell sync cannot read (tests/engine/test_truth.py syncs the same cells)."""
+
+    def mailboxes(wb: openpyxl.Workbook) -> None:
+        ws = wb["Campaigns"]
+        col = [c.value for c in ws[1]].index("Mailboxes") + 1
+        ws.cell(row=2, column=col).value = "alex@outreach-demo.example; sam@outreach-demo.example"
+        ws.cell(row=3, column=1).value = "Broken"
+        ws.cell(row=3, column=col).value = "#REF!"
+
+    edit(setup.parent / "book.xlsx", mailboxes)
+    code, lines = run(setup, DEMO_KEY)
+    bad = [ln for ln in lines if ln.startswith(f"{BAD} sheet 'demo' mailboxes")]
+    assert len(bad) == 1, lines
+    assert "row 3: Mailboxes shows the spreadsheet error #REF!" in bad[0]
+    assert code == 1

@@ -48,17 +48,17 @@ def people(n: int, start: int = 0) -> list[list[object]]:
 
 
 def default_tabs(n: int = 3, *, state: str = "Running") -> dict[str, list[list[object]]]:
-    """Fresh lists each time: a test may change its tabs (HEADERS stays as it is)."""
+    """Fresh lists every time (header rows too): a test may append columns to its own copy."""
     return {
-        "Prospects": [list(HEADERS["Prospects"]), *people(n)],
-        "Campaigns": [list(HEADERS["Campaigns"]), ["Q1 Launch", MBX, 50, "09:00", "17:00", state]],
+        "Prospects": [[*HEADERS["Prospects"]], *people(n)],
+        "Campaigns": [[*HEADERS["Campaigns"]], ["Q1 Launch", MBX, 50, "09:00", "17:00", state]],
         "Steps": [
-            list(HEADERS["Steps"]),
+            [*HEADERS["Steps"]],
             ["Q1 Launch", 1, 0, "Hello {{firstName}}", "<p>Hi</p>"],
             ["Q1 Launch", 2, 2, "Following up", "<p>Again</p>"],
         ],
         "Enrollments": [
-            list(HEADERS["Enrollments"]),
+            [*HEADERS["Enrollments"]],
             *([f"p{i}@example.com", "Q1 Launch", True] for i in range(n)),
         ],
         "Sync Log": [["Time"]],
@@ -204,6 +204,7 @@ class Harness:
         self.state_url: str | None = None  # the state on PostgreSQL instead of SQLite
         self.book: Book | None = None
         self.overrides: dict[str, Any] = {}
+        self.top: dict[str, Any] = {}  # more top-level config tables, e.g. [webhooks]
         self.limiter: RateLimiter | None = None
         self.http: httpx.Client | None = None  # e.g. with event hooks that crash mid-cycle
         self.ss: SheetSync | None = None
@@ -242,6 +243,7 @@ class Harness:
         }
         if self.emu is not None:
             data["google"] = {"auth": "token", "sheets_base_url": self.emu.base_url}
+        data.update(self.top)
         env = {"WARMYSENDER_API_KEY": DEMO_KEY, "SHEETSYNC_GOOGLE_TOKEN": TOKEN}
         return parse_config(data, path=self.tmp_path / "sheetsync.toml", env=env)
 

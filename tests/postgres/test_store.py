@@ -4,6 +4,7 @@ copy of a SQLite state (`sheetsync state migrate`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from sheetsync.app.lock import SheetLock
 from sheetsync.clock import FakeClock
 from sheetsync.config import Secret
 from sheetsync.errors import SheetBusy, StateError
-from sheetsync.state import SCHEMA_VERSION, Item, State
+from sheetsync.state import SCHEMA_VERSION, Intent, Item, State
 from sheetsync.state.base import Store
 from sheetsync.state.migrations import MIGRATIONS
 from sheetsync.state.postgres import open_postgres
@@ -69,16 +70,30 @@ def test_a_newer_schema_is_refused(store: Opener) -> None:
 
 def test_intents_survive_until_resolved_and_runs_are_kept(store: Opener) -> None:
     with store(clock=FakeClock(), worker="host-a:7") as s:
-        first = s.add_intent("a", "create_prospect", {"key": "x"}, "create-prospect:1")
-        s.add_intent("a", "enroll", {"rows": {}}, "enroll:2")
-        s.add_intent("b", "enroll", {"rows": {}}, "enroll:3")
+        first = s.add_intent(
+            "a",
+            Intent(
+                0,
+                "create_prospect",
+                {"key": "x"},
+                "create-prospect:1",
+                "POST /prospects",
+                "/prospects",
+                b'{"email":"x"}',
+            ),
+        )
+        s.add_intent("a", Intent(0, "enroll", {"rows": {}}, "enroll:2"))
+        s.add_intent("b", Intent(0, "enroll", {"rows": {}}, "enroll:3"))
     with store(clock=FakeClock(), worker="host-a:7") as s:
         pending = s.pending_intents("a")
-        assert [(i.op, i.body, i.idempotency_key) for i in pending] == [
-            ("create_prospect", {"key": "x"}, "create-prospect:1"),
-            ("enroll", {"rows": {}}, "enroll:2"),
+        assert [(i.op, i.body, i.idempotency_key, i.content) for i in pending] == [
+            ("create_prospect", {"key": "x"}, "create-prospect:1", b'{"email":"x"}'),
+            ("enroll", {"rows": {}}, "enroll:2", None),
         ]
-        s.resolve_intent(first)
+        assert pending[0] == first
+        s.update_intent(dataclasses.replace(pending[1], idempotency_key="enroll:2b"))
+        assert s.pending_intents("a")[1].idempotency_key == "enroll:2b"
+        s.resolve_intent(first.id)
         assert [i.op for i in s.pending_intents("a")] == ["enroll"]
         s.record_run("a", {"errors": 0, "duration_s": 2.5})
         s.record_failure("a", "WarmySender refused the key")
@@ -94,7 +109,7 @@ def test_intents_survive_until_resolved_and_runs_are_kept(store: Opener) -> None
 
 def test_one_transaction_commits_all_or_nothing(store: Opener) -> None:
     with store() as s:
-        intent = s.add_intent("a", "create_prospect", {"key": "k1"}, "key:1")
+        intent = s.add_intent("a", Intent(0, "create_prospect", {"key": "k1"}, "key:1")).id
         with pytest.raises(KeyboardInterrupt), s.transaction():
             s.put("a", Item("prospects", "k1", status="synced"))
             with s.transaction():  # nested: joins the outer one
@@ -129,13 +144,53 @@ def test_statuses_by_prefix_in_the_same_order(store: Opener) -> None:
         assert [i.key for i in s.statuses("a", "held:")] == ["sheet:Q1"]
 
 
+def test_outcomes_marks_events_and_the_webhook_registration(store: Opener) -> None:
+    with store(clock=FakeClock()) as s:
+        assert s.webhook() is None and s.events_after(0) == []
+        s.begin_webhook("https://api", "https://hook", ("email.opened",), "webhook:k1")
+        pending = s.webhook()
+        assert pending is not None and (pending.pending_key, pending.remote_id) == (
+            "webhook:k1",
+            None,
+        )
+        s.finish_webhook("wh_1", "whsec_x")
+        done = s.webhook()
+        assert done is not None and (done.remote_id, done.secret, done.pending_key) == (
+            "wh_1",
+            "whsec_x",
+            None,
+        )
+        s.forget_webhook()
+        assert s.webhook() is None
+        for n, at in enumerate(("2027-01-01T00:00:00Z", "2027-01-02T00:00:00Z")):
+            sql(s, "INSERT INTO events (event_id, type, body, received_at) VALUES (?, ?, ?, ?)",
+                f"ev{n}", "email.opened", "{}", at)  # fmt: skip
+        assert [e.event_id for e in s.events_after(0)] == ["ev0", "ev1"]
+        first = s.events_after(0)[0].seq
+        assert [e.event_id for e in s.events_after(first)] == ["ev1"]
+        s.prune_events("2027-01-02T00:00:00Z")
+        assert [e.event_id for e in s.events_after(0)] == ["ev1"]
+        s.set_mark("a", "events", "7")
+        s.set_mark("a", "events", "8")
+        with pytest.raises(KeyboardInterrupt), s.transaction():
+            s.set_mark("a", "events", "9")
+            raise KeyboardInterrupt
+        assert (s.mark("a", "events"), s.mark("b", "events")) == ("8", None)
+        s.set_mark("a", "events", None)
+        assert s.mark("a", "events") is None
+        s.put_outcomes("a", {"k1": ("sent", "t1"), "k2": ("opened", "t2")})
+        s.put_outcomes("a", {"k1": ("replied", "t3")})
+        assert s.outcomes("a") == {"k1": ("replied", "t3"), "k2": ("opened", "t2")}
+        assert s.outcomes("b") == {}
+
+
 def test_a_version_1_state_is_migrated_with_its_rows(store: Opener, tmp_path: Path) -> None:
     with store() as s:  # bring it back to version 1, as an older sheetsync left it
-        for stmt in ("DROP TABLE items", "DROP TABLE intents", "DROP TABLE runs"):
-            sql(s, stmt)
-        for extra in ("rate_limits", "workers", "engine"):
-            if not isinstance(s, State):
-                sql(s, f"DROP TABLE {extra}")
+        later = ["webhook", "events", "outcomes", "marks"]
+        if not isinstance(s, State):
+            later += ["rate_limits", "workers", "engine"]
+        for table in ("items", "intents", "runs", *later):
+            sql(s, f"DROP TABLE {table}")
         sql(s, "DELETE FROM migrations WHERE version > 1")
         first = MIGRATIONS[0].sqlite if isinstance(s, State) else MIGRATIONS[0].postgres
         for stmt in first.split(";"):
@@ -249,10 +304,24 @@ def make_sqlite_state(path: Path) -> None:
     with State(path, clock=FakeClock(), worker="old-host:1") as s:
         s.put("acme", Item("prospects", "a@x.io", hash="h", status="synced", remote_id="p_1"))
         s.put("acme", Item("campaigns", "sheet:Q1", data={"wanted": "running"}))
-        s.add_intent("acme", "create_prospect", {"key": "b@x.io"}, "create-prospect:b")
-        done = s.add_intent("acme", "enroll", {"rows": {}}, "enroll:1")
-        s.add_intent("acme", "enroll", {"rows": {"b@x.io|Q1": {}}}, "enroll:2")
-        s.resolve_intent(done)
+        s.add_intent(
+            "acme",
+            Intent(
+                0,
+                "create_prospect",
+                {"key": "b@x.io"},
+                "create-prospect:b",
+                "POST /prospects",
+                "/prospects",
+                b'{"email":"b@x.io"}',
+            ),
+        )
+        done = s.add_intent("acme", Intent(0, "enroll", {"rows": {}}, "enroll:1"))
+        s.add_intent("acme", Intent(0, "enroll", {"rows": {"b@x.io|Q1": {}}}, "enroll:2"))
+        s.resolve_intent(done.id)
+        s.put_outcomes("acme", {"a@x.io|Q1": ("opened", "2027-01-01T00:00:00Z")})
+        s.set_mark("acme", "rest:prospects", '{"cursor": "c2"}')
+        s.set_mark("acme", "events", "41")  # a position in this file's events: not copied
         s.record_run("acme", {"duration_s": 1.0, "errors": 0})
         s.record_failure("acme", "Google said no")
         s.put("globex", Item("prospects", "c@x.io"))
@@ -273,7 +342,9 @@ def test_state_migrate_copies_everything_pending_intents_first(tmp_path: Path, p
     )
     done = CliRunner().invoke(cli, args)
     assert done.exit_code == 0, done.output
-    assert "2 pending intents, 3 rows, 2 runs (sheets: acme, globex)" in done.output
+    assert "2 pending intents, 3 rows, 2 runs, 1 Outcomes, 1 marks (sheets: acme, globex)" in (
+        done.output
+    )
     with open_postgres(Secret(pg_url)) as pg, State(tmp_path / "state.db") as lite:
         for sheet in ("acme", "globex"):
             for role in ("prospects", "campaigns"):
@@ -281,12 +352,17 @@ def test_state_migrate_copies_everything_pending_intents_first(tmp_path: Path, p
                 theirs = {k: vars(v) | {"data": v.data} for k, v in lite.items(sheet, role).items()}
                 assert mine == theirs
 
-        def pending(s: Store) -> list[tuple[str, dict[str, Any], str]]:
-            return [(i.op, i.body, i.idempotency_key) for i in s.pending_intents("acme")]
+        def pending(s: Store) -> list[tuple[Any, ...]]:
+            return [(i.op, i.body, i.idempotency_key, i.content) for i in s.pending_intents("acme")]
 
         assert pending(pg) == pending(lite) and len(pending(pg)) == 2
         assert pg.recent_runs("acme") == lite.recent_runs("acme")
         assert sql(pg, "SELECT worker FROM runs ORDER BY id") == [("old-host:1",)] * 2
+        assert pg.outcomes("acme") == {"a@x.io|Q1": ("opened", "2027-01-01T00:00:00Z")}
+        assert (pg.mark("acme", "rest:prospects"), pg.mark("acme", "events")) == (
+            '{"cursor": "c2"}',
+            None,
+        )
     again = CliRunner().invoke(cli, args)  # nothing is merged or overwritten
     assert again.exit_code == 2
     assert "already holds sheet 'acme', 'globex'; nothing was copied" in again.output

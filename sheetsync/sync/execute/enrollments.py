@@ -1,11 +1,13 @@
 """The Enrollments tab's steps: enroll/unenroll in batches of at most BATCH rows per campaign,
-each row's outcome written to its status, and the campaign's enrolled count and Last Change."""
+each row's outcome written to its status, and the campaign's enrolled count and Last Change.
+Rows unenrolled for a ticked Stop box (the action's `stop` keys) say so in their status."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from sheetsync.api.client import Request, enroll_request, unenroll_request
 from sheetsync.errors import RowError
 from sheetsync.rows.records import ProspectRecord
 from sheetsync.state import Intent, Item, fresh_key
@@ -46,6 +48,7 @@ def _batch(ex: Executor, a: Action, op: str) -> None:
     cid = _campaign_id(ex, a.key)
     # a LinkedIn or multichannel campaign enrolls a sheet prospect once it has a profile URL
     linkedin = op == "enroll" and _channel(ex, a.key) in ("linkedin", "multichannel")
+    stop = set(a.fields.get("stop", ()))
     rows: dict[str, dict[str, Any]] = {}
     waiting: list[Item] = []
     for key in a.rows:
@@ -54,15 +57,20 @@ def _batch(ex: Executor, a: Action, op: str) -> None:
         h = rec.hash if rec else it.hash
         if isinstance(cid, RowError):
             it.hash = h
+            it.data["target"] = a.key  # acted on again once the reference names another
             ex.set_status(it, statuses.error(cid.message))
             waiting.append(it)
             continue
         if cid is None:
-            ex.set_status(it, statuses.campaign_not_created(a.key.split(":", 1)[1]))
+            ref = a.key.split(":", 1)[1]
+            named = ex.campaigns[ref].name if ref in ex.campaigns else ref
+            ex.set_status(it, statuses.campaign_not_created(named))
             waiting.append(it)
             continue
         email = rec.email if rec else it.data.get("email")
         row: dict[str, Any] = {"hash": h, "email": email, "list_id": rec and rec.list_id}
+        if key in stop:
+            row["stop"] = True
         if email and email in ex.bad_prospects:
             ex.set_status(it, statuses.prospect_row_error(ex.bad_prospects[email]))
             waiting.append(it)
@@ -92,16 +100,19 @@ def _batch(ex: Executor, a: Action, op: str) -> None:
         ex.send(op, payload, fresh_key(op))
 
 
+def request_enroll(b: dict[str, Any]) -> Request:
+    pids, emails, lists = _ids(b["rows"])
+    return enroll_request(b["campaign_id"], prospect_ids=pids, emails=emails, list_ids=lists)
+
+
+def request_unenroll(b: dict[str, Any]) -> Request:
+    pids, emails, _ = _ids(b["rows"])
+    return unenroll_request(b["campaign_id"], prospect_ids=pids, emails=emails)
+
+
 def do_enroll(ex: Executor, intent: Intent) -> None:
     b = intent.body
-    pids, emails, lists = _ids(b["rows"])
-    res = ex.api.enroll(
-        b["campaign_id"],
-        prospect_ids=pids,
-        emails=emails,
-        list_ids=lists,
-        idempotency_key=intent.idempotency_key,
-    )
+    res = ex.call(intent).enroll_result()
     by_id = {o.prospect_id: o.status for o in res.outcomes or () if o.prospect_id}
     by_email = {(o.email or "").lower(): o.status for o in res.outcomes or () if o.email}
     missing = {m.strip().lower() for m in res.not_found} | set(res.not_found)
@@ -110,7 +121,7 @@ def do_enroll(ex: Executor, intent: Intent) -> None:
     for key, row in b["rows"].items():
         it = ex.item("enrollments", key)
         it.hash = row["hash"]
-        it.data.update(target=b["target"], email=row["email"])
+        it.data.update(target=b["target"], email=row["email"], list_id=row["list_id"])
         it.data["prospect_id"] = row.get("prospect_id")
         outcome = by_id.get(row.get("prospect_id")) or by_email.get(row["email"] or "")
         if outcome is None and missing & {row.get("prospect_id"), row["email"]}:
@@ -135,19 +146,13 @@ def do_enroll(ex: Executor, intent: Intent) -> None:
 
 def do_unenroll(ex: Executor, intent: Intent) -> None:
     b = intent.body
-    pids, emails, _ = _ids(b["rows"])
-    res = ex.api.unenroll(
-        b["campaign_id"],
-        prospect_ids=pids,
-        emails=emails,
-        idempotency_key=intent.idempotency_key,
-    )
+    res = ex.call(intent).unenroll_result()
     its: list[Item] = []
     for key, row in b["rows"].items():
         it = ex.item("enrollments", key)
         it.hash = row["hash"]
         it.data["active"] = False
-        ex.set_status(it, statuses.UNENROLLED)
+        ex.set_status(it, statuses.STOPPED if row.get("stop") else statuses.UNENROLLED)
         its.append(it)
     ex.counts.unenrolled += res.unenrolled_count
     change = statuses.unenrolled_change(res.unenrolled_count, res.total_processed, b.get("by"))
