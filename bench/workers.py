@@ -55,7 +55,7 @@ from sheetsync.config import Secret  # noqa: E402
 from sheetsync.sandbox import DEMO_KEY, Faults, SandboxServer  # noqa: E402
 from sheetsync.state.postgres import open_postgres  # noqa: E402
 from sheetsync.sync.cycle import open_sync  # noqa: E402
-from sheetsync.testing.postgres import TempPostgres  # noqa: E402
+from sheetsync.testing.postgres import Server, TempPostgres  # noqa: E402
 from sheetsync.testing.sheets_emulator import SheetsEmulator  # noqa: E402
 
 LATENCY_S = 0.08
@@ -111,7 +111,7 @@ def write_config(folder: Path, urls: dict[str, str], sheets: list[str], poll_s: 
 class Fleet:
     """PostgreSQL database + emulator + sandbox + `n` worker processes on one config."""
 
-    def __init__(self, pg: TempPostgres, name: str, *, sheets: int, poll_s: int,
+    def __init__(self, pg: Server, name: str, *, sheets: int, poll_s: int,
                  google_per_min: int, warmysender_per_min: int) -> None:  # fmt: skip
         self.url = pg.create_database(name)
         self.emu = SlowEmulator(
@@ -204,7 +204,7 @@ def overlapping(records: list[tuple[str, str, float, float, bool]]) -> int:
     return found
 
 
-def bench_fleet(pg: TempPostgres, setting: str, workers: int, *, sheets: int, window_s: float,
+def bench_fleet(pg: Server, setting: str, workers: int, *, sheets: int, window_s: float,
                 warmup_s: float) -> dict[str, Any]:  # fmt: skip
     limits = SETTINGS[setting]
     note(f"fleet {setting}: {workers} workers x {sheets} sheets, {window_s:.0f}s window")
@@ -252,7 +252,7 @@ def bench_fleet(pg: TempPostgres, setting: str, workers: int, *, sheets: int, wi
         fleet.close()
 
 
-def bench_failover(pg: TempPostgres, *, sheets: int, warmup_s: float) -> dict[str, Any]:
+def bench_failover(pg: Server, *, sheets: int, warmup_s: float) -> dict[str, Any]:
     """Kill -9 one of two workers, at steady state, while it is in cycles of at least two
     sheets (or one, after a minute of trying); the time those sheets wait."""
     note(f"failover: 2 workers x {sheets} sheets, production [workers] defaults")
@@ -298,7 +298,7 @@ def bench_failover(pg: TempPostgres, *, sheets: int, warmup_s: float) -> dict[st
         fleet.close()
 
 
-def bench_store(pg: TempPostgres, size: int) -> list[dict[str, Any]]:
+def bench_store(pg: Server, size: int) -> list[dict[str, Any]]:
     """The same unchanged and 1%-changed polls with the state in SQLite, then PostgreSQL."""
     out = []
     for store in ("sqlite", "postgresql"):

@@ -45,9 +45,11 @@ class FleetSandbox(Sandbox):
         self.lock = threading.Lock()
         self.gate = threading.Event()  # writes wait for it
         self.gate.set()
+        self.waiting = threading.Event()  # a write is waiting at the closed gate
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         if method == "POST":
+            self.waiting.set()
             self.gate.wait(WAIT_S)
         reply = super().handle(method, target, headers, body)
         if target.startswith("/api/"):

@@ -100,6 +100,21 @@ def test_workers_and_worker_need_a_postgresql_state(tmp_path: Path) -> None:
         assert "set [state] url (or SHEETSYNC_STATE_URL)" in result.output
 
 
+def test_workers_say_they_do_not_receive_webhooks_yet(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[state]\nurl = "postgresql://u@/db?host=/nonexistent"\n'
+        '[webhooks]\nlisten = "127.0.0.1:8788"\npublic_url = "https://sync.example.com/hook"\n'
+        '[[sheet]]\nname = "a"\nsource = "xlsx"\nspreadsheet = "a.xlsx"\n',
+        "utf-8",
+    )
+    result = CliRunner(env={"WARMYSENDER_API_KEY": "k"}).invoke(
+        cli, ["--config", str(path), "worker"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "workers do not receive webhooks yet: remove [webhooks]" in result.output
+
+
 SHEET = {"name": "a", "source": "xlsx", "spreadsheet": "a.xlsx"}
 
 

@@ -96,6 +96,7 @@ def test_kill_9_mid_cycle_moves_the_sheet_on_and_nothing_is_done_twice(
         first = Worker(tmp_path, "first")
         workers.append(first)
         first.started()
+        assert sandbox.waiting.wait(60), "the first worker's first write"
         second = Worker(tmp_path, "second")
         workers.append(second)
         second.started()

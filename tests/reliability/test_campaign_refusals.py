@@ -115,8 +115,10 @@ def test_schema_3_forgets_the_wanted_state_of_campaigns_in_error(tmp_path: Path)
     wanted and in error) is tried once more after the upgrade; other rows keep what they want."""
     path = tmp_path / "state.db"
     db = sqlite3.connect(path)
-    db.executescript(MIGRATIONS[0] + ";CREATE TABLE migrations (version INTEGER PRIMARY KEY, "
-                     "applied_at TEXT); INSERT INTO migrations VALUES (1, 'then');")  # fmt: skip
+    db.executescript(
+        MIGRATIONS[0].sqlite + ";CREATE TABLE migrations (version INTEGER PRIMARY KEY, "
+        "applied_at TEXT); INSERT INTO migrations VALUES (1, 'then');"
+    )
     for key, status in (("stuck", "error: WarmySender refused …: campaign is already running"),
                         ("fine", "synced")):  # fmt: skip
         data = json.dumps({"wanted": "running", "api_status": "draft"})
