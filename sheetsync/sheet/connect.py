@@ -12,6 +12,7 @@ from sheetsync.clock import Clock
 from sheetsync.config import GoogleConfig, SheetConfig
 from sheetsync.sheet.base import SheetSource
 from sheetsync.sheet.google.auth import load_credentials
+from sheetsync.sheet.google.quota import Quota
 from sheetsync.sheet.google.source import GoogleSource, rebase_session
 from sheetsync.sheet.xlsx import XlsxSource
 
@@ -24,10 +25,12 @@ def open_source(
     clock: Clock | None = None,
     interactive: bool = False,
     token_path: Path | None = None,
+    quota: Quota | None = None,
 ) -> SheetSource:
     """The source for one [[sheet]]. For Google, `session` replaces the AuthorizedSession (it
     must then add the Authorization header itself); `interactive` allows the OAuth browser
-    sign-in; `sheets_base_url` reroutes requests (proxies, the test emulator)."""
+    sign-in; `sheets_base_url` reroutes requests (proxies, the test emulator); `quota` is the
+    Google quota this source shares with the others of its credential."""
     if sheet.source == "xlsx":
         return XlsxSource(Path(sheet.spreadsheet))
     auth = load_credentials(google, token_path=token_path, interactive=interactive)
@@ -43,4 +46,5 @@ def open_source(
         clock=clock,
         account=auth.account,
         fix_for_401=auth.fix_for_401(),
+        quota=quota,
     )

@@ -5,7 +5,7 @@ earlier action ran (a prospect created this cycle, then enrolled) are resolved b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,11 +74,20 @@ def make_plan(
     first_poll: bool,
     confirm_unenroll: bool,
     now: float,
+    unchanged: Mapping[str, Collection[str]] | None = None,
 ) -> Plan:
+    """`unchanged`: per role, the keys of rows left out of `rows` because the engine's row cache
+    knows them unchanged and settled (nothing to plan for them; not removed either)."""
     plan = Plan()
 
     def d(role: str, pairs: list[tuple[str, str]]) -> Diff:
-        out = diff(pairs, items[role], settle_polls=sheet.settle_polls, first_poll=first_poll)
+        out = diff(
+            pairs,
+            items[role],
+            settle_polls=sheet.settle_polls,
+            first_poll=first_poll,
+            unchanged=(unchanged or {}).get(role, ()),
+        )
         plan.diffs[role] = out
         return out
 

@@ -57,7 +57,9 @@ def test_each_sheet_polls_at_its_own_interval(
     assert engine.starts["slow"] == [1, 150, 301, 450, 601]
     assert engine.max_running == 1
     assert engine.confirm and not any(engine.confirm)  # the daemon never releases held unenrolls
-    assert engine.closed == 16  # every cycle's SheetSync was closed
+    assert (engine.opened, engine.closed) == (2, 0)  # one sync per sheet, kept between polls
+    d.close()
+    assert engine.closed == 2
 
 
 def test_a_slow_cycle_is_followed_at_once_not_dropped(
@@ -268,11 +270,11 @@ def test_one_limiter_per_workspace_and_a_sheet_without_one_asks_again(
         on_failure=Failures(),
     )
     drive(d, clock, until=60, step=60)
-    lim = engine.limiters
-    assert lim["a"][0] is lim["b"][0] is lim["a"][1] is lim["b"][1]
-    assert lim["c"][0] is lim["c"][1] and lim["c"][0] is not lim["a"][0]
+    lim = engine.limiters  # one entry per opening of the sheet's sync
+    assert len(lim["a"]) == len(lim["b"]) == len(lim["c"]) == 1
+    assert lim["a"][0] is lim["b"][0] and lim["c"][0] is not lim["a"][0]
     assert lim["d"][0] is not lim["a"][0]  # workspace unknown: a limiter of its own meanwhile
-    assert lim["d"][1] is lim["a"][0]  # found on the next tick: shares ws_1's
+    assert lim["d"][1] is lim["a"][0]  # found on the next tick: opened again with ws_1's
     assert sorted(asked) == ["a", "b", "c", "d", "d"]  # GET /me once per sheet once known
 
 

@@ -21,10 +21,12 @@ google-sheets-recordings/, test_get_all_values_date_time_render_options):
 
 Writes beyond the grid (a new status column, a row past the last one) first grow the tab with
 appendDimension in one spreadsheets.batchUpdate, so they work whether or not values writes
-auto-grow. 429, 5xx, timeouts and lost connections are retried with full-jitter backoff until a
-deadline on the injected Clock (gspread's BackOffHTTPClient is not used: it never stops and
-ignores the status code); then SheetUnavailable. Other errors become the sheetsync.errors class
-that says what to do.
+auto-grow. With a `Quota` (the daemon shares one among every source of a credential), each
+request first takes a slot of Google's per-user quota (60 reads and 60 writes a minute), so a
+healthy daemon never causes a 429. 429, 5xx, timeouts and lost connections are retried with
+full-jitter backoff until a deadline on the injected Clock (gspread's BackOffHTTPClient is not
+used: it never stops and ignores the status code); then SheetUnavailable. Other errors become
+the sheetsync.errors class that says what to do.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from sheetsync.sheet.google.errors import (
     Transient,
     call_once,
 )
+from sheetsync.sheet.google.quota import Quota
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +130,10 @@ class GoogleSource:
         fix_for_401: str = "check the Google credentials",
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        quota: Quota | None = None,
     ) -> None:
         self.spreadsheet_id = spreadsheet_id
+        self.quota = quota
         self.client = client
         self.clock = clock or SystemClock()
         self.account = account
@@ -366,6 +371,8 @@ class GoogleSource:
         start = self.clock.monotonic()
         attempt = 0
         while True:
+            if self.quota is not None:
+                (self.quota.writes if write else self.quota.reads).acquire()
             self.counts.count(kind, write=write)
             try:
                 return call_once(

@@ -1,0 +1,219 @@
+"""The engine's row cache (sync/rowcache.py) and the items a SheetSync keeps between polls never
+change what a poll does: one long-lived SheetSync (as the daemon keeps it) and a SheetSync opened
+afresh for every poll (no cache, items read from the file) make the same API calls, leave the
+same sheet, the same state and the same WarmySender data, poll after poll, whatever people do to
+the sheet in between (edits, typed-over statuses, 1 vs TRUE, inserted, deleted and sorted rows,
+a changed header row) and under a rate limit that defers work."""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sheetsync.api.ratelimit import RateLimiter
+from sheetsync.clock import FakeClock
+from sheetsync.config import Config, parse_config
+from sheetsync.rows.parse import parse_sheet
+from sheetsync.sandbox import DEMO_KEY, Faults, Sandbox, SandboxServer, demo_seed
+from sheetsync.state import State
+from sheetsync.sync.cycle import SheetSync, open_sync
+from sheetsync.sync.rowcache import Entry, RowCache, TabCache
+from sheetsync.testing.sheets_emulator import SheetsEmulator
+from tests.rows_helpers import SHEET, data, table
+
+TOKEN = "ya29.row-cache-test"
+MBX = "alex@outreach-demo.example"
+EMAILS = ["a@x.io", "b@x.io", "c@x.io", "A@X.io ", "d@x.io"]
+CELL = st.sampled_from([*EMAILS, "bad", "", "Ann", "Q1", True, False, 1, 1.0, "1", "synced"])
+PROSPECT = st.tuples(
+    st.sampled_from([*EMAILS, "bad"]), st.sampled_from(["Ann", "Bo"]), st.sampled_from(["Acme", 7])
+).map(list)
+ENROLLMENT = st.tuples(
+    st.sampled_from(EMAILS), st.sampled_from(["Q1", "q1 ", "Nope"]), st.sampled_from([True, False])
+).map(list)
+TABS = st.sampled_from(["Prospects", "Enrollments"])
+EDIT = st.one_of(
+    st.tuples(st.just("set"), TABS, st.integers(0, 6), st.integers(0, 6), CELL),
+    st.tuples(st.just("insert"), TABS, st.integers(0, 6), st.integers(0, 0), CELL),
+    st.tuples(st.just("delete"), TABS, st.integers(0, 6), st.integers(0, 0), CELL),
+    st.tuples(st.just("sort"), TABS, st.integers(0, 2), st.integers(0, 0), CELL),
+    st.tuples(st.just("header"), TABS, st.integers(0, 0), st.integers(0, 0), CELL),
+)
+
+
+def tabs_of(prospects: list[list[Any]], enrollments: list[list[Any]], sync_col: bool) -> Any:
+    p_header = ["Email", "First Name", "Company", *(["Sync"] if sync_col else [])]
+    return {
+        "Prospects": [p_header, *(r + ([True] if sync_col else []) for r in prospects)],
+        "Campaigns": [
+            ["Campaign", "Mailboxes", "State"],
+            ["Q1", MBX, "Running"],
+        ],
+        "Steps": [["Campaign", "Step", "Subject", "Body"], ["Q1", 1, "Hi", "<p>Hi</p>"]],
+        "Enrollments": [["Email", "Campaign", "Enrolled"], *enrollments],
+    }
+
+
+class World:
+    """A sandbox, a spreadsheet on the shared emulator and a state file, on a clock of its own."""
+
+    def __init__(self, stack: ExitStack, emu: SheetsEmulator, tabs: Any, rate: int, **sheet: Any):
+        self.clock = FakeClock()
+        seed = copy.deepcopy(demo_seed())
+        seed["workspaces"][0]["rateLimitPerMinute"] = rate
+        self.sandbox = Sandbox(seed, clock=self.clock, faults=Faults())
+        server = SandboxServer(self.sandbox)
+        server.start()
+        stack.callback(server.close)
+        self.emu = emu
+        self.sid = emu.create_spreadsheet(copy.deepcopy(tabs))
+        self.dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        self.limiter = RateLimiter(clock=self.clock)
+        self.http = stack.enter_context(httpx.Client())  # one TLS context for every opening
+        body = {
+            "warmysender": {"base_url": server.base_url},
+            "google": {"auth": "token", "sheets_base_url": emu.base_url},
+            "state": {"path": str(self.dir / "state.db")},
+            "sheet": [{"name": "s", "spreadsheet": self.sid, **sheet}],
+        }
+        env = {"WARMYSENDER_API_KEY": DEMO_KEY, "SHEETSYNC_GOOGLE_TOKEN": TOKEN}
+        self.config: Config = parse_config(body, path=self.dir / "c.toml", env=env)
+
+    def open(self) -> SheetSync:
+        sheet = self.config.sheets[0]
+        return open_sync(self.config, sheet, clock=self.clock, limiter=self.limiter, http=self.http)
+
+    def edit(self, op: str, tab: str, a: int, b: int, value: Any, row: list[Any]) -> None:
+        rows = self.emu.values(self.sid, tab)
+        n = len(rows)
+        if op == "set":
+            self.emu.set_cell(self.sid, tab, a + 2, b, value)
+        elif op == "insert":
+            self.emu.insert_rows(self.sid, tab, min(a + 2, n + 1), [row])
+        elif op == "delete" and a + 2 <= n:
+            self.emu.delete_rows(self.sid, tab, a + 2)
+        elif op == "sort":
+            self.emu.sort_rows(self.sid, tab, a)
+        elif op == "header":
+            name = str(rows[0][1])  # the same column, spelled differently
+            self.emu.set_cell(self.sid, tab, 1, 1, name.title() if name.isupper() else name.upper())
+
+    def outcome(self) -> dict[str, Any]:
+        with State(self.config.state_path) as st_:
+            items = {
+                (role, key): vars(it)
+                for role in ("prospects", "campaigns", "steps", "enrollments")
+                for key, it in st_.items("s", role).items()
+            }
+            intents = [(i.op, i.body) for i in st_.pending_intents("s")]
+        sheet = {t: self.emu.values(self.sid, t) for t in ("Prospects", "Enrollments", "Campaigns")}
+        return {"items": items, "intents": intents, "sheet": sheet, "api": self.sandbox.state()}
+
+
+@contextmanager
+def emulator() -> Iterator[SheetsEmulator]:
+    with SheetsEmulator(
+        clock=FakeClock(), tokens={TOKEN}, read_quota_per_min=10**9, write_quota_per_min=10**9
+    ) as emu:
+        yield emu
+
+
+def report_of(sync: SheetSync) -> dict[str, object]:
+    report = sync.cycle().to_json()
+    report.pop("sheets_reads")  # the fresh SheetSync reads the spreadsheet's metadata each poll
+    return report
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(PROSPECT, max_size=5),
+    st.lists(ENROLLMENT, max_size=4),
+    st.lists(st.lists(EDIT, max_size=3), min_size=2, max_size=5),
+    st.booleans(),
+    st.sampled_from([0, 1]),
+    st.sampled_from([600, 3]),
+    st.sampled_from(["keep", "unenroll"]),
+)
+def test_a_kept_sync_does_what_a_fresh_sync_does(
+    prospects: list[list[Any]],
+    enrollments: list[list[Any]],
+    polls: list[list[tuple[str, str, int, int, Any]]],
+    sync_col: bool,
+    settle: int,
+    rate: int,
+    removed: str,
+) -> None:
+    tabs = tabs_of(prospects, enrollments, sync_col)
+    sheet = {"settle_polls": settle, "on_row_removed": removed, "poll_seconds": 60}
+    with ExitStack() as stack, emulator() as emu:
+        kept_world = World(stack, emu, tabs, rate, **sheet)
+        fresh_world = World(stack, emu, tabs, rate, **sheet)
+        kept = stack.enter_context(kept_world.open())
+        for n, edits in enumerate(polls):
+            for op, tab, a, b, value in edits:
+                row = [EMAILS[a % len(EMAILS)], "New", value]
+                for w in (kept_world, fresh_world):
+                    w.edit(op, tab, a, b, value, list(row))
+            got = report_of(kept)
+            with fresh_world.open() as fresh:
+                want = report_of(fresh)
+            assert got == want, f"poll {n}"
+            assert kept_world.outcome() == fresh_world.outcome(), f"poll {n}"
+            for w in (kept_world, fresh_world):
+                w.clock.advance(60)
+
+
+def test_an_unchanged_row_is_one_lookup_and_a_changed_one_is_parsed_again() -> None:
+    cache = RowCache()
+    rows = [{"Email": f"p{i}@x.io", "Company": "Acme", "Sync Status": "synced"} for i in range(3)]
+    read = data(prospects=table(rows))
+    look = cache.look(read, SHEET)
+    assert sorted(look.tabs["prospects"].dirty) == [2, 3, 4]  # nothing known yet
+    parsed, focus = look.parse()
+    # As if the three rows turned out quiet: the cache keeps them by their cells.
+    tab = look.tabs["prospects"]
+    cache.tabs["prospects"] = TabCache(
+        tab.header, {tab.dirty[r.row]: _entry(r) for r in focus.prospects}
+    )
+    rows[1]["Company"] = "Globex"
+    rows.insert(0, {"Email": "new@x.io"})  # every row moves down
+    look = cache.look(data(prospects=table(rows)), SHEET)
+    t = look.tabs["prospects"]
+    assert sorted(t.dirty) == [2, 4]  # the new row and the edited one
+    assert sorted(t.quiet) == [3, 5] and t.quiet[3] is not parsed.prospects[0]
+    assert (t.quiet[3].row, t.quiet[3].body) == (3, parsed.prospects[0].body)  # moved
+    full, focus = look.parse()
+    assert [p.key for p in focus.prospects] == ["new@x.io", "p1@x.io"]
+    assert full == parse_sheet(data(prospects=table(rows)), SHEET)  # the same records
+    # The header row changes: nothing is known any more.
+    renamed = [{("company" if k == "Company" else k): v for k, v in r.items()} for r in rows]
+    look = cache.look(data(prospects=table(renamed)), SHEET)
+    assert sorted(look.tabs["prospects"].dirty) == [2, 3, 4, 5]
+
+
+def test_a_key_on_a_quiet_and_a_parsed_row_is_parsed_on_both() -> None:
+    cache = RowCache()
+    rows = [{"Email": "a@x.io", "Company": "Acme"}, {"Email": "b@x.io", "Company": "B"}]
+    look = cache.look(data(prospects=table(rows)), SHEET)
+    _, focus = look.parse()
+    tab = look.tabs["prospects"]
+    cache.tabs["prospects"] = TabCache(
+        tab.header, {tab.dirty[r.row]: _entry(r) for r in focus.prospects}
+    )
+    rows.insert(0, {"Email": " A@x.io", "Company": "Dup"})  # a new row with a@x.io's key
+    look = cache.look(data(prospects=table(rows)), SHEET)
+    full, focus = look.parse()
+    assert full == parse_sheet(data(prospects=table(rows)), SHEET)
+    assert [(i.row, i.message) for i in full.issues] == [(3, "duplicate of row 2")]
+
+
+def _entry(record: Any) -> Entry:
+    return Entry(record, None, True)
