@@ -228,7 +228,7 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
 @_friendly
 def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
     """The hands-off daemon: poll every sheet on its schedule until SIGINT or SIGTERM."""
-    from sheetsync.app.daemon import Daemon
+    from sheetsync.app.daemon import Daemon, collector_policy
     from sheetsync.app.lock import RunLock
     from sheetsync.app.logs import secrets_of, setup_logging
 
@@ -237,6 +237,7 @@ def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
         verbose, "json" if log_format == "json" else "text", sys.stderr, secrets=secrets_of(config)
     )
     config.warmysender.require_key()
+    collector_policy()
     with RunLock(config.state_path):
         Daemon(config).run_forever()
 
@@ -245,17 +246,19 @@ def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
 @pass_ctx
 @_friendly
 def status(ctx: Ctx) -> None:
-    """Recent runs, deferred work and rows in error, per sheet."""
+    """Per sheet: how often `run` polls it, recent runs, deferred work and rows in error."""
     from rich.console import Console
 
+    from sheetsync.app.pace import paces
     from sheetsync.app.report import status_tables
     from sheetsync.state import State
 
     config = ctx.load()
     console = Console(highlight=False)
+    pace = paces(config)
     with State(config.state_path, read_only=True) as state:
         for sheet in config.sheets:
-            for table in status_tables(state, sheet.name):
+            for table in status_tables(state, sheet.name, pace[sheet.name]):
                 console.print(table)
 
 

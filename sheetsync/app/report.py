@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from sheetsync.app.pace import Pace
 from sheetsync.state import State
 from sheetsync.sync.cycle import DryRun
 
@@ -37,9 +38,14 @@ def plan_table(dry: DryRun) -> Table:
     return table
 
 
-def status_tables(state: State, sheet: str, *, runs: int = 5) -> list[Table]:
-    """Recent runs, then deferred/held rows and rows in error, then the last failure."""
+def status_tables(state: State, sheet: str, pace: Pace, *, runs: int = 5) -> list[Table]:
+    """How often `run` polls the sheet, recent runs, deferred/held rows and rows in error, then
+    the last failure."""
     out: list[Table] = []
+    schedule = Table(title=f"{sheet}: sheetsync run polls it", title_justify="left")
+    schedule.add_column("Every")
+    schedule.add_row(pace.describe().removeprefix("every "))
+    out.append(schedule)
     recent = Table(title=f"{sheet}: recent runs", title_justify="left")
     for col in ("When", "Result", "Created", "Enrolled", "Errors", "Deferred", "API calls"):
         recent.add_column(col)

@@ -61,8 +61,8 @@ def diff(
     unchanged: Collection[str] = (),
 ) -> Diff:
     """`rows` is (key, hash) per record, first occurrence of a key winning. `unchanged` are keys
-    whose rows are left out of `rows` because they are known unchanged (the engine's row
-    cache): they are not in `changes` and not removed either."""
+    of `items` whose rows are left out of `rows` because they are known unchanged (the engine's
+    row cache): they are not in `changes` and not removed either."""
     changes: dict[str, Change] = {}
     for key, h in rows:
         if key in changes:
@@ -74,5 +74,7 @@ def diff(
         kind: Kind = "new" if item is None or item.hash is None else "changed"
         ready, left = settle(item, h, settle_polls=settle_polls, first_poll=first_poll)
         changes[key] = Change(key, kind, ready, h, left)
-    removed = tuple(k for k in items if k not in changes and k not in unchanged)
+    removed: tuple[str, ...] = ()
+    if len(unchanged) + sum(1 for k in changes if k in items) < len(items):  # some are gone
+        removed = tuple(k for k in items if k not in changes and k not in unchanged)
     return Diff(changes, removed)

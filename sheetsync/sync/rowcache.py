@@ -1,7 +1,7 @@
 """The engine's row cache: what each row of the long tabs (Prospects, Enrollments) came to at the
-previous poll, so that a row that needs nothing costs one dict lookup.
+previous poll, so that a row that needs nothing costs one lookup.
 
-An entry is keyed by a row's raw cells as read (every cell, status cells included, with their
+An entry belongs to a row's raw cells as read (every cell, status cells included, with their
 types when some cell is not text: `True`, `1` and `1.0` are equal in Python, not in a cell) and
 holds the record the row parsed to. A row gets an entry only when, at the end of the poll that
 read it, it needed nothing: it parsed without an issue, its change against state was
@@ -10,15 +10,19 @@ what the write-back wanted. While its cells and its item stay as they were, the 
 find the same, so a hit is left out of parsing, planning and the write-back (they see the other
 rows: `focus`) and its record is reused where every row is needed (the executor: `rows`).
 
+The lookup: a row equal to the previous read's row at the same position (the common case: one
+list comparison); else, once some row has moved, by its cells among all the previous read's
+rows. Two rows that find the same entry (a row pasted twice) are both parsed.
+
 Dropped: the entries of a row whose item is put (`State.written`); every entry of a tab whose
 header row changes; everything when the engine reads its items again (a failed cycle, another
-process that synced the sheet). A poll keeps only the entries of the rows it read.
+process that synced the sheet). The cache keeps only the rows of the latest read.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import cast
@@ -33,7 +37,6 @@ from sheetsync.sync.plan import Plan
 from sheetsync.sync.writeback import Projection
 
 CACHED = ("prospects", "enrollments")
-Cells = tuple[CellValue, ...]
 Record = ProspectRecord | EnrollmentRecord
 _BLANK: Row = []
 _row = attrgetter("row")
@@ -43,13 +46,44 @@ _row = attrgetter("row")
 class Entry:
     record: Record
     types: tuple[type, ...] | None  # the cells' types; None when every cell is text
-    wants: bool  # the row wants status values (a sync_off prospect wants none)
+    wants: bool  # the row wants status values (a prospect with an unticked Sync box wants none)
+    seen: int = 0  # the poll that last found it
+    at: int = 0  # the sheet row it was found at then
 
 
 @dataclass
 class TabCache:
     header: object  # the header row's cells and types when the entries were made
-    rows: dict[Cells, Entry]
+    rows: list[Row]  # the data rows of that read
+    entries: list[Entry | None]  # by position in `rows`: None for a row that needed something
+
+    def by_cells(self) -> dict[tuple[CellValue, ...], Entry]:
+        return {tuple(r): e for r, e in zip(self.rows, self.entries, strict=True) if e}
+
+
+class QuietKeys(Collection[str]):
+    """The keys of a tab's quiet rows that want a status, counted as they are found and made a
+    set only when a membership is asked (the diff needs none when every row is quiet)."""
+
+    def __init__(self, records: list[Record], dropped: set[int], count: int) -> None:
+        self._records, self._dropped, self._count = records, dropped, count
+        self._set: set[str] | None = None
+
+    def _keys(self) -> set[str]:
+        if self._set is None:
+            self._set = {
+                r.key for r in self._records if r.row not in self._dropped and not _sync_off(r)
+            }
+        return self._set
+
+    def __len__(self) -> int:
+        return self._count if self._set is None else len(self._set)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
 
 
 @dataclass
@@ -60,22 +94,30 @@ class TabLook:
     title: str
     table: list[Row]
     header: object
-    hits: dict[Cells, Entry] = field(default_factory=dict)  # this read's quiet rows
-    quiet: dict[int, Record] = field(default_factory=dict)  # sheet row -> its cached record
-    claimed: dict[str, int] = field(default_factory=dict)  # key -> the quiet row holding it
-    dirty: dict[int, Cells] = field(default_factory=dict)  # sheet row -> cells, to parse
-    wants: bool = False  # some quiet row wants status values
-    silent: bool = False  # some quiet row wants none (a prospect whose Sync box is unticked)
+    quiet: list[Record] = field(default_factory=list)  # the quiet rows' records, in row order
+    entries: list[Entry | None] = field(default_factory=list)  # by position, as TabCache
+    dirty: dict[int, Row] = field(default_factory=dict)  # sheet row -> cells, to parse
+    dropped: set[int] = field(default_factory=set)  # rows of `quiet` found to need parsing
+    wanting: int = 0  # quiet rows that want status values (keys the diff may ask about)
 
     def unquiet(self, row: int) -> None:
-        record = self.quiet.pop(row, None)
-        if record is None:
+        e = self.entries[row - 2]
+        if e is None:
             return
-        cells = tuple(self.table[row - 1])
-        self.hits.pop(cells, None)
-        self.dirty[row] = cells
-        if self.claimed.get(record.key) == row:
-            del self.claimed[record.key]
+        self.entries[row - 2] = None
+        self.dirty[row] = self.table[row - 1]
+        self.dropped.add(row)
+        if e.wants:
+            self.wanting -= 1
+
+    def claimed(self) -> dict[str, int]:
+        """Key -> row of the quiet rows (only asked when some row is parsed)."""
+        return {r.key: r.row for r in self.quiet if r.row not in self.dropped}
+
+    def records(self) -> list[Record]:
+        if not self.dropped:
+            return self.quiet
+        return [r for r in self.quiet if r.row not in self.dropped]
 
     def to_parse(self) -> list[Row]:
         """The tab as read, its quiet rows blanked (a blank row parses to nothing) and those
@@ -83,8 +125,8 @@ class TabLook:
         if not self.dirty:
             return self.table[:1]
         out = [self.table[0], *[_BLANK] * (max(self.dirty) - 1)]
-        for row in self.dirty:
-            out[row - 1] = self.table[row - 1]
+        for row, cells in self.dirty.items():
+            out[row - 1] = cells
         return out
 
 
@@ -109,16 +151,21 @@ class Look:
             for t in self.tabs.values():
                 keys = {r.key for r in _records(focus, t.role)}
                 keys.update(i.key for i in focus.issues if i.role == t.role and i.key)
-                for key in keys & t.claimed.keys():
-                    t.unquiet(t.claimed[key])
+                if not keys:
+                    continue
+                claimed = t.claimed()
+                for key in keys & claimed.keys():
+                    t.unquiet(claimed[key])
                     clashes = True
             if not clashes:
                 break
         prospects, enrollments = focus.prospects, focus.enrollments
         quiet = 0
         for t in self.tabs.values():
-            quiet += len(t.quiet)
-            merged = sorted([*t.quiet.values(), *_records(focus, t.role)], key=_row)
+            kept = t.records()
+            quiet += len(kept)
+            parsed = _records(focus, t.role)
+            merged = sorted([*kept, *parsed], key=_row) if parsed else kept
             if t.role == "prospects":
                 prospects = cast(list[ProspectRecord], merged)
             else:
@@ -134,35 +181,35 @@ class Look:
     def forget(self, keys: Collection[tuple[str, str]]) -> bool:
         """Parse the quiet rows of these (role, key) again (their items changed); whether any."""
         hit = False
-        for role, key in keys:
-            t = self.tabs.get(role)
-            if t is not None and key in t.claimed:
-                t.unquiet(t.claimed[key])
+        for t in self.tabs.values():
+            mine = {key for role, key in keys if role == t.role}
+            if not mine:
+                continue
+            claimed = t.claimed()
+            for key in mine & claimed.keys():
+                t.unquiet(claimed[key])
                 hit = True
         return hit
 
     def unchanged(self) -> dict[str, Collection[str]]:
         """Per role, the keys of the quiet rows that want a status (for the planner's diff)."""
-        out: dict[str, Collection[str]] = {}
-        for t in self.tabs.values():
-            out[t.role] = t.claimed
-            if t.silent:
-                out[t.role] = {r.key for r in t.quiet.values() if not _sync_off(r)}
-        return out
+        return {t.role: QuietKeys(t.quiet, t.dropped, t.wanting) for t in self.tabs.values()}
 
     def only(self) -> dict[str, list[int]]:
         """Per tab with quiet rows that want a status, the rows the write-back must compare."""
-        return {t.title: sorted(t.dirty) for t in self.tabs.values() if t.wants}
+        return {t.title: sorted(t.dirty) for t in self.tabs.values() if t.wanting}
 
 
 class RowCache:
     def __init__(self) -> None:
         self.tabs: dict[str, TabCache] = {}
+        self.polls = 0
 
     def clear(self) -> None:
         self.tabs.clear()
 
     def look(self, data: SheetData, sheet: SheetConfig) -> Look:
+        self.polls += 1
         tabs: dict[str, TabLook] = {}
         for role in CACHED:
             title = find_title(data, sheet.tab(role))
@@ -172,43 +219,48 @@ class RowCache:
 
     def _look(self, role: str, title: str, table: list[Row]) -> TabLook:
         header = tuple(table[0]) if table else ()
-        signature = (header, tuple(map(type, header)))
+        t = TabLook(role, title, table, (header, tuple(map(type, header))))
+        rows = table[1:]
         cached = self.tabs.get(role)
-        t = TabLook(role, title, table, signature)
-        if cached is None or cached.header != signature:
-            for n in range(2, len(table) + 1):
-                if table[n - 1]:
-                    t.dirty[n] = tuple(table[n - 1])
+        if cached is None or cached.header != t.header:
+            t.entries = [None] * len(rows)
+            t.dirty = {n: row for n, row in enumerate(rows, start=2) if row}
             return t
-        get = cached.rows.get
-        hits, quiet, claimed, dirty = t.hits, t.quiet, t.claimed, t.dirty
-        wants = silent = False
+        stamp = self.polls
+        before, known = cached.rows, cached.entries
+        size = len(before)
+        moved: dict[tuple[CellValue, ...], Entry] | None = None
+        quiet, entries, dirty = t.quiet, t.entries, t.dirty
+        wanting = 0
         n = 1
-        for row in table[1:]:
+        for row in rows:
             n += 1
-            if not row:
+            if n - 2 < size and row == before[n - 2]:  # as at the previous poll, in its place
+                e = known[n - 2]
+            elif not row:
+                e = None
+            else:  # changed, or moved: look for its cells among the previous read's rows
+                if moved is None:
+                    moved = cached.by_cells()
+                e = moved.get(tuple(row))
+            if e is not None and e.types is not None and e.types != tuple(map(type, row)):
+                e = None
+            if e is None or e.seen == stamp:
+                entries.append(None)
+                if row:
+                    dirty[n] = row
+                if e is not None:  # the same cells on two rows: both are parsed
+                    t.unquiet(e.at)
                 continue
-            cells = tuple(row)
-            e = get(cells)
-            if e is None or (e.types is not None and e.types != tuple(map(type, cells))):
-                dirty[n] = cells
-                continue
+            e.seen, e.at = stamp, n
             record = e.record
-            key = record.key
-            if key in claimed:  # the same key on two rows: both are parsed
-                t.unquiet(claimed[key])
-                dirty[n] = cells
-                continue
             if record.row != n:  # the row moved: the same record, at its new row
                 record = e.record = dataclasses.replace(record, row=n)
-            claimed[key] = n
-            hits[cells] = e
-            quiet[n] = record
+            quiet.append(record)
+            entries.append(e)
             if e.wants:
-                wants = True
-            else:
-                silent = True
-        t.wants, t.silent = wants, silent
+                wanting += 1
+        t.wanting += wanting
         return t
 
     def remember(
@@ -225,10 +277,12 @@ class RowCache:
         self.tabs = {}
         for t in look.tabs.values():
             role = t.role
+            entries = t.entries
             gone = {key for r, key in written if r == role}
-            entries = t.hits
             if gone:
-                entries = {c: e for c, e in entries.items() if e.record.key not in gone}
+                for i, e in enumerate(entries):
+                    if e is not None and e.record.key in gone:
+                        entries[i] = None
             wrote = {x.row for x in proj.targets if x.role == role}
             diff = plan.diffs.get(role)
             known = items[role]
@@ -245,8 +299,8 @@ class RowCache:
                         continue
                 cells = t.dirty[record.row]
                 types = None if all(type(c) is str for c in cells) else tuple(map(type, cells))
-                entries[cells] = Entry(record, types, wants)
-            self.tabs[role] = TabCache(t.header, entries)
+                entries[record.row - 2] = Entry(record, types, wants)
+            self.tabs[role] = TabCache(t.header, t.table[1:], entries)
 
 
 def _sync_off(record: Record) -> bool:

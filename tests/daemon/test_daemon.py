@@ -3,6 +3,7 @@ failing sheets with backoff, the failure record, and one limiter per workspace."
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sheetsync.app.daemon import Daemon, backoff_s, jitter_s, record_failure
+from sheetsync.app.daemon import Daemon, backoff_s, collector_policy, jitter_s, record_failure
 from sheetsync.clock import FakeClock, SystemClock
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import AuthError, ConfigError, ServiceError, SheetNotFound
@@ -336,3 +337,12 @@ def test_cycle_line_shows_only_non_zero_counts() -> None:
     assert cycle_line(quiet) == "acme: 1 row; no changes; 0.1s, 0 API calls, 0 sheet reads, " + (
         "0 sheet writes"
     )
+
+
+def test_the_collector_policy_of_run_young_collections_every_50000_allocations() -> None:
+    before = gc.get_threshold()
+    try:
+        collector_policy()
+        assert gc.get_threshold() == (50_000, 20, 100) and gc.isenabled()
+    finally:
+        gc.set_threshold(*before)

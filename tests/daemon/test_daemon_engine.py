@@ -6,6 +6,7 @@ a failure or a config change opens it again."""
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +85,7 @@ def test_the_daemon_keeps_each_sync_open_and_an_unchanged_poll_is_one_read(
     sid = emu.create_spreadsheet(tabs(3))
     config = make_config(tmp_path, emu, server, [{"name": "a", "spreadsheet": sid}])
     daemon = Daemon(config, clock=clock)
+    collector = gc.isenabled(), gc.get_threshold()
     try:
         first = tick(daemon, emu, clock)
         assert first[0] == {"a": "ok"}
@@ -136,6 +138,7 @@ def test_the_daemon_keeps_each_sync_open_and_an_unchanged_poll_is_one_read(
         tick(daemon, emu, clock)
         assert daemon.runs["b"].sync is kept_b
         assert emu.answered[429] == 0
+        assert (gc.isenabled(), gc.get_threshold()) == collector  # polls leave the GC alone
     finally:
         daemon.close()
 

@@ -22,10 +22,11 @@ from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import FakeClock
 from sheetsync.config import Config, parse_config
 from sheetsync.rows.parse import parse_sheet
+from sheetsync.rows.records import SheetRows
 from sheetsync.sandbox import DEMO_KEY, Faults, Sandbox, SandboxServer, demo_seed
 from sheetsync.state import State
 from sheetsync.sync.cycle import SheetSync, open_sync
-from sheetsync.sync.rowcache import Entry, RowCache, TabCache
+from sheetsync.sync.rowcache import Entry, Look, RowCache, TabCache
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 from tests.rows_helpers import SHEET, data, table
 
@@ -171,25 +172,37 @@ def test_a_kept_sync_does_what_a_fresh_sync_does(
                 w.clock.advance(60)
 
 
+def remember_all(cache: RowCache, look: Look, focus: SheetRows) -> None:
+    """As if every parsed row turned out quiet (the cache keeps it for the next read)."""
+    for t in look.tabs.values():
+        for r in focus.prospects if t.role == "prospects" else focus.enrollments:
+            t.entries[r.row - 2] = Entry(r, None, True)
+        cache.tabs[t.role] = TabCache(t.header, t.table[1:], t.entries)
+
+
 def test_an_unchanged_row_is_one_lookup_and_a_changed_one_is_parsed_again() -> None:
     cache = RowCache()
     rows = [{"Email": f"p{i}@x.io", "Company": "Acme", "Sync Status": "synced"} for i in range(3)]
-    read = data(prospects=table(rows))
-    look = cache.look(read, SHEET)
+    look = cache.look(data(prospects=table(rows)), SHEET)
     assert sorted(look.tabs["prospects"].dirty) == [2, 3, 4]  # nothing known yet
     parsed, focus = look.parse()
-    # As if the three rows turned out quiet: the cache keeps them by their cells.
-    tab = look.tabs["prospects"]
-    cache.tabs["prospects"] = TabCache(
-        tab.header, {tab.dirty[r.row]: _entry(r) for r in focus.prospects}
-    )
+    remember_all(cache, look, focus)
+    look = cache.look(data(prospects=table(rows)), SHEET)  # the same read again
+    t = look.tabs["prospects"]
+    assert t.dirty == {} and t.quiet == parsed.prospects and t.to_parse() == [t.table[0]]
+    again, focus = look.parse()
+    assert again == parsed and focus.prospects == [] and focus.rows_read == 0
+    remember_all(cache, look, focus)
+
     rows[1]["Company"] = "Globex"
     rows.insert(0, {"Email": "new@x.io"})  # every row moves down
     look = cache.look(data(prospects=table(rows)), SHEET)
     t = look.tabs["prospects"]
     assert sorted(t.dirty) == [2, 4]  # the new row and the edited one
-    assert sorted(t.quiet) == [3, 5] and t.quiet[3] is not parsed.prospects[0]
-    assert (t.quiet[3].row, t.quiet[3].body) == (3, parsed.prospects[0].body)  # moved
+    assert [(r.row, r.body) for r in t.quiet] == [
+        (3, parsed.prospects[0].body),
+        (5, parsed.prospects[2].body),
+    ]
     full, focus = look.parse()
     assert [p.key for p in focus.prospects] == ["new@x.io", "p1@x.io"]
     assert full == parse_sheet(data(prospects=table(rows)), SHEET)  # the same records
@@ -203,11 +216,7 @@ def test_a_key_on_a_quiet_and_a_parsed_row_is_parsed_on_both() -> None:
     cache = RowCache()
     rows = [{"Email": "a@x.io", "Company": "Acme"}, {"Email": "b@x.io", "Company": "B"}]
     look = cache.look(data(prospects=table(rows)), SHEET)
-    _, focus = look.parse()
-    tab = look.tabs["prospects"]
-    cache.tabs["prospects"] = TabCache(
-        tab.header, {tab.dirty[r.row]: _entry(r) for r in focus.prospects}
-    )
+    remember_all(cache, look, look.parse()[1])
     rows.insert(0, {"Email": " A@x.io", "Company": "Dup"})  # a new row with a@x.io's key
     look = cache.look(data(prospects=table(rows)), SHEET)
     full, focus = look.parse()
@@ -215,5 +224,14 @@ def test_a_key_on_a_quiet_and_a_parsed_row_is_parsed_on_both() -> None:
     assert [(i.row, i.message) for i in full.issues] == [(3, "duplicate of row 2")]
 
 
-def _entry(record: Any) -> Entry:
-    return Entry(record, None, True)
+def test_a_row_pasted_twice_is_parsed_twice_and_the_copy_is_a_duplicate() -> None:
+    cache = RowCache()
+    rows = [{"Email": "a@x.io", "Company": "Acme"}, {"Email": "b@x.io", "Company": "B"}]
+    look = cache.look(data(prospects=table(rows)), SHEET)
+    remember_all(cache, look, look.parse()[1])
+    rows.append(dict(rows[0]))  # the same cells again, below
+    look = cache.look(data(prospects=table(rows)), SHEET)
+    assert sorted(look.tabs["prospects"].dirty) == [2, 4]
+    full, _ = look.parse()
+    assert full == parse_sheet(data(prospects=table(rows)), SHEET)
+    assert [(i.row, i.message) for i in full.issues] == [(4, "duplicate of row 2")]

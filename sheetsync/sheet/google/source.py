@@ -88,6 +88,7 @@ MISSING_TAB_RECHECK_S = 600.0  # a tab known to be absent is looked for again at
 QUOTA_LOG_INTERVAL_S = 60.0  # quota (429) warnings are logged at most once a minute
 
 T = TypeVar("T")
+_EMPTY = ("", None)  # Google leaves trailing empty cells out; a row ending in one is trimmed
 
 
 @dataclass
@@ -164,7 +165,7 @@ class GoogleSource:
         present = [t for t in match_titles(tabs, list(meta)) if t in meta]
         values = self._batch_get(present, [quote_title(t) for t in present])
         out = {
-            t: trim_rows([trim_row(list(r)) for r in vr])
+            t: trim_rows([r if not r or r[-1] not in _EMPTY else trim_row(r) for r in vr])
             for t, vr in zip(present, values, strict=True)
             if vr is not None
         }
