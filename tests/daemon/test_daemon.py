@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from sheetsync.app.daemon import Daemon, backoff_s, collector_policy, jitter_s, record_failure
 from sheetsync.clock import FakeClock, SystemClock
-from sheetsync.config import Config, SheetConfig
+from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import AuthError, ConfigError, ServiceError, SheetNotFound
 from sheetsync.state import State
 from sheetsync.sync.counts import cycle_line
@@ -346,3 +348,54 @@ def test_the_collector_policy_of_run_young_collections_every_50000_allocations()
         assert gc.get_threshold() == (50_000, 20, 100) and gc.isenabled()
     finally:
         gc.set_threshold(*before)
+
+
+def test_sighup_reloads_the_config_file_and_reopens_only_what_changed(
+    tmp_path: Path, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WARMYSENDER_API_KEY", API_KEY)
+    engine.clock = SystemClock()
+    engine.default = 0.0
+    path = tmp_path / "sheetsync.toml"
+
+    def write(sheets: dict[str, int]) -> None:
+        text = '[warmysender]\nbase_url = "http://127.0.0.1:9/api/v1"\n'
+        for name, poll in sheets.items():
+            text += f'[[sheet]]\nname = "{name}"\nsource = "xlsx"\nspreadsheet = "{name}.xlsx"\n'
+            text += f"poll_seconds = {poll}\n"
+        path.write_text(text, encoding="utf-8")
+
+    write({"a": 60, "b": 60})
+    d = Daemon(
+        load_config(path),
+        clock=engine.clock,
+        open_sync=engine,
+        identify=ws_of({"a": "ws", "b": "ws", "c": "ws"}),
+        on_failure=Failures(),
+    )
+
+    def until(check: Callable[[], bool]) -> None:
+        for _ in range(500):
+            with engine.lock:
+                if check():
+                    return
+            threading.Event().wait(0.01)
+        pytest.fail("the daemon did not get there")
+
+    t = threading.Thread(target=d.run_forever, kwargs={"handle_signals": False})
+    t.start()
+    try:
+        until(lambda: {"a", "b"} <= set(engine.starts))
+        kept_a = d.runs["a"].sync
+        write({"a": 60, "c": 600})  # b removed, c added, a unchanged
+        d._on_hangup(signal.SIGHUP, None)  # as the signal handler does
+        until(lambda: "c" in engine.starts and engine.closed == 1)
+        assert set(d.runs) == {"a", "c"} and d.runs["a"].sync is kept_a
+        path.write_text("not toml [", encoding="utf-8")
+        d._on_hangup(signal.SIGHUP, None)  # a broken file: the running config stays
+        threading.Event().wait(0.3)
+        assert set(d.runs) == {"a", "c"} and t.is_alive()
+    finally:
+        d.stop()
+        t.join(10)
+    assert not t.is_alive() and engine.closed == 3  # at stop: a and c
