@@ -104,7 +104,8 @@ def write_config(
 def tab_layouts(sheet: SheetConfig) -> list[TabLayout]:
     """What `init` creates for a sheet: every tab with its (renamed) headers. The Sync Log tab is
     written by sheetsync alone, so all of its columns count as status columns. Optional columns
-    that change behaviour by existing (the Prospects `Sync` gate) are left for people to add."""
+    that change behaviour by existing (the Prospects `Sync` gate) are left for people to add;
+    the Campaigns `Confirm` box is created (it acts only when ticked)."""
     layouts = []
     for role in TAB_ROLES:
         spec = sheet.tab(role)

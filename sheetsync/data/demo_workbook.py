@@ -30,6 +30,7 @@ from sheetsync.app.init import STATUS_NOTE
 from sheetsync.sheet.layout import TAB_ROLES, TabSpec, customise
 
 WORKBOOK_NAME = "sheetsync-demo.xlsx"
+OPTIONAL = ("sync", "confirm")  # columns the demo workbook leaves out
 CUSTOM_FIELDS = ("Industry",)
 
 # From the sandbox's demo_seed(): two connected mailboxes that can send, one disconnected.
@@ -163,13 +164,14 @@ _STATUS_FILL = PatternFill("solid", fgColor="EDEDED")
 
 def demo_tabs() -> list[TabSpec]:
     """The tab specs of the demo sheet: the defaults, with Industry as a custom field. The
-    Prospects `Sync` column is left out of the workbook (every row syncs)."""
+    optional Prospects `Sync` and Campaigns `Confirm` columns are left out of the workbook
+    (every row syncs; the demo trips no safety brake)."""
     out = []
     for role in ("prospects", "campaigns", "steps", "enrollments"):
         spec = TAB_ROLES[role]
         if role == "prospects":
             spec = customise(spec, extra_inputs=CUSTOM_FIELDS)
-            spec = replace(spec, columns=tuple(c for c in spec.columns if c.field != "sync"))
+        spec = replace(spec, columns=tuple(c for c in spec.columns if c.field not in OPTIONAL))
         out.append(spec)
     return out
 

@@ -2,7 +2,9 @@
 
 Campaigns: the key is the trimmed, casefolded name; the first row with a name wins, later ones
 get `duplicate of row N`. `settings` holds the PATCH-able API fields whose cells are filled in
-(an unticked checkbox is FALSE, a filled-in value; a blank cell is left out).
+(an unticked checkbox is FALSE, a filled-in value; a blank cell is left out). The Confirm box
+is read into `confirm` and left out of the row's hash: ticking it, or sheetsync clearing it, is
+not an edit of the campaign (so it never settles nor counts as a change).
 
 Steps belong to a campaign of the Campaigns tab (matched case-insensitively). Per campaign
 they must be numbered 1..n without gaps (a gap puts the same error on the campaign row and on
@@ -45,6 +47,7 @@ class _Campaign:
     mailboxes: tuple[str, ...]
     channel: str
     state: CampaignState | None
+    confirm: bool
 
 
 def parse_campaigns(
@@ -95,6 +98,7 @@ def _record(c: _Campaign, steps: tuple[StepRecord, ...]) -> CampaignRecord:
         settings_hash=settings_hash,
         steps_hash=steps_hash,
         hash=digest([settings_hash, steps_hash, c.state]),
+        confirm=c.confirm,
     )
 
 
@@ -158,7 +162,8 @@ def _campaign(line: Line, key: str, name: str, channel: str) -> _Campaign:
     if last_day:
         settings["endDate"] = last_day.isoformat()
     state = schedule.state(line.raw("state"), line.label("state"))
-    return _Campaign(line.row, key, name, settings, mailboxes, channel, state)
+    confirm = bool(line.flag("confirm"))
+    return _Campaign(line.row, key, name, settings, mailboxes, channel, state, confirm)
 
 
 def _step_rows(

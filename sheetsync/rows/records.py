@@ -47,6 +47,7 @@ class CampaignRecord:
     settings_hash: str  # settings + mailboxes + channel
     steps_hash: str
     hash: str  # everything above
+    confirm: bool = False  # the Confirm box is ticked (not in `hash`: an action, not content)
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ CAMPAIGNS = TabSpec(
         Column("start_date", "Start Date", "date"),
         Column("end_date", "End Date", "date"),
         Column("state", "State"),
+        Column("confirm", "Confirm", "bool"),  # releases held unenrolls; cleared by sheetsync
         _status("campaign_id", "Campaign ID"),
         _status("api_status", "API Status"),
         _status("enrolled", "Enrolled"),

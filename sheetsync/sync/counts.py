@@ -81,7 +81,7 @@ def summary(r: CycleReport) -> str:
     ]
     tail = [f"{r.errors} rows in error"]
     if r.held:
-        tail.append(f"{r.held} held (sync --confirm-unenroll releases)")
+        tail.append(f"{r.held} held (a campaign's Confirm box or --confirm-unenroll releases)")
     if r.deferred:
         tail.append(f"{r.deferred} deferred to the next poll")
     tail.append(f"{r.api_calls} API calls, {r.sheets_reads + r.sheets_writes} sheet requests")

@@ -29,7 +29,7 @@ from sheetsync.sync.counts import CycleReport, sync_log_row
 from sheetsync.sync.execute.campaigns import resolve_mailboxes
 from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.execute.steps import STEPS
-from sheetsync.sync.plan import Note, Plan, make_plan
+from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan
 from sheetsync.sync.rowcache import RowCache
 from sheetsync.sync.writeback import address, project
 
@@ -94,7 +94,7 @@ class SheetSync:
     def _load(self) -> Items:
         name = self.sheet.name
         if self._items is None or self.state.last_run_id(name) != self._run_id:
-            self._items = {r: self.state.items(name, r) for r in ROLES}
+            self._items = {r: self.state.items(name, r) for r in (*ROLES, HOLDS)}
             self._run_id = self.state.last_run_id(name)
             self._cache.clear()
             self.state.written(name)
@@ -169,6 +169,7 @@ class SheetSync:
         )
         written: set[tuple[str, str]] = set()
         fatal: Exception | None = None
+        confirmed: set[str] = set()  # Confirm boxes acted on: the write-back clears them
         try:
             try:
                 ex.replay()
@@ -187,6 +188,7 @@ class SheetSync:
                 unchanged=look.unchanged(),
             )
             self._bookkeep(plan, items, ex)
+            confirmed = plan.confirmed
             ex.run(plan)
         except (AuthError, ScopeError, RetriableError) as exc:
             fatal = exc  # what was done is still written back; then it is raised
@@ -210,6 +212,7 @@ class SheetSync:
             now_iso=utc_iso(self.clock),
             log_row=log_row,
             only=look.only(),
+            clear=confirmed,
         )
         if proj.targets or proj.headers or proj.extra:
             keyed = proj.key_columns()
@@ -251,14 +254,11 @@ class SheetSync:
             if note.status.startswith("held:"):
                 ex.counts.held += 1
             dirty[(note.role, note.key)] = it
-        for key, it in items["campaigns"].items():
-            held = plan.held.get(key)
-            if it.data.get("held") != held:
-                if held:
-                    it.data["held"] = held
-                else:
-                    it.data.pop("held", None)
-                dirty[("campaigns", key)] = it
+        for target, record in plan.holds.items():
+            it = ex.item(HOLDS, target)
+            if it.data != record:
+                it.data = record
+                dirty[(HOLDS, target)] = it
         if dirty:
             ex.save(*dirty.values())
 

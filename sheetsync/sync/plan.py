@@ -19,6 +19,7 @@ from sheetsync.sync.statuses import PAUSE_FIRST, SETTLING
 RUNNING = ("running", "active", "scheduled")
 MAILBOX_CHECKED = "mailbox_checked_at"  # campaign data: when a mailbox refusal was last checked
 BRAKE_MIN = 10
+HOLDS = "holds"  # the state role of the safety brake's records (see _brake)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Action:
         target = self.key.split(":", 1)[1] if self.kind in ("enroll", "unenroll") else self.key
         target = (names or {}).get(target, target)
         extra = f" ({len(self.rows)} rows)" if self.rows else ""
+        if self.fields.get("by"):
+            extra = f" ({len(self.rows)} held rows, confirmed)"
         if self.fields and self.kind.startswith("update"):
             extra = f" ({', '.join(sorted(self.fields))})"
         return f"{what} {target}{extra}"
@@ -55,7 +58,8 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     diffs: dict[str, Diff] = field(default_factory=dict)
-    held: dict[str, str] = field(default_factory=dict)  # campaign key -> held status
+    holds: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> brake record
+    confirmed: set[str] = field(default_factory=set)  # campaign keys whose Confirm box to clear
 
     def count(self, kind: str) -> int:
         return sum(1 for a in self.actions if a.kind == kind)
@@ -190,18 +194,7 @@ def make_plan(
                 unenroll.setdefault(str(item.data["target"]), []).append(key)
     for target, keys in enroll.items():
         plan.actions.append(Action("enroll", target, rows=tuple(keys)))
-    for target, keys in unenroll.items():
-        enrolled = sum(
-            1 for i in eitems.values() if i.data.get("active") and i.data.get("target") == target
-        )
-        n = len(keys)
-        if not confirm_unenroll and n > BRAKE_MIN and n > sheet.max_unenroll_fraction * enrolled:
-            held = statuses.held(n, enrolled, target.split(":", 1)[1])
-            plan.notes.extend(Note("enrollments", k, held) for k in keys)
-            if target.startswith("sheet:"):
-                plan.held[target[6:]] = held
-            continue
-        plan.actions.append(Action("unenroll", target, rows=tuple(keys)))
+    _brake(plan, unenroll, campaigns, ed, items, sheet, confirm_unenroll=confirm_unenroll)
 
     # --- start / pause ---
     for c in rows.campaigns:
@@ -230,6 +223,63 @@ def make_plan(
         if now - float(item.data.get("monitored_at", 0)) >= sheet.monitor_seconds:
             plan.actions.append(Action("monitor", c.key))
     return plan
+
+
+def _brake(
+    plan: Plan,
+    unenroll: Mapping[str, list[str]],
+    campaigns: Mapping[str, CampaignRecord],
+    ed: Diff,
+    items: Mapping[str, Mapping[str, Item]],
+    sheet: SheetConfig,
+    *,
+    confirm_unenroll: bool,
+) -> None:
+    """The safety brake, per enrollment target. Its record (state role HOLDS, one Item per
+    target; `plan.holds` is the new one) lists the enrollment keys held (`keys`, shown as
+    `status`) and the keys confirmed but not unenrolled yet (`release`, confirmed `by` "sheet"
+    or "command"). A confirmation (the campaign's Confirm box, or `confirm_unenroll` for every
+    target) moves `keys` to `release`; those keys are unenrolled while they are still due (a
+    row ticked again drops out), and what else is due goes through the brake on its own."""
+    eitems, holds = items["enrollments"], items.get(HOLDS, {})
+    box = sheet.tab("campaigns").column("confirm").header
+    ticked = {f"sheet:{c.key}" for c in campaigns.values() if c.confirm}
+    kept = sorted(t for t, h in holds.items() if h.data)
+    for target in dict.fromkeys([*unenroll, *kept, *sorted(ticked)]):
+        due = unenroll.get(target, [])
+        old = holds[target].data if target in holds else {}
+        release, by = set(old.get("release", ())), old.get("by")
+        if old.get("keys") and (confirm_unenroll or target in ticked):
+            release.update(old["keys"])
+            by = "sheet" if target in ticked else "command"
+        now = [k for k in due if k in release]
+        rest = [k for k in due if k not in release]
+        record: dict[str, Any] = {}
+        if now:
+            plan.actions.append(Action("unenroll", target, rows=tuple(now), fields={"by": by}))
+            record.update(release=now, by=by)
+        if rest:
+            active = (i for i in eitems.values() if i.data.get("active"))
+            enrolled = sum(1 for i in active if i.data.get("target") == target) - len(now)
+            n = len(rest)
+            if n > BRAKE_MIN and n > sheet.max_unenroll_fraction * enrolled:
+                kind, ref = target.split(":", 1)
+                name = campaigns[ref].name if kind == "sheet" and ref in campaigns else ref
+                held = statuses.held(n, enrolled, name, box if kind == "sheet" else None)
+                plan.notes.extend(Note("enrollments", k, held) for k in rest)
+                record.update(keys=rest, status=held)
+            else:
+                plan.actions.append(Action("unenroll", target, rows=tuple(rest)))
+        if target in ticked:
+            plan.confirmed.add(target[6:])
+            if not record:
+                record["nothing_held"] = True
+        # rows held before and ticked again since: enrolled, as they were
+        for k in sorted({*old.get("keys", ()), *old.get("release", ())} - set(due)):
+            ch, it = ed.changes.get(k), eitems.get(k)
+            if ch and ch.kind == "unchanged" and it and it.data.get("active"):
+                plan.notes.append(Note("enrollments", k, statuses.ENROLLED, done=True))
+        plan.holds[target] = record
 
 
 def _changed(sent: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, Any]:

@@ -62,11 +62,23 @@ def no_step_campaign(name: str) -> str:
     return f"error: no campaign {name!r} in the Campaigns tab; add it there or fix the name"
 
 
-def held(n: int, enrolled: int, name: str) -> str:
+def held(n: int, enrolled: int, name: str, box: str | None) -> str:
+    """The safety brake held `n` unenrolls. `box` is the Confirm header when the campaign is a
+    row of the sheet (the box releases them), None for a campaign given by its id."""
+    how = "run `sheetsync sync --confirm-unenroll`"
+    if box:
+        how = f"tick the campaign's {box} box (or {how})"
     return (
         f"held: {n} of {enrolled} enrolled would be unenrolled from {name!r}; check the "
-        f"sheet, then run `sheetsync sync --confirm-unenroll` to release"
+        f"sheet, then {how} to release"
     )
+
+
+def nothing_held(status: str, box: str) -> str:
+    """The campaign row's status for one poll after its Confirm box was ticked with nothing
+    held: the box was cleared and nothing else done."""
+    note = f"nothing was held to release; {box} cleared"
+    return f"{status} ({note})" if ":" in status else f"{status}: {note}"
 
 
 def no_mailbox(ref: str) -> str:
@@ -103,5 +115,10 @@ def enrolled_change(enrolled: int, suppressed: int) -> str:
     return f"+{enrolled} enrolled, {suppressed} suppressed"
 
 
-def unenrolled_change(unenrolled: int, processed: int) -> str:
-    return f"\u2212{unenrolled} unenrolled ({unenrolled} of {processed} processed)"
+CONFIRMED = {"sheet": "confirmed in the sheet", "command": "confirmed by sync --confirm-unenroll"}
+
+
+def unenrolled_change(unenrolled: int, processed: int, confirmed: str | None = None) -> str:
+    """`confirmed`: how held unenrolls were released (a key of CONFIRMED), None if not held."""
+    text = f"\u2212{unenrolled} unenrolled ({unenrolled} of {processed} processed)"
+    return f"{text}, {CONFIRMED.get(confirmed, 'confirmed')}" if confirmed else text

@@ -7,7 +7,7 @@ tab gets the newest cycle under its header. Everything goes out in ONE write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sheetsync.config import SheetConfig
@@ -16,6 +16,7 @@ from sheetsync.sheet.base import CellValue, CellWrite, KeyColumns, SheetData
 from sheetsync.sheet.layout import PROGRESS_FIELDS, match_headers
 from sheetsync.state import Item
 from sheetsync.sync import statuses
+from sheetsync.sync.plan import HOLDS
 from sheetsync.sync.statuses import STEPS_LOCKED
 
 KEY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -85,11 +86,13 @@ def project(
     now_iso: str,
     log_row: Sequence[Value] | None = None,
     only: Mapping[str, Iterable[int]] | None = None,
+    clear: Collection[str] = (),
 ) -> Projection:
     """The cells whose value should change, with their tab's new status headers. `only` names,
     per tab title, the sheet rows to compare: the engine's row cache knows that the tab's
     other rows want status values and show them already. A tab it does not name is compared
-    whole when some row wants a value in it."""
+    whole when some row wants a value in it. `clear`: campaign keys whose Confirm box was acted
+    on; their box is set to FALSE (the one input cell sheetsync writes)."""
     out = Projection()
     wanted: dict[str, dict[int, dict[str, Value]]] = {}  # role -> sheet row -> values
 
@@ -117,16 +120,23 @@ def project(
             earlier.update(values)
     if not pwanted:
         del wanted["prospects"]  # as if want() was never called for it
+    holds = items.get(HOLDS, {})
     for c in rows.campaigns:
+        if c.key in clear:
+            want("campaigns", c.row, {"confirm": False})
         it = items["campaigns"].get(c.key)
         if it is None or not it.status:
             continue
         status = it.status
         steps_changed = it.remote_id and it.data.get("steps_hash") not in (None, c.steps_hash)
-        if it.data.get("held"):
-            status = str(it.data["held"])
+        target = f"sheet:{c.key}"
+        hold = holds[target].data if target in holds else {}
+        if hold.get("status"):
+            status = str(hold["status"])
         elif steps_changed:
             status = STEPS_LOCKED
+        if hold.get("nothing_held"):
+            status = statuses.nothing_held(status, sheet.tab("campaigns").column("confirm").header)
         stats = it.data.get("stats") or {}
         values = {"sync_status": status, "synced_at": it.synced_at}
         values.update(campaign_id=it.remote_id or "", api_status=it.data.get("api_status", ""))

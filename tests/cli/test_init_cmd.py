@@ -89,6 +89,9 @@ def test_init_xlsx_writes_config_and_creates_the_template(tmp_path: Path) -> Non
         assert wb["Prospects"].cell(row=1, column=prospects.index("Email") + 1).comment is None
         enrolled = [lay for lay in tab_layouts(sheet) if lay.title == "Enrollments"][0]
         assert [enrolled.headers[i] for i in enrolled.checkbox_columns] == ["Enrolled"]
+        campaigns = [lay for lay in tab_layouts(sheet) if lay.title == "Campaigns"][0]
+        confirm = campaigns.headers.index("Confirm")  # a checkbox, editable like an input
+        assert confirm in campaigns.checkbox_columns and confirm not in campaigns.status_columns
     finally:
         wb.close()
 

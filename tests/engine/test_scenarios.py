@@ -148,7 +148,9 @@ def test_safety_brake_holds_then_confirm_releases(h: Harness) -> None:
     assert {e["status"] for e in campaigns(h)[0]["enrollments"]} == {"unenrolled"}
     camp = h.row("Campaigns", "Campaign", LAUNCH)
     assert camp["Sync Status"] == "synced"
-    assert camp["Last Change"] == "\u221212 unenrolled (12 of 12 processed)"
+    assert camp["Last Change"] == (
+        "\u221212 unenrolled (12 of 12 processed), confirmed by sync --confirm-unenroll"
+    )
     assert camp["Enrolled"] == 0
     assert h.row("Enrollments", "Email", "p3@example.com")["Enrollment Status"] == "unenrolled"
 

@@ -18,12 +18,12 @@ from sheetsync.rows.records import (
 )
 from sheetsync.state import Item
 from sheetsync.sync import statuses
-from sheetsync.sync.plan import Action, Note, Plan, make_plan
+from sheetsync.sync.plan import HOLDS, Action, Note, Plan, make_plan
 from tests.rows_helpers import make_sheet
 
 NOW = 1_800_000_000.0
 SHEET = make_sheet()
-ROLES = ("prospects", "campaigns", "steps", "enrollments")
+ROLES = ("prospects", "campaigns", "steps", "enrollments", HOLDS)
 
 
 def prospect(key: str, h: str, row: int = 2, **body: Any) -> ProspectRecord:
@@ -224,11 +224,16 @@ def test_the_safety_brake_holds_a_mass_unenroll_until_confirmed() -> None:
     }
     held = plan(rows, known, sheet)
     assert held.actions == []
-    message = statuses.held(12, 14, "q1")
-    assert held.held == {"q1": message}
+    message = statuses.held(12, 14, "Q1", "Confirm")
+    keys = [f"{e}|q1" for e in emails]
+    assert held.holds == {"sheet:q1": {"keys": keys, "status": message}}
     assert {n.status for n in held.notes} == {message} and len(held.notes) == 12
+    # The next poll, confirmed by the command: the held keys are released, and only those.
+    known[HOLDS] = [Item(HOLDS, "sheet:q1", data=held.holds["sheet:q1"])]
     released = plan(rows, known, sheet, confirm=True)
-    assert [(a.kind, len(a.rows)) for a in released.actions] == [("unenroll", 12)]
+    assert [(a.kind, a.rows, a.fields) for a in released.actions] == [
+        ("unenroll", tuple(keys), {"by": "command"})
+    ]
 
 
 def test_removed_rows_unenroll_only_when_configured_and_cached_rows_are_not_removed() -> None:

@@ -73,7 +73,7 @@ def _batch(ex: Executor, a: Action, op: str) -> None:
     keys = list(rows)
     for start in range(0, len(keys), BATCH):
         part = {k: rows[k] for k in keys[start : start + BATCH]}
-        payload = {"target": a.key, "campaign_id": cid, "rows": part}
+        payload = {"target": a.key, "campaign_id": cid, "rows": part, **a.fields}  # `by`: a release
         ex.send(op, payload, fresh_key(op))
 
 
@@ -135,7 +135,7 @@ def do_unenroll(ex: Executor, intent: Intent) -> None:
         ex.set_status(it, statuses.UNENROLLED)
         its.append(it)
     ex.counts.unenrolled += res.unenrolled_count
-    change = statuses.unenrolled_change(res.unenrolled_count, res.total_processed)
+    change = statuses.unenrolled_change(res.unenrolled_count, res.total_processed, b.get("by"))
     _note_change(ex, b["target"], change)
     its.extend(_bump(ex, b["target"], -res.unenrolled_count))
     ex.done(intent, *its)
