@@ -235,3 +235,21 @@ def test_a_row_pasted_twice_is_parsed_twice_and_the_copy_is_a_duplicate() -> Non
     full, _ = look.parse()
     assert full == parse_sheet(data(prospects=table(rows)), SHEET)
     assert [(i.row, i.message) for i in full.issues] == [(4, "duplicate of row 2")]
+
+
+def test_a_kept_sync_reads_its_items_again_after_another_process_synced_the_sheet() -> None:
+    """`sheetsync sync` run by hand next to `sheetsync run`: the daemon's kept items would be
+    stale; a newer run of the sheet in the state file makes it read them again."""
+    tabs = tabs_of([["a@x.io", "Ann", "Acme"]], [], sync_col=False)
+    with ExitStack() as stack, emulator() as emu:
+        world = World(stack, emu, tabs, 600, settle_polls=0)
+        kept = stack.enter_context(world.open())
+        kept.cycle()
+        kept.cycle()  # settled: quiet rows, nothing to do
+        world.emu.set_cell(world.sid, "Prospects", 3, 0, "b@x.io")  # a new row
+        world.emu.set_cell(world.sid, "Prospects", 3, 1, "Bo")
+        with world.open() as other:  # the other process acts on it first
+            assert other.cycle().prospects_created == 1
+        report = kept.cycle()
+        assert (report.api_calls, report.prospects_created) == (0, 0)  # nothing done twice
+        assert kept.cycle().api_calls == 0
