@@ -110,9 +110,15 @@ class TabLook:
         if e.wants:
             self.wanting -= 1
 
-    def claimed(self) -> dict[str, int]:
-        """Key -> row of the quiet rows (only asked when some row is parsed)."""
-        return {r.key: r.row for r in self.quiet if r.row not in self.dropped}
+    def unquiet_keys(self, keys: set[str]) -> bool:
+        """Parse the quiet rows holding these keys too; whether there were any."""
+        if not keys:
+            return False
+        claimed = {r.key: r.row for r in self.quiet if r.row not in self.dropped}
+        hit = keys & claimed.keys()
+        for key in hit:
+            self.unquiet(claimed[key])
+        return bool(hit)
 
     def records(self) -> list[Record]:
         if not self.dropped:
@@ -151,12 +157,7 @@ class Look:
             for t in self.tabs.values():
                 keys = {r.key for r in _records(focus, t.role)}
                 keys.update(i.key for i in focus.issues if i.role == t.role and i.key)
-                if not keys:
-                    continue
-                claimed = t.claimed()
-                for key in keys & claimed.keys():
-                    t.unquiet(claimed[key])
-                    clashes = True
+                clashes |= t.unquiet_keys(keys)
             if not clashes:
                 break
         prospects, enrollments = focus.prospects, focus.enrollments
@@ -182,13 +183,7 @@ class Look:
         """Parse the quiet rows of these (role, key) again (their items changed); whether any."""
         hit = False
         for t in self.tabs.values():
-            mine = {key for role, key in keys if role == t.role}
-            if not mine:
-                continue
-            claimed = t.claimed()
-            for key in mine & claimed.keys():
-                t.unquiet(claimed[key])
-                hit = True
+            hit |= t.unquiet_keys({key for role, key in keys if role == t.role})
         return hit
 
     def unchanged(self) -> dict[str, Collection[str]]:
