@@ -69,8 +69,8 @@ from sheetsync.sync.counts import cycle_line
 log = logging.getLogger("sheetsync.app.daemon")
 
 MAX_BACKOFF_S = 3600
-YOUNG_COLLECTION_EVERY = 50_000  # allocations (the default is 700)
 MAX_JITTER_S = 30
+YOUNG_COLLECTION_EVERY = 50_000  # allocations (the default is 700)
 Outcome = Literal["ok", "failed", "backoff", "busy", "stopped"]
 
 
@@ -107,10 +107,9 @@ def open_engine(
 def google_quota(config: Config, clock: Clock) -> Quota:
     """The per-minute read and write budget of the daemon's Google credential."""
     g = config.google
-    margin = QUOTA_MARGIN_S
     return Quota(
-        reads=RateLimiter(g.reads_per_minute, clock=clock, margin_s=margin),
-        writes=RateLimiter(g.writes_per_minute, clock=clock, margin_s=margin),
+        reads=RateLimiter(g.reads_per_minute, clock=clock, margin_s=QUOTA_MARGIN_S),
+        writes=RateLimiter(g.writes_per_minute, clock=clock, margin_s=QUOTA_MARGIN_S),
     )
 
 
