@@ -56,6 +56,30 @@ class TabCache:
     header: object  # the header row's cells and types when the entries were made
     rows: list[Row]  # the data rows of that read
     entries: list[Entry | None]  # by position in `rows`: None for a row that needed something
+    quiet: list[Record] = field(default_factory=list)  # the entries' records, in row order
+    wanting: int = 0  # entries that want status values
+    typed: list[tuple[int, tuple[type, ...]]] = field(default_factory=list)  # (position, types)
+    pending: list[int] = field(default_factory=list)  # positions of rows to parse (no entry)
+
+    @classmethod
+    def of(cls, header: object, rows: list[Row], entries: list[Entry | None]) -> TabCache:
+        kept = [(i, e) for i, e in enumerate(entries) if e is not None]
+        return cls(
+            header,
+            rows,
+            entries,
+            quiet=[e.record for _, e in kept],
+            wanting=sum(1 for _, e in kept if e.wants),
+            typed=[(i, e.types) for i, e in kept if e.types is not None],
+            pending=[i for i, (r, e) in enumerate(zip(rows, entries, strict=True)) if r and not e],
+        )
+
+    def same(self, rows: list[Row]) -> bool:
+        """Whether `rows` are these rows, cell for cell and type for type (one comparison of
+        the two lists, in C, and the types of the rows that hold more than text)."""
+        return rows == self.rows and all(
+            tuple(map(type, rows[i])) == types for i, types in self.typed
+        )
 
     def by_cells(self) -> dict[tuple[CellValue, ...], Entry]:
         return {tuple(r): e for r, e in zip(self.rows, self.entries, strict=True) if e}
@@ -99,6 +123,7 @@ class TabLook:
     dirty: dict[int, Row] = field(default_factory=dict)  # sheet row -> cells, to parse
     dropped: set[int] = field(default_factory=set)  # rows of `quiet` found to need parsing
     wanting: int = 0  # quiet rows that want status values (keys the diff may ask about)
+    unchanged: TabCache | None = None  # the previous read's cache, when this read is the same
 
     def unquiet(self, row: int) -> None:
         e = self.entries[row - 2]
@@ -221,6 +246,11 @@ class RowCache:
             t.entries = [None] * len(rows)
             t.dirty = {n: row for n, row in enumerate(rows, start=2) if row}
             return t
+        if cached.same(rows):  # the whole tab as at the previous poll: every entry holds
+            t.quiet, t.entries, t.wanting = list(cached.quiet), cached.entries, cached.wanting
+            t.dirty = {i + 2: rows[i] for i in cached.pending}
+            t.unchanged = cached
+            return t
         stamp = self.polls
         before, known = cached.rows, cached.entries
         size = len(before)
@@ -272,15 +302,10 @@ class RowCache:
         self.tabs = {}
         for t in look.tabs.values():
             role = t.role
-            entries = t.entries
             gone = {key for r, key in written if r == role}
-            if gone:
-                for i, e in enumerate(entries):
-                    if e is not None and e.record.key in gone:
-                        entries[i] = None
             wrote = {x.row for x in proj.targets if x.role == role}
-            diff = plan.diffs.get(role)
-            known = items[role]
+            diff, known = plan.diffs.get(role), items[role]
+            made = []  # (record, wants) of the parsed rows that turn out quiet
             for record in _records(focus, role):
                 if record.row in wrote or record.key in gone:
                     continue
@@ -292,10 +317,22 @@ class RowCache:
                         continue
                     if not it.status or it.status.startswith("error:"):
                         continue
+                made.append((record, wants))
+            entries = t.entries
+            dropped = bool(t.dropped)
+            if gone:
+                for i, e in enumerate(entries):
+                    if e is not None and e.record.key in gone:
+                        entries[i] = None
+                        dropped = True
+            if t.unchanged is not None and not made and not dropped:
+                self.tabs[role] = t.unchanged  # no entry made or dropped: as it was
+                continue
+            for record, wants in made:
                 cells = t.dirty[record.row]
                 types = None if all(type(c) is str for c in cells) else tuple(map(type, cells))
                 entries[record.row - 2] = Entry(record, types, wants)
-            self.tabs[role] = TabCache(t.header, t.table[1:], entries)
+            self.tabs[role] = TabCache.of(t.header, t.table[1:], entries)
 
 
 def _sync_off(record: Record) -> bool:

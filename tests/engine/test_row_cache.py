@@ -177,7 +177,7 @@ def remember_all(cache: RowCache, look: Look, focus: SheetRows) -> None:
     for t in look.tabs.values():
         for r in focus.prospects if t.role == "prospects" else focus.enrollments:
             t.entries[r.row - 2] = Entry(r, None, True)
-        cache.tabs[t.role] = TabCache(t.header, t.table[1:], t.entries)
+        cache.tabs[t.role] = TabCache.of(t.header, t.table[1:], t.entries)
 
 
 def test_an_unchanged_row_is_one_lookup_and_a_changed_one_is_parsed_again() -> None:
