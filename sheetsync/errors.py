@@ -2,6 +2,8 @@
 
     SheetsyncError
     ├── ConfigError            bad config file, value or missing secret (exit 2)
+    ├── UsageError             a command asked for what cannot be done: a file that is no
+    │                          readable lead export, a campaign not in the sheet (exit 2)
     ├── ServiceError           a service could not be reached or refused us (exit 3)
     │   ├── ApiError           WarmySender answered with an error (carries status, code, endpoint)
     │   │   ├── AuthError           401: key unknown, revoked or expired             (fatal)
@@ -20,9 +22,11 @@
     │       ├── SheetPermission     403: the sheet is not shared with us
     │       ├── TabNotFound         a configured tab is missing (.existing names the tabs there)
     │       ├── HeaderError         a required header is missing (.tab, .header)
-    │       └── SheetUnavailable    429/5xx/timeouts on the sheet after retries ran out
+    │       └── SheetUnavailable    429/5xx/timeouts on the sheet after retries ran out, or a
+    │           │                       workbook open in Excel or LibreOffice (its lock file)
+    │           └── SheetChanged        a workbook saved by someone else while sheetsync wrote
     └── StateError             the state file is unreadable or from a newer sheetsync
-        └── StateLocked         another `sheetsync run` holds the state file's lock (.pid)
+        └── StateLocked         another sheetsync writes this sheet: its lock is held (.pid)
 
 Every message says what is wrong and what to do. No exception ever carries a secret.
 """
@@ -61,6 +65,13 @@ class ConfigError(SheetsyncError):
         self.key = key
 
 
+class UsageError(SheetsyncError):
+    """A command was asked for something that cannot be done as asked (exit 2): `import` of a
+    file that is not a readable lead export, or of a campaign the sheet does not have."""
+
+    exit_code = EXIT_USAGE
+
+
 class StateError(SheetsyncError):
     """The state file cannot be used."""
 
@@ -68,17 +79,34 @@ class StateError(SheetsyncError):
 
 
 class StateLocked(StateError):
-    """Another process holds the state file's lock (exit 2). `pid` is None when unknown."""
+    """Another sheetsync process holds a sheet's lock (exit 2). `pid` and `command` are None
+    when unknown."""
 
-    def __init__(self, lock_path: Path, pid: int | None) -> None:
-        who = f"process {pid}" if pid else "another process"
-        super().__init__(
-            f"another `sheetsync run` is already using this state file: {lock_path} is locked "
-            f"by {who}. Stop that one first (kill -TERM {pid or '<pid>'}), or give this config "
-            f"its own [state] path."
-        )
+    def __init__(
+        self,
+        lock_path: Path,
+        pid: int | None,
+        *,
+        sheet: str | None = None,
+        command: str | None = None,
+    ) -> None:
+        who = f"`sheetsync {command}`" if command else "another sheetsync"
+        by = f"process {pid}" if pid else "another process"
+        what = f"sheet {sheet!r}" if sheet else "this state file"
+        kill = f"kill -TERM {pid or '<pid>'}"
+        if command == "run":
+            fix = (
+                f"That service syncs it: stop it first ({kill}), or let it do the work (to "
+                f"release unenrolls held by the safety brake, tick the Confirm box on the "
+                f"campaign's row), or give this config its own [state] path."
+            )
+        else:
+            fix = f"Wait for it to finish and try again, or stop it ({kill})."
+        super().__init__(f"{who} is already writing {what}: {lock_path} is locked by {by}. {fix}")
         self.lock_path = lock_path
         self.pid = pid
+        self.sheet = sheet
+        self.command = command
 
 
 class ServiceError(SheetsyncError):
@@ -236,3 +264,8 @@ class HeaderError(SheetError):
 
 class SheetUnavailable(SheetError):
     """Quota (429), server errors or timeouts on the sheet, still failing after retries."""
+
+
+class SheetChanged(SheetUnavailable):
+    """The workbook was saved by someone else between sheetsync's read and its save: their work
+    was kept and sheetsync's write skipped (its statuses are written on the next poll)."""

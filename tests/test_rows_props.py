@@ -191,7 +191,7 @@ def _step_cells(s: Any, names: dict[str, str]) -> dict[str, Any]:
         "Step": s.number,
         "Delay Days": s.delay_days,
         "Subject": s.subject,
-        "Body": s.body_html,
+        "Body": s.body,
     }
 
 

@@ -2,9 +2,12 @@
 
 Checks, in order: the config is valid; the API key is present (the env var it names); GET /me
 accepts the key; the key has the scopes a sync uses; per sheet: it can be read, its tabs and
-required headers exist, and the mailboxes its Campaigns tab names exist, are connected and can
-send. A failed check does not stop the others unless they depend on it (no config → nothing
-else; no valid key → no scope or mailbox check). `run_checks` yields each result as it is known.
+required headers exist, each tab's column map (which header feeds which field, which headers
+are ignored; a warning for a configured mapping that matches no header and for an ignored
+header that looks like a known field; a warning does not fail `check`), and the mailboxes its
+Campaigns tab names exist, are connected and can send. A failed check does not stop the others
+unless they depend on it (no config → nothing else; no valid key → no scope or mailbox check).
+`run_checks` yields each result as it is known.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from sheetsync.clock import Clock
 from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import AuthError, ConfigError, ScopeError, ServiceError, SheetsyncError
 from sheetsync.retry import RetryPolicy
+from sheetsync.sheet.aliases import looks_like
 from sheetsync.sheet.base import Row, SheetData, column_letter
 from sheetsync.sheet.connect import open_source
-from sheetsync.sheet.layout import TabSpec, match_headers
+from sheetsync.sheet.layout import TAB_ROLES, TabSpec, header_key, match_headers
 
 # Every scope a sync uses (PRODUCT.md; the vendor guide names the campaign ones).
 REQUIRED_SCOPES = (
@@ -46,6 +50,7 @@ class Check:
     ok: bool
     detail: str = ""
     fix: str = ""
+    warning: bool = False  # passed, but something looks wrong (shown with `!`)
 
 
 def run_checks(
@@ -181,6 +186,10 @@ def _sheet_checks(
             yield Check(f"{prefix} tab {tab!r}", False, detail, fix)
     else:
         yield Check(f"{prefix} tabs and headers", True, ", ".join(s.title for s in specs))
+    for spec in specs:
+        rows = data.tabs.get(spec.title)
+        if rows is not None and not spec.optional:
+            yield from _column_map(prefix, spec, rows[0] if rows else [])
 
     campaigns = sheet.tab("campaigns")
     named = _named_mailboxes(campaigns, data.tabs.get(campaigns.title))
@@ -223,6 +232,61 @@ def _tab_problems(specs: list[TabSpec], data: SheetData) -> Iterator[tuple[str, 
                 f"the {spec.column(field).header!r} header appears more than once "
                 f"(columns {letters})",
                 "rename or delete the extra columns",
+            )
+
+
+# Prospects fields whose absence means empty merge fields: `check` names the missing ones.
+MERGE_FIELDS = ("first_name", "last_name", "company", "role", "phone", "linkedin_url")
+
+
+def _column_map(prefix: str, spec: TabSpec, header: Row) -> Iterator[Check]:
+    """Which header feeds which field of one tab, which headers are ignored, and warnings."""
+    found = match_headers(spec, header)
+    texts = ["" if h is None else str(h).strip() for h in header]
+    used = {i for cols in found.columns.values() for i in cols}
+    parts = []
+    for col in spec.inputs:
+        if cols := found.all(col.field):
+            parts.append(f"{col.header} \u2190 " + ", else ".join(repr(texts[i]) for i in cols))
+    ignored = [i for i, t in enumerate(texts) if t and i not in used]
+    detail = "; ".join(parts) or "no known column"
+    if ignored:
+        detail += "; ignored: " + ", ".join(repr(texts[i]) for i in ignored)
+    missing = [
+        spec.column(f).header for f in MERGE_FIELDS if spec.role == "prospects" and not found.all(f)
+    ]
+    if missing:
+        detail += "; no column for " + ", ".join(missing)
+    name = f"{prefix} columns of {spec.title!r}"
+    yield Check(name, True, detail)
+    default = TAB_ROLES[spec.role]
+    for col in spec.inputs:
+        if col.required or found.all(col.field):
+            continue
+        if col.field.startswith("custom:"):
+            what = f"custom_fields {col.header!r}"
+        elif col.header != default.column(col.field).header:
+            what = f"[sheet.columns.{spec.role}] {col.field} = {col.header!r}"
+        else:
+            continue
+        yield Check(
+            name,
+            True,
+            f"{what} matches no header in {spec.title!r}",
+            "rename the column in row 1 or change the config to one of its headers",
+            warning=True,
+        )
+    for i in ignored:
+        field = looks_like(header_key(texts[i])) if spec.role == "prospects" else None
+        if field is not None:
+            yield Check(
+                name,
+                True,
+                f"header {texts[i]!r} (column {column_letter(i)}) is ignored but looks like "
+                f"{spec.column(field).header}",
+                f'to use it, set [sheet.columns.prospects] {field} = "{texts[i]}" in the config '
+                f"(or add it to custom_fields to send it as a custom field)",
+                warning=True,
             )
 
 

@@ -4,7 +4,7 @@ and an exit code (0 done; 1 some rows or checks failed; 2 usage or config; 3 ser
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from sheetsync import __version__
-from sheetsync.config import Config, config_path, load_config
+from sheetsync.config import Config, SheetConfig, config_path, load_config
 from sheetsync.errors import EXIT_USAGE, SheetsyncError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,6 +101,7 @@ def init(ctx: Ctx, xlsx: Path | None, spreadsheet: str | None, force: bool) -> N
         sys.exit(EXIT_USAGE)
     else:
         config = load_config(path)
+    _writing(config, config.sheets, "init")
     for sheet in config.sheets:
         try:
             done = initcmd.create_sheet_tabs(config, sheet)
@@ -137,18 +138,23 @@ def check(ctx: Ctx) -> None:
     """
     from sheetsync.app.check import run_checks
 
-    failed = 0
+    failed = warned = 0
     for result in run_checks(ctx.config_path, interactive=_at_terminal()):
-        mark = "\u2713" if result.ok else "\u2717"
+        mark = "!" if result.warning else "\u2713" if result.ok else "\u2717"
         line = f"{mark} {result.name}" + (f": {result.detail}" if result.detail else "")
         if result.fix:
             line += f" \u2192 fix: {result.fix}"
         click.echo(line)
         failed += not result.ok
+        warned += result.warning
     if failed:
         click.echo(f"{failed} check{'s' if failed != 1 else ''} failed.")
         sys.exit(1)
-    click.echo("All checks passed.")
+    click.echo(
+        f"All checks passed ({warned} warning{'s' if warned != 1 else ''})."
+        if warned
+        else "All checks passed."
+    )
 
 
 @cli.command()
@@ -193,6 +199,7 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
     sheets = [config.sheet(sheet)] if sheet else list(config.sheets)
     console = Console(stderr=True)
     code = 0
+    _writing(config, sheets, "sync")
     for s in sheets:
         with open_sync(config, s) as ss:
             try:
@@ -215,6 +222,48 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
     sys.exit(code)
 
 
+@cli.command("import")
+@click.argument("file", metavar="FILE.csv", type=click.Path(path_type=Path))
+@click.option("--sheet", "sheet", metavar="NAME", help="The [[sheet]] to import into.")
+@click.option(
+    "--campaign",
+    metavar="NAME",
+    help="Also tick an Enrollments row in this campaign (from the Campaigns tab) for each email.",
+)
+@pass_ctx
+@_friendly
+def import_(ctx: Ctx, file: Path, sheet: str | None, campaign: str | None) -> None:
+    """Append a lead export (CSV) to the Prospects tab: new emails only.
+
+    The headers of Apollo, HubSpot, Salesforce, ZoomInfo, Lusha, Hunter, Seamless.AI, Clay,
+    Sales Navigator scrapers, LinkedIn and WarmySender exports are recognised. Emails already in
+    the tab are reported, not added again. Exit 1 when some lines had no usable email.
+    """
+    from rich.console import Console
+
+    from sheetsync.app.importer import import_csv, summary
+    from sheetsync.app.report import progress_bar
+    from sheetsync.errors import EXIT_ROWS_FAILED, UsageError
+    from sheetsync.sheet.connect import open_source
+
+    config = ctx.load()
+    if sheet is None and len(config.sheets) > 1:
+        names = ", ".join(s.name for s in config.sheets)
+        raise UsageError(f"the config has several sheets ({names}); choose one with --sheet NAME")
+    target = config.sheet(sheet) if sheet else config.sheets[0]
+    console = Console(stderr=True)
+    _writing(config, [target], "import")  # a running daemon writes this sheet too
+    source = open_source(target, config.google, interactive=_at_terminal())
+    try:
+        with progress_bar(console, file.name, enabled=console.is_terminal) as progress:
+            report = import_csv(source, target, file, campaign=campaign, progress=progress)
+    finally:
+        source.close()
+    for line in summary(report, file, campaign):
+        click.echo(line)
+    sys.exit(EXIT_ROWS_FAILED if report.invalid else 0)
+
+
 @cli.command()
 @click.option("--verbose", "-v", is_flag=True, help="Detailed logs (DEBUG for sheetsync).")
 @click.option(
@@ -229,7 +278,6 @@ def sync(ctx: Ctx, sheet: str | None, as_json: bool, confirm_unenroll: bool) -> 
 def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
     """The hands-off daemon: poll every sheet on its schedule until SIGINT or SIGTERM."""
     from sheetsync.app.daemon import Daemon, collector_policy
-    from sheetsync.app.lock import RunLock
     from sheetsync.app.logs import secrets_of, setup_logging
 
     config = ctx.load()
@@ -237,9 +285,9 @@ def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
         verbose, "json" if log_format == "json" else "text", sys.stderr, secrets=secrets_of(config)
     )
     config.warmysender.require_key()
+    _writing(config, config.sheets, "run")
     collector_policy()
-    with RunLock(config.state_path):
-        Daemon(config).run_forever()
+    Daemon(config).run_forever()
 
 
 @cli.command()
@@ -307,6 +355,17 @@ def demo() -> None:
     from sheetsync.app.demo import run_demo
 
     run_demo(Path.cwd())
+
+
+def _writing(config: Config, sheets: Iterable[SheetConfig], command: str) -> None:
+    """Hold the lock of each sheet a writing command touches until the command ends (see
+    app/lock.py): StateLocked, naming the holder, when another process writes one of them."""
+    from sheetsync.app.lock import sheets_locked
+
+    names = [s.name for s in sheets]
+    click.get_current_context().with_resource(
+        sheets_locked(config.state_path, names, command=command)
+    )
 
 
 def main() -> None:

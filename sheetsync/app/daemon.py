@@ -447,11 +447,21 @@ class Daemon:
         log.info("stopped; state saved in %s", self.config.state_path)
 
     def _reload_file(self, scheduler: BaseScheduler) -> None:
-        """SIGHUP: read the config file again; keep the running config if it is wrong."""
+        """SIGHUP: read the config file again; keep the running config if it is wrong, or if it
+        adds sheets or moves the state file (`run` locks its sheets when it starts)."""
         try:
             config = load_config(self.config.path)
         except ConfigError as exc:
             log.error("SIGHUP: the config was not reloaded: %s", redact(str(exc), self._secrets))
+            return
+        added = sorted({s.name for s in config.sheets} - set(self.runs))
+        if added or config.state_path != self.config.state_path:
+            what = f"adds the sheets {', '.join(added)}" if added else "moves the state file"
+            log.error(
+                "SIGHUP: the config was not reloaded: it %s; restart sheetsync run for that "
+                "(it locks its sheets when it starts)",
+                what,
+            )
             return
         self.reload(config)
         scheduler.remove_all_jobs()

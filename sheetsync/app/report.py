@@ -3,7 +3,7 @@ Rendering only; the numbers come from the engine and the state file."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -13,29 +13,71 @@ from rich.table import Table
 from sheetsync.app.pace import Pace
 from sheetsync.state import State
 from sheetsync.sync.cycle import DryRun
+from sheetsync.sync.plan import Action
+from sheetsync.sync.statuses import uncomputed
+
+# Prospect rows shown with their fields per kind (create, update); the rest are counted.
+SHOWN = 5
+# The body fields of a prospect, in the order `plan` counts them.
+PROSPECT_FIELDS = ("firstName", "lastName", "company", "role", "phone", "linkedinUrl")
 
 
 def plan_table(dry: DryRun) -> Table:
-    """The actions the next cycle would take, in order, then the rows that would get errors."""
+    """The actions the next cycle would take, in order (the first prospects to create or
+    update with the fields they send, then how many send each field), then the rows that would
+    get errors."""
     table = Table(title=f"{dry.sheet}: the next sync would", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("Action")
-    n = 0
+    lines: list[str] = []
+    for kind in ("create_prospect", "update_prospect"):
+        lines += _prospect_lines([a for a in dry.plan.actions if a.kind == kind], dry.left_out)
     for a in dry.plan.actions:
-        if a.kind == "want":
-            continue
-        n += 1
-        table.add_row(str(n), a.describe(dry.names))
+        if a.kind not in ("want", "create_prospect", "update_prospect"):
+            lines.append(a.describe(dry.names))
     for note in dry.plan.notes:
         if note.status.startswith(("waiting", "held", "error")):
-            n += 1
-            table.add_row(str(n), f"{note.role} {dry.names.get(note.key, note.key)}: {note.status}")
+            lines.append(f"{note.role} {dry.names.get(note.key, note.key)}: {note.status}")
     for issue in dry.issues:
-        n += 1
-        table.add_row(str(n), f"{issue.role} row {issue.row}: error: {issue.message}")
-    if n == 0:
+        lines.append(f"{issue.role} row {issue.row}: error: {issue.message}")
+    for w in dry.waiting:
+        lines.append(f"{w.role} row {w.row}: {uncomputed(w.labels, w.tab, w.source_row)}")
+    for n, line in enumerate(lines, start=1):
+        table.add_row(str(n), line)
+    if not lines:
         table.add_row("", "nothing: the sheet and WarmySender are in step")
     return table
+
+
+def _prospect_lines(actions: list[Action], left_out: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """The first SHOWN prospects to create (or update) with the fields they send and what is
+    left out of them, a count of the others, and how many of them send each field."""
+    if not actions:
+        return []
+    verb = actions[0].kind.split("_")[0]
+    out = []
+    for a in actions[:SHOWN]:
+        sent = ", ".join(f"{k} {_value(v)}" for k, v in a.fields.items() if k != "email")
+        line = f"{verb} prospect {a.key}: {sent or 'email only'}"
+        if a.key in left_out:
+            line += "; left out: " + " | ".join(left_out[a.key])
+        out.append(line)
+    if len(actions) > SHOWN:
+        out.append(f"… and {len(actions) - SHOWN} more prospects to {verb}")
+    counts = [f"{f} {sum(1 for a in actions if a.fields.get(f))}" for f in PROSPECT_FIELDS]
+    custom = sum(1 for a in actions if a.fields.get("customFields"))
+    if custom:
+        counts.append(f"customFields {custom}")
+    what = "new prospects" if verb == "create" else "changed prospects"
+    out.append(f"{len(actions)} {what}; with a value: " + ", ".join(counts))
+    return out
+
+
+def _value(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_value(v)}" for k, v in value.items()) + "}"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def status_tables(state: State, sheet: str, pace: Pace, *, runs: int = 5) -> list[Table]:

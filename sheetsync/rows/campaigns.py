@@ -12,12 +12,20 @@ each of its step rows) and without repeats (the later row gets the error). A cam
 steps are not all valid gets a RowIssue carrying its key instead of a CampaignRecord, and so do
 its valid step rows (with the same message, or "campaign on row N … has an error" when the
 campaign row itself is wrong): every step row ends up either in a CampaignRecord's steps (and in
-`SheetRows.steps`) or with an issue. The Subject is required when the campaign's channel is
-email; LinkedIn and multichannel steps may leave it blank (the sheet has no per-step channel).
+`SheetRows.steps`) or with an issue.
+
+Every step needs a Subject and a Body, whatever the campaign's channel: the vendor guide's
+POST /campaigns takes `steps` of `subject`, `bodyHtml` and `stepIndex` for email, linkedin and
+multichannel campaigns alike (and the sandbox refuses a step without them), so a row says so
+before anything is sent. A Body without HTML tags is plain text (`body_html`): escaped, blank
+lines make paragraphs, single line breaks `<br>`, merge tags like `{{firstName}}` kept. A Body
+with HTML tags is sent as written.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +36,15 @@ from sheetsync.rows.records import CampaignRecord, CampaignState, RowIssue, Step
 
 MAX_STEPS = 100  # keeps a typo like 1000 from reading as 999 missing steps
 MAX_DELAY_DAYS = 365
+# A Body holds HTML when it has a tag of the elements people write emails with (or a comment);
+# `<3`, `a < b` and `<name@acme.com>` are text.
+_HTML_TAG_RE = re.compile(
+    r"<!--|</?(p|br|div|span|a|b|i|u|s|em|strong|small|big|sub|sup|font|center|ul|ol|li|dl|dt|"
+    r"dd|h[1-6]|hr|img|table|thead|tbody|tfoot|tr|td|th|blockquote|pre|code|html|head|body|"
+    r"style|meta|title|section|article|header|footer)(\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
+_PARAGRAPHS_RE = re.compile(r"\n[ \t\u00a0]*\n\s*")
 BOOLS = (
     ("track_opens", "trackOpens"),
     ("track_clicks", "trackClicks"),
@@ -85,7 +102,7 @@ def parse_campaigns(
 
 def _record(c: _Campaign, steps: tuple[StepRecord, ...]) -> CampaignRecord:
     settings_hash = digest({"settings": c.settings, "mailboxes": c.mailboxes, "channel": c.channel})
-    steps_hash = digest([[s.number, s.delay_days, s.subject, s.body_html] for s in steps])
+    steps_hash = digest([[s.number, s.delay_days, s.subject, s.body] for s in steps])
     return CampaignRecord(
         row=c.row,
         key=c.key,
@@ -252,13 +269,34 @@ def _step(line: Line, key: str, number: int, channel: str) -> StepRecord:
     if number == 1 and delay:
         raise Problem(f"Step 1 always sends at once; set its {label} to 0 or leave it blank")
     subject = line.text("subject", LIMIT_NAME)
-    if not subject and channel == "email":
-        raise Problem(f"{line.label('subject')} is empty; every email step needs a subject")
+    if not subject:
+        raise Problem(
+            f"{line.label('subject')} is empty; every email step needs a subject"
+            if channel == "email"
+            else f"{line.label('subject')} is empty; WarmySender needs a subject on every step, "
+            f"also in {channel} campaigns"
+        )
     body = line.text("body", LIMIT_BODY)
     if not body:
         raise Problem(f"{line.label('body')} is empty; write the step's message")
     default = 0 if number == 1 else 1
-    return StepRecord(line.row, key, number, default if delay is None else delay, subject, body)
+    delay_days = default if delay is None else delay
+    return StepRecord(line.row, key, number, delay_days, subject, body_html(body), body)
+
+
+def body_html(text: str) -> str:
+    """A Body cell as the step's bodyHtml: HTML as written; plain text escaped (`<` `>` `&`),
+    its blank lines as paragraphs and single line breaks as `<br>` (Windows and old Mac line
+    ends alike); merge tags (`{{firstName}}`) are kept."""
+    if _HTML_TAG_RE.search(text):
+        return text
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    paragraphs = (p.strip("\n") for p in _PARAGRAPHS_RE.split(text))
+    return "".join(
+        "<p>" + "<br>".join(html.escape(line, quote=False) for line in p.split("\n")) + "</p>"
+        for p in paragraphs
+        if p
+    )
 
 
 def _list(items: list[int]) -> str:

@@ -6,6 +6,9 @@ either returns the clean value or raises `Problem` with a message in plain words
 column, says what is wrong and what to do. Nothing else escapes: any cell value is safe.
 
 Empty means None, or text that is only whitespace (zero-width spaces and BOMs included).
+Blank (`is_blank`) also counts the words people and exports put in a cell to say "nothing":
+`n/a`, `-`, `none`, `null`, `unknown`, … (`BLANK_WORDS`); an optional field treats them as empty,
+and an email made of them (or Apollo's `email_not_unlocked@domain.com`) is a placeholder.
 """
 
 from __future__ import annotations
@@ -33,6 +36,18 @@ LIMIT_PHONE = 50
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "☑", "on"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "off", "✗", "✘", "☐"})
+# What people and exports type for "nothing here" (compared casefolded, trimmed).
+BLANK_WORDS = frozenset(
+    {"n/a", "n.a.", "n.a", "-", "--", "---", "\u2013", "\u2014", "none", "null", "nil", "unknown",
+     "not available", "not found", "no data", "tbd", "?"}
+)  # fmt: skip
+# Local parts of addresses that stand for "no address" (Apollo writes email_not_unlocked@…
+# for every address it has not revealed).
+PLACEHOLDER_LOCALS = frozenset(
+    {"email_not_unlocked", "not_unlocked", "noemail", "no-email", "no_email", "none", "null",
+     "unknown", "n/a"}
+)  # fmt: skip
+
 BOOL_HELP = "use TRUE or FALSE (also yes/no, y/n, 1/0, x, ✓, on/off, or a checkbox)"
 
 EDGES = " \t\r\n\v\f\u00a0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
@@ -45,7 +60,9 @@ EMAIL_RE = re.compile(
 )
 _INT_RE = re.compile(r"^[+-]?\d{1,15}(\.0*)?$")
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PHONE_RE = re.compile(r"^\+?[\d\s().\-/]+(\s*(ext\.?|x|#)\s*\d+)?$", re.IGNORECASE)
+_PHONE_RE = re.compile(
+    r"^\+?[\d\s().\-/\u2010-\u2015]+(\s*(ext\.?|extension|x|#)\s*\d+)?$", re.IGNORECASE
+)
 
 
 class Problem(Exception):
@@ -63,6 +80,11 @@ def clean(text: str) -> str:
 
 def is_empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and clean(value) == "")
+
+
+def is_blank(value: object) -> bool:
+    """Empty, or a word that means "nothing here" (`BLANK_WORDS`)."""
+    return is_empty(value) or (isinstance(value, str) and clean(value).casefold() in BLANK_WORDS)
 
 
 def show(value: object, width: int = 40) -> str:
@@ -153,8 +175,14 @@ def as_scalar(value: object, label: str, limit: int = LIMIT_TEXT) -> str | int |
 
 
 def as_email(value: object, label: str) -> str:
-    """Trimmed and lower-cased; "" when empty; a Problem when not shaped like an address."""
+    """Trimmed and lower-cased; "" when empty; a Problem when not shaped like an address or
+    when it is a placeholder (`n/a`, `email_not_unlocked@domain.com`)."""
     text = as_text(value, label, LIMIT_EMAIL).lower()
+    if text in BLANK_WORDS or text.split("@")[0] in PLACEHOLDER_LOCALS:
+        raise Problem(
+            f"{label} {show(value)} is a placeholder, not an address; fill in the real address "
+            f"or delete the row"
+        )
     if text and not EMAIL_RE.match(text):
         raise Problem(
             f"{label} {show(value)} is not a valid email address; fix it so it looks like "
@@ -164,10 +192,13 @@ def as_email(value: object, label: str) -> str:
 
 
 def as_phone(value: object, label: str) -> str:
-    """Text; a number cell keeps its digits (5551234567.0 → "5551234567"); "+" is kept."""
+    """Text; a number cell keeps its digits (5551234567.0 → "5551234567"); "+" is kept; the
+    apostrophe exports put first to keep spreadsheets from reading a number, and `tel:`, are
+    dropped."""
     if isinstance(value, bool) or isinstance(value, date | time):
         raise Problem(f"{label} is {show(value)}, not a phone number; type the number as text")
     text = as_text(value, label, LIMIT_PHONE)
+    text = clean(text.removeprefix("'").removeprefix("tel:"))
     if text and (not _PHONE_RE.match(text) or sum(c.isdigit() for c in text) < 3):
         raise Problem(
             f"{label} {show(value)} is not a phone number; use digits, spaces and + - ( ), "

@@ -21,7 +21,7 @@ def parse_enrollments(tab: Tab) -> tuple[list[EnrollmentRecord], list[RowIssue]]
         key: str | None = None
         try:
             email, list_id, campaign = _who(line)
-            key = f"{email or 'list:' + list_id}|{campaign.casefold()}"
+            key = key_of(email, list_id, campaign)
             if key in first:
                 raise Problem(f"duplicate of row {first[key]}")
             first[key] = line.row
@@ -42,6 +42,15 @@ def parse_enrollments(tab: Tab) -> tuple[list[EnrollmentRecord], list[RowIssue]]
             )
         )
     return records, issues
+
+
+def key_of(email: str, list_id: str, campaign: str) -> str:
+    return f"{email or 'list:' + list_id}|{campaign.casefold()}"
+
+
+def row_key(line: Line) -> str:
+    """The key of an Enrollments row; Problem when its cells do not make one."""
+    return key_of(*_who(line))
 
 
 def _who(line: Line) -> tuple[str, str, str]:

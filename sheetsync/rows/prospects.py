@@ -5,9 +5,17 @@
 - The body has the camelCase fields of POST /prospects that the row fills in, plus
   `customFields {header: value}` for the configured custom field columns (text, whole numbers
   as int, other numbers, booleans; dates as ISO text).
-- LinkedIn URLs are normalised to `https://<www or country>.linkedin.com/in/<slug>` (or
-  `/pub/…`): http becomes https, a bare `linkedin.com` gets `www.`, query strings, fragments,
-  trailing slashes and sub-pages (`/in/jane/details/…`) are dropped.
+- Blank-meaning values (`n/a`, `-`, `none`, … `cells.BLANK_WORDS`) in optional fields are blank.
+- An optional field that cannot be used (a Phone of `call me`, a company page as LinkedIn URL)
+  does not hold the prospect back: it is left out of the body and named in `left_out`, which
+  the status cell shows after `synced` (`sync.statuses.left_out`).
+- LinkedIn profile URLs are normalised to `https://www.linkedin.com/in/<slug>` (or the legacy
+  `/pub/<name>/…`): any scheme or none, `linkedin.com`, `m.` (mobile) and country subdomains
+  (`uk.`, `de.`) become `www.`; query strings, fragments, trailing slashes and sub-pages
+  (`/in/jane/details/…`, `/in/jane/en`) are dropped; the slug is percent-encoded one way
+  (`j%C3%BCrgen`, whether typed as `jürgen` or `j%c3%bcrgen`). A Sales Navigator link
+  (`/sales/lead/…`, `/sales/people/…`) and pages that are not a profile (`/company/…`,
+  `/jobs/…`, the `/pub/dir/…` directory) are refused with a message saying what to paste.
 - With a Sync column, rows not ticked TRUE get `sync_off=True`. They are left alone entirely:
   no issue is reported for them and they do not claim their email, so a later ticked row with
   the same email is not a duplicate.
@@ -16,12 +24,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
-from sheetsync.rows.cells import LIMIT_NAME, Problem, digest, show
+from sheetsync.rows.cells import (
+    LIMIT_NAME,
+    Problem,
+    as_phone,
+    as_scalar,
+    as_text,
+    digest,
+    is_blank,
+    show,
+)
 from sheetsync.rows.reader import Line, Tab
 from sheetsync.rows.records import ProspectRecord, RowIssue
+from sheetsync.sheet.base import CellValue
 
 TEXT_FIELDS = (
     ("first_name", "firstName"),
@@ -30,13 +50,14 @@ TEXT_FIELDS = (
     ("role", "role"),
 )
 CUSTOM = "custom:"
-_HOST_RE = re.compile(r"^(www|[a-z]{2})\.linkedin\.com$")
+# linkedin.com with no subdomain, www., m./mobile./touch. (mobile) or a country (uk., de.)
+_HOST_RE = re.compile(r"^((www|m|mobile|touch|[a-z]{2})\.)?linkedin\.com$")
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 
 
-# What one row's cells parse to: (key, problem before the duplicate check, body, hash, problem
-# after it).
-Parsed = tuple[str | None, str | None, dict[str, Any] | None, str, str | None]
+# What one row's cells parse to: (key, problem of the key, body, hash, fields left out). The
+# same cells under the same header row always parse the same.
+Parsed = tuple[str | None, str | None, dict[str, Any] | None, str, tuple[str, ...]]
 
 
 def parse_prospects(tab: Tab) -> tuple[list[ProspectRecord], list[RowIssue]]:
@@ -47,7 +68,7 @@ def parse_prospects(tab: Tab) -> tuple[list[ProspectRecord], list[RowIssue]]:
     for line in tab.lines:
         row = line.row
         sync_off = has_sync and _ticked(line) is not True
-        key, early, body, hash_, late = _parse_row(line)
+        key, early, body, hash_, left_out = _parse_row(line)
         if early is not None:
             if not sync_off:
                 issues.append(RowIssue(tab.role, row, early, key))
@@ -58,11 +79,8 @@ def parse_prospects(tab: Tab) -> tuple[list[ProspectRecord], list[RowIssue]]:
                 issues.append(RowIssue(tab.role, row, f"duplicate of row {first[key]}", key))
                 continue
             first[key] = row
-        if late is not None or body is None:
-            if not sync_off:
-                issues.append(RowIssue(tab.role, row, late or "", key))
-            continue
-        records.append(ProspectRecord(row, key, body, hash_, sync_off=sync_off))
+        assert body is not None
+        records.append(ProspectRecord(row, key, body, hash_, sync_off=sync_off, left_out=left_out))
     return records, issues
 
 
@@ -73,38 +91,58 @@ def _parse_row(line: Line) -> Parsed:
         if not key:
             raise Problem(f"{line.label('email')} is empty")
     except Problem as p:
-        return key, p.message, None, "", None
-    try:
-        body = prospect_body(line, key)
-    except Problem as p:
-        return key, None, None, "", p.message
-    return key, None, body, digest(body), None
+        return key, p.message, None, "", ()
+    body, left_out = prospect_body(line, key)
+    return key, None, body, digest(body), left_out
 
 
-def prospect_body(line: Line, email: str) -> dict[str, Any]:
+def prospect_body(line: Line, email: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The POST /prospects body of a row, and what was left out of it (one message per field
+    that cannot be used, saying why)."""
+    left_out: list[str] = []
+    values = line.values
+
+    def value(field: str, parse: Callable[[CellValue, str], Any]) -> Any:
+        i = line.column(field)
+        raw = values[i] if i is not None and i < len(values) else None
+        if is_blank(raw):
+            return None
+        try:
+            return parse(raw, line.tab.label(field, i))
+        except Problem as p:
+            left_out.append(p.message)
+            return None
+
+    name = partial(as_text, limit=LIMIT_NAME)
     body: dict[str, Any] = {"email": email}
     for field, api in TEXT_FIELDS:
-        if value := line.text(field, LIMIT_NAME):
-            body[api] = value
-    if phone := line.phone("phone"):
-        body["phone"] = phone
-    if url := line.text("linkedin_url"):
-        body["linkedinUrl"] = linkedin_url(url, line.label("linkedin_url"))
-    custom: dict[str, Any] = {}
-    for col in line.tab.spec.inputs:
-        if col.field.startswith(CUSTOM) and not line.empty(col.field):
-            custom[col.field[len(CUSTOM) :]] = line.scalar(col.field)
-    if custom:
-        body["customFields"] = custom
-    return body
+        body[api] = value(field, name)
+    body["phone"] = value("phone", as_phone)
+    body["linkedinUrl"] = value("linkedin_url", _linkedin)
+    custom = {
+        col.field[len(CUSTOM) :]: value(col.field, as_scalar)
+        for col in line.tab.spec.inputs
+        if col.field.startswith(CUSTOM)
+    }
+    body["customFields"] = {k: v for k, v in custom.items() if v is not None}
+    return {k: v for k, v in body.items() if v is not None and v != {}}, tuple(left_out)
+
+
+def _linkedin(value: CellValue, label: str) -> str:
+    return linkedin_url(as_text(value, label), label)
+
+
+# First path segments of LinkedIn pages that are not a person's profile.
+_NOT_PROFILES = frozenset(
+    {"company", "school", "showcase", "jobs", "job", "feed", "posts", "pulse", "groups",
+     "events", "search", "learning", "mynetwork", "messaging", "talent"}
+)  # fmt: skip
 
 
 def linkedin_url(text: str, label: str) -> str:
-    """A LinkedIn profile URL in one canonical spelling, or a Problem saying what to type."""
-    wrong = Problem(
-        f"{label} {show(text)} is not a LinkedIn profile URL; use "
-        f"https://www.linkedin.com/in/<profile>"
-    )
+    """A LinkedIn profile URL in one canonical spelling, or a Problem saying what to paste."""
+    use = "use the profile's address, like https://www.linkedin.com/in/<profile>"
+    wrong = Problem(f"{label} {show(text)} is not a LinkedIn profile URL; {use}")
     url = text if _SCHEME_RE.match(text) else "https://" + text
     try:
         parts = urlsplit(url)
@@ -114,18 +152,27 @@ def linkedin_url(text: str, label: str) -> str:
         raise wrong from None
     if parts.scheme.lower() not in ("http", "https") or port is not None or parts.username:
         raise wrong
-    host = "www.linkedin.com" if host == "linkedin.com" else host
     segments = [s for s in parts.path.split("/") if s]
-    if not _HOST_RE.match(host) or len(segments) < 2 or any(c.isspace() for c in parts.path):
+    if not _HOST_RE.match(host) or any(c.isspace() for c in parts.path) or not segments:
         raise wrong
     kind = segments[0].lower()
-    if kind == "in":
-        path = f"/in/{segments[1]}"
-    elif kind == "pub":
-        path = "/pub/" + "/".join(segments[1:])
-    else:
-        raise wrong
-    return f"https://{host}{path}"
+    if kind == "sales":
+        raise Problem(
+            f"{label} {show(text)} is a Sales Navigator link, not a public profile; open the "
+            f"lead in Sales Navigator, choose View LinkedIn profile and paste that address"
+        )
+    if kind in _NOT_PROFILES or (kind == "pub" and len(segments) > 1 and segments[1] == "dir"):
+        raise Problem(f"{label} {show(text)} is a LinkedIn page, not a person's profile; {use}")
+    if kind == "in" and len(segments) >= 2:
+        return f"https://www.linkedin.com/in/{_slug(segments[1])}"
+    if kind == "pub" and len(segments) >= 2:
+        return "https://www.linkedin.com/pub/" + "/".join(_slug(s) for s in segments[1:])
+    raise wrong
+
+
+def _slug(segment: str) -> str:
+    """A path segment percent-encoded one way: `jürgen`, `j%c3%bcrgen` → `j%C3%BCrgen`."""
+    return quote(unquote(segment), safe="-_.~")
 
 
 def _ticked(line: Line) -> bool | None:

@@ -4,7 +4,9 @@ A `Line` reads its cells by field name through the tab's header map and coerces 
 functions of `cells`, labelling every problem with the header as it appears in the sheet.
 Blank lines are skipped: a line is blank when every *input* cell it has is empty (status
 columns and columns sheetsync does not know are not input; an unticked checkbox counts as
-empty, because Google sends FALSE for every unticked box of a checkbox column).
+empty, because Google sends FALSE for every unticked box of a checkbox column). A row with an
+UNCOMPUTED input cell (a formula the file holds no result for) is not data either: it is
+listed in `Tab.waiting` and never parsed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from functools import cached_property
 from sheetsync.errors import HeaderError, TabNotFound
 from sheetsync.rows import cells
 from sheetsync.rows.records import RowIssue
-from sheetsync.sheet.base import CellValue, Row, SheetData, column_letter
+from sheetsync.sheet.base import CellValue, Row, SheetData, Uncomputed, column_letter
 from sheetsync.sheet.layout import HeaderMap, TabSpec, header_key, match_headers
 
 
@@ -28,19 +30,24 @@ class Tab:
     headers: HeaderMap
     header_row: Row
     rows: list[Row]  # data rows only (sheet row 2 is rows[0])
+    pending: bool = False  # the source found UNCOMPUTED cells in this tab
 
     @property
     def role(self) -> str:
         return self.spec.role
 
-    def label(self, field: str) -> str:
-        """The header of `field` as typed in the sheet (the configured header if absent)."""
-        i = self.headers.get(field)
-        if i is not None and i < len(self.header_row):
-            text = cells.clean(str(self.header_row[i]))
-            if text:
-                return text
+    def label(self, field: str, column: int | None = None) -> str:
+        """The header of `field` (of its `column`) as typed in the sheet (the configured header
+        if absent)."""
+        i = self.headers.get(field) if column is None else column
+        if i is not None and i < len(self.header_row) and (text := self.texts[i]):
+            return text
         return self.spec.column(field).header
+
+    @cached_property
+    def texts(self) -> list[str]:
+        """The header row's cells as text, trimmed."""
+        return [cells.clean(str(h)) for h in self.header_row]
 
     def has(self, field: str) -> bool:
         return self.headers.get(field) is not None
@@ -56,14 +63,36 @@ class Tab:
         objects, for a caller that makes one only for a row it parses."""
         return list(self._numbered())
 
-    def _numbered(self) -> Iterator[tuple[int, Row]]:
-        inputs = [
-            (i, c.kind == "bool")
+    @cached_property
+    def waiting(self) -> list[tuple[Line, list[str]]]:
+        """The rows left out of `numbered` because input cells of theirs are UNCOMPUTED, with
+        the fields of those cells."""
+        if not self.pending:
+            return []
+        out = []
+        for n, row in enumerate(self.rows, start=2):
+            fields = self._uncomputed(row)
+            if fields:
+                out.append((Line(self, n, row), fields))
+        return out
+
+    def _uncomputed(self, row: Row) -> list[str]:
+        return [
+            c.field
             for c in self.spec.inputs
             if (i := self.headers.get(c.field)) is not None
+            and i < len(row)
+            and isinstance(row[i], Uncomputed)
+        ]
+
+    def _numbered(self) -> Iterator[tuple[int, Row]]:
+        inputs = [
+            (i, c.kind == "bool") for c in self.spec.inputs for i in self.headers.all(c.field)
         ]
         edges = cells.EDGES
         for n, row in enumerate(self.rows, start=2):
+            if self.pending and self._uncomputed(row):
+                continue  # in `waiting`
             for i, is_bool in inputs:
                 value = row[i] if i < len(row) else None
                 if value is None or (is_bool and value is False):
@@ -76,21 +105,13 @@ class Tab:
     def header_issues(self) -> list[RowIssue]:
         """A header that appears twice: the first column is used; say so on row 1."""
         issues = []
-        for field, hits in self.headers.duplicates.items():
-            texts = [cells.clean(str(self.header_row[i])) for i in hits]
+        for hits in self.headers.duplicates.values():
+            text = cells.clean(str(self.header_row[hits[0]]))
             letters = [column_letter(i) for i in hits]
-            if len({header_key(t) for t in texts}) == 1:
-                times = "twice" if len(hits) == 2 else f"{len(hits)} times"
-                message = (
-                    f"header {texts[0]!r} appears {times} (columns {_and(letters)}); "
-                    f"rename or delete one"
-                )
-            else:
-                both = _and([f"{t!r} (column {c})" for t, c in zip(texts, letters, strict=True)])
-                message = (
-                    f"headers {both} all mean {self.spec.column(field).header}; column "
-                    f"{letters[0]} is used; rename or delete the others"
-                )
+            times = "twice" if len(hits) == 2 else f"{len(hits)} times"
+            message = (
+                f"header {text!r} appears {times} (columns {_and(letters)}); rename or delete one"
+            )
             issues.append(RowIssue(self.role, 1, message))
         return issues
 
@@ -103,12 +124,24 @@ class Line:
     row: int  # 1-based sheet row
     values: Sequence[CellValue]
 
+    def column(self, field: str) -> int | None:
+        """The column that fills `field` on this row: the first of its columns (in order of
+        preference) whose cell is filled in (`cells.is_blank`), else the first of them."""
+        cols = self.tab.headers.columns.get(field)
+        if cols is None:
+            return None
+        if len(cols) > 1:
+            for i in cols:
+                if i < len(self.values) and not cells.is_blank(self.values[i]):
+                    return i
+        return cols[0]
+
     def raw(self, field: str) -> CellValue:
-        i = self.tab.headers.get(field)
+        i = self.column(field)
         return self.values[i] if i is not None and i < len(self.values) else None
 
     def label(self, field: str) -> str:
-        return self.tab.label(field)
+        return self.tab.label(field, self.column(field))
 
     def empty(self, field: str) -> bool:
         return cells.is_empty(self.raw(field))
@@ -158,7 +191,7 @@ def find_tab(data: SheetData, spec: TabSpec, *, sheet: str) -> Tab | None:
     for col in spec.columns:
         if col.required and headers.get(col.field) is None:
             raise HeaderError(title, col.header, sheet=sheet)
-    return Tab(spec, title, headers, header_row, rows[1:])
+    return Tab(spec, title, headers, header_row, rows[1:], pending=title in data.uncomputed)
 
 
 def find_title(data: SheetData, spec: TabSpec) -> str | None:

@@ -22,6 +22,7 @@ class ProspectRecord:
     body: dict[str, Any]  # the POST /prospects body: email, firstName, …, customFields
     hash: str
     sync_off: bool = False  # the Sync column exists and this row is not TRUE: leave it alone
+    left_out: tuple[str, ...] = ()  # why each optional field that cannot be used was left out
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class StepRecord:
     number: int  # 1-based as people write it; stepIndex = number - 1
     delay_days: int
     subject: str
-    body_html: str
+    body_html: str  # what is sent: the Body cell, plain text turned into HTML
+    body: str  # the Body cell as typed: the steps hash uses it, not the HTML made from it
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,28 @@ class RowIssue:
 
 
 @dataclass(frozen=True)
+class WaitingRow:
+    """A row not acted on: input cells of it (`labels`, the headers as typed) are formulas the
+    file holds no result for, so their values are unknown. `key` is None when a key cell is
+    one of them. A campaign row also waits for a step row of its: `tab` and `source_row` then
+    name that row."""
+
+    role: str
+    row: int
+    labels: tuple[str, ...]
+    key: str | None = None
+    tab: str | None = None
+    source_row: int = 0
+
+
+@dataclass(frozen=True)
 class SheetRows:
     prospects: list[ProspectRecord] = field(default_factory=list)
     campaigns: list[CampaignRecord] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     enrollments: list[EnrollmentRecord] = field(default_factory=list)
     issues: list[RowIssue] = field(default_factory=list)
+    waiting: list[WaitingRow] = field(default_factory=list)  # rows with uncomputed formulas
     headers: dict[str, HeaderMap] = field(default_factory=dict)  # role -> header positions
     titles: dict[str, str] = field(default_factory=dict)  # role -> tab title as found
     rows_read: int = 0

@@ -14,8 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 JSON = dict[str, Any]
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+# A person's profile ("any valid LinkedIn profile URL", the vendor guide): /in/<slug> or the
+# old /pub/<name>/…, not the /pub/dir/ directory, a company page or a Sales Navigator link.
 LINKEDIN_RE = re.compile(
-    r"^https://(www\.|[a-z]{2}\.)?linkedin\.com/(in/[^/\s?#]+|pub/[^\s?#]+?)/?(\?[^\s#]*)?$",
+    r"^https://(www\.|[a-z]{2}\.)?linkedin\.com/(in/[^/\s?#]+|pub/(?!dir/)[^\s?#]+?)/?"
+    r"(\?[^\s#]*)?$",
     re.IGNORECASE,
 )
 HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

@@ -10,6 +10,8 @@ trailing empty rows dropped, an empty row in the middle as ``[]``. Cell values a
     bool       checkboxes and TRUE/FALSE cells
     datetime   date cells of an xlsx workbook
     None       an empty cell inside a row (xlsx); Google sends "" instead
+    UNCOMPUTED a formula cell whose result the file does not hold (an xlsx workbook saved by a
+               program that does not calculate, e.g. openpyxl): its value is unknown, not empty
 
 Sheet row numbers are 1-based (row 1 = header); column indexes are 0-based.
 """
@@ -23,7 +25,21 @@ from typing import Protocol
 
 from sheetsync.errors import TabNotFound
 
-CellValue = str | int | float | bool | datetime | date | None
+
+class Uncomputed:
+    """The type of UNCOMPUTED, the value of a formula cell that has no computed result."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNCOMPUTED"
+
+    def __str__(self) -> str:
+        return "(formula not computed)"
+
+
+UNCOMPUTED = Uncomputed()
+CellValue = str | int | float | bool | datetime | date | Uncomputed | None
 Row = list[CellValue]
 
 
@@ -59,6 +75,7 @@ class SheetData:
 
     tabs: dict[str, list[Row]]  # by exact tab title, in the order requested
     titles: list[str]  # every tab title in the spreadsheet, for "tab not found" messages
+    uncomputed: frozenset[str] = frozenset()  # titles of the tabs holding an UNCOMPUTED cell
 
     def require(self, tab: str, *, sheet: str | None = None) -> list[Row]:
         """The rows of `tab`, or TabNotFound naming the tabs that exist."""
@@ -140,6 +157,10 @@ class SheetSource(Protocol):
 
     def read_keys(self, columns: Mapping[str, Sequence[int]]) -> dict[str, KeyColumns]:
         """Re-read the header row and the given columns of each tab, in ONE request."""
+
+    def check_writable(self) -> None:
+        """Raise SheetUnavailable when a write would be refused now (the workbook is open in
+        Excel or LibreOffice); the cycle asks right after reading, before any API call."""
 
     def write(self, cells: Sequence[CellWrite]) -> None:
         """Write every cell in ONE request, values RAW (text stays text, never a formula).

@@ -2,7 +2,10 @@
 holds, which columns sheetsync owns (status columns), and header matching.
 
 Each column has a `field` name used in code and in `[sheet.columns.<tab>]` config renames.
-Headers match case- and space-insensitively (`header_key`), in any order.
+Headers match case-, space- and punctuation-insensitively (`header_key`), in any order. The
+Prospects fields also match the headers of common lead exports (`aliases.ALIASES`); a field
+that several columns of one export can fill takes, row by row, the first filled-in one in
+order of preference (`HeaderMap.columns`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
+
+from sheetsync.sheet.aliases import ALIASES
 
 Kind = Literal["text", "email", "phone", "bool", "int", "date", "list"]
 
@@ -58,13 +63,13 @@ PROSPECTS = TabSpec(
     "prospects",
     "Prospects",
     (
-        Column("email", "Email", "email", required=True),
-        Column("first_name", "First Name"),
-        Column("last_name", "Last Name"),
-        Column("company", "Company"),
-        Column("role", "Role", aliases=("Title", "Job Title")),
-        Column("phone", "Phone", "phone"),
-        Column("linkedin_url", "LinkedIn URL"),
+        Column("email", "Email", "email", aliases=ALIASES["email"], required=True),
+        Column("first_name", "First Name", aliases=ALIASES["first_name"]),
+        Column("last_name", "Last Name", aliases=ALIASES["last_name"]),
+        Column("company", "Company", aliases=ALIASES["company"]),
+        Column("role", "Role", aliases=ALIASES["role"]),
+        Column("phone", "Phone", "phone", aliases=ALIASES["phone"]),
+        Column("linkedin_url", "LinkedIn URL", aliases=ALIASES["linkedin_url"]),
         Column("sync", "Sync", "bool", template=False),
         _status("sync_status", "Sync Status"),
         _status("prospect_id", "Prospect ID"),
@@ -162,8 +167,9 @@ TAB_ROLES: dict[str, TabSpec] = {t.role: t for t in TABS}
 
 
 def header_key(text: object) -> str:
-    """How headers are compared: case-insensitive, whitespace ignored."""
-    return "".join(str(text).split()).casefold()
+    """How headers are compared: case, whitespace and punctuation ignored ("First Name",
+    "first_name" and "firstName" are one header)."""
+    return "".join(ch for ch in str(text).casefold() if ch.isalnum())
 
 
 def customise(
@@ -188,30 +194,46 @@ def customise(
 
 @dataclass(frozen=True)
 class HeaderMap:
-    """Where each field's column is in a tab's header row (0-based), or absent."""
+    """Where each field's columns are in a tab's header row (0-based), or absent."""
 
-    index: dict[str, int]  # field -> column index
+    index: dict[str, int]  # field -> its first column (the one statuses and labels use)
     width: int  # number of cells in the header row
-    duplicates: dict[str, list[int]]  # field -> every index where its header appears (len > 1)
+    duplicates: dict[str, list[int]]  # field -> every column of a header that appears twice
+    columns: dict[str, tuple[int, ...]]  # field -> every column that fills it, preferred first
 
     def get(self, field: str) -> int | None:
         return self.index.get(field)
 
+    def all(self, field: str) -> tuple[int, ...]:
+        return self.columns.get(field, ())
+
 
 def match_headers(spec: TabSpec, header_row: Sequence[object]) -> HeaderMap:
-    """Find each column of `spec` in `header_row`. The first matching cell wins; a header that
-    appears more than once is reported in `duplicates` so the caller can say so."""
+    """Find each column of `spec` in `header_row`. A column's own header comes first, then its
+    aliases in order; a header cell that is some column's own header is never another column's
+    alias. The same header twice is reported in `duplicates` (the first one is used); different
+    aliases of one field are not: they fill it in order of preference."""
     by_key: dict[str, list[int]] = {}
     for i, cell in enumerate(header_row):
-        if cell is None or str(cell).strip() == "":
+        if cell is None:
             continue
-        by_key.setdefault(header_key(cell), []).append(i)
-    index: dict[str, int] = {}
+        key = header_key(cell)
+        if key:
+            by_key.setdefault(key, []).append(i)
+    own = {header_key(c.header) for c in spec.columns}
+    columns: dict[str, tuple[int, ...]] = {}
     dups: dict[str, list[int]] = {}
     for col in spec.columns:
-        hits = sorted({i for name in col.names() for i in by_key.get(header_key(name), [])})
-        if hits:
-            index[col.field] = hits[0]
-            if len(hits) > 1:
-                dups[col.field] = hits
-    return HeaderMap(index=index, width=len(header_row), duplicates=dups)
+        found: list[int] = []
+        for n, name in enumerate(col.names()):
+            key = header_key(name)
+            if n and key in own:
+                continue  # another column's own header
+            hits = by_key.get(key, [])
+            if len(hits) > 1 and col.field not in dups:
+                dups[col.field] = list(hits)
+            found.extend(i for i in hits[:1] if i not in found)
+        if found:
+            columns[col.field] = tuple(found)
+    index = {field: cols[0] for field, cols in columns.items()}
+    return HeaderMap(index=index, width=len(header_row), duplicates=dups, columns=columns)

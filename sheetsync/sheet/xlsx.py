@@ -1,28 +1,39 @@
-"""An xlsx workbook as a sheet source, through openpyxl.
+"""An xlsx workbook as a sheet source.
 
-Reading opens the workbook read-only with ``data_only=True``: a formula cell reads as the value
-Excel or LibreOffice cached when the file was last saved there (openpyxl never evaluates
-formulas; a workbook written only by openpyxl has no cached values, so its formulas read as
-empty). Dates read as ``datetime``, booleans as ``bool``, numbers as ``int``/``float``.
+Reading and writing work on the workbook's package (xlsx_read, xlsx_write): a formula cell reads
+as the result Excel or LibreOffice cached when the file was last saved there (nothing is
+evaluated), or as UNCOMPUTED when the file holds no result (a workbook saved by a program that
+does not calculate, such as openpyxl). Dates read as ``datetime``, booleans as ``bool``,
+numbers as ``int``/``float``. Nothing is cached between calls: the marketer may edit the file
+between polls.
 
-Writing loads the full workbook (formulas kept as formulas), sets the cells, and saves to a
-temporary file beside the workbook, fsyncs it and renames it over the original: a crash mid-save
-leaves the old workbook intact. Every string is stored as a string (``=SUM(A1)`` stays text).
-Nothing is cached between calls: the marketer may edit the file between polls.
+A write patches only the cells written: every other cell keeps its formula and cached result,
+and every other part of the package its bytes. The new workbook goes to a temp file of its own
+beside the workbook (`.<name>.<pid>.<random>.sheetsync-tmp`), is fsynced and renamed over the
+original, so a crash mid-save leaves the old workbook intact (the next save removes temp files
+whose process is gone). Before the rename the workbook is checked against what sheetsync last
+read (size, mtime, SHA-256 of the bytes): when someone saved it in between, their work is not
+overwritten (`SheetChanged`; the statuses are written on the next poll). Excel's `~$` and
+LibreOffice's `.~lock.…#` lock files mean the workbook is open there: `check_writable` (asked
+before any API call) and `write` refuse. `create_tabs` (for `init`) saves through openpyxl.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
+import io
 import os
-import re
 import stat
+import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from xml.etree.ElementTree import ParseError
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
@@ -31,6 +42,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheetsync.errors import (
+    SheetChanged,
     SheetError,
     SheetNotFound,
     SheetPermission,
@@ -42,16 +54,25 @@ from sheetsync.sheet.base import (
     CellWrite,
     KeyColumns,
     RequestCounts,
-    Row,
     SheetData,
     TabLayout,
     match_titles,
     trim_row,
-    trim_rows,
 )
+from sheetsync.sheet.xlsx_read import Package, PackageError
+from sheetsync.sheet.xlsx_write import PatchError, Value, clean_text, patch_package
 
-EXCEL_MAX_CELL_CHARS = 32_767  # Excel refuses longer cells; longer strings are cut to fit
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters xlsx cannot hold
+TMP_SUFFIX = ".sheetsync-tmp"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one read of the workbook saw: enough to tell whether it was saved since."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    digest: str  # SHA-256 of the bytes
 
 
 class XlsxSource:
@@ -60,6 +81,7 @@ class XlsxSource:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.counts = RequestCounts()
+        self._seen: Snapshot | None = None  # the last read: a write must patch that workbook
 
     @property
     def label(self) -> str:
@@ -68,71 +90,87 @@ class XlsxSource:
     def __repr__(self) -> str:
         return f"XlsxSource({str(self.path)!r})"
 
-    # --- reading ---------------------------------------------------------------------------
-
     def close(self) -> None:
         """Nothing to release: the workbook is opened and closed by each read and write."""
 
+    # --- reading ---------------------------------------------------------------------------
+
     def read(self, tabs: Sequence[str]) -> SheetData:
         self.counts.count("xlsx.read", write=False)
-        with self._open(read_only=True) as wb:
-            titles = list(wb.sheetnames)
-            out: dict[str, list[Row]] = {}
-            for tab in match_titles(tabs, titles):
-                if tab in titles:
-                    ws = wb[tab]
-                    ws.reset_dimensions()  # trust the cells, not the file's <dimension> tag
-                    out[tab] = trim_rows([_row(r) for r in ws.iter_rows(values_only=True)])
-        return SheetData(tabs=out, titles=titles)
+        pkg, self._seen = self._load()
+        titles = list(pkg.sheets)
+        with self._readable():
+            out = {t: pkg.rows(t) for t in match_titles(tabs, titles) if t in pkg.sheets}
+        return SheetData(tabs=out, titles=titles, uncomputed=frozenset(pkg.uncomputed))
 
     def read_keys(self, columns: Mapping[str, Sequence[int]]) -> dict[str, KeyColumns]:
         self.counts.count("xlsx.read_keys", write=False)
+        pkg, self._seen = self._load()
         out: dict[str, KeyColumns] = {}
-        with self._open(read_only=True) as wb:
-            for tab, cols in columns.items():
-                if tab not in wb.sheetnames:
-                    continue
-                ws = wb[tab]
-                ws.reset_dimensions()
-                rows = [_row(r) for r in ws.iter_rows(values_only=True)]
-                header = trim_row(rows[0]) if rows else []
-                values: dict[int, list[CellValue]] = {}
-                for c in cols:
-                    col = [_blank_none(r[c]) if c < len(r) else None for r in rows[1:]]
-                    while col and col[-1] is None:
-                        col.pop()
-                    values[c] = col
-                out[tab] = KeyColumns(header=header, columns=values)
+        for tab, cols in columns.items():
+            if tab not in pkg.sheets:
+                continue
+            with self._readable():
+                rows = pkg.rows(tab)
+            header = trim_row(rows[0]) if rows else []
+            values: dict[int, list[CellValue]] = {}
+            for c in cols:
+                col = [_blank_none(r[c]) if c < len(r) else None for r in rows[1:]]
+                while col and col[-1] is None:
+                    col.pop()
+                values[c] = col
+            out[tab] = KeyColumns(header=header, columns=values)
         return out
 
     # --- writing ---------------------------------------------------------------------------
 
+    def check_writable(self) -> None:
+        for lock in self._lock_files():
+            if lock.exists():
+                raise SheetUnavailable(
+                    f"workbook {self.label} is open in another program (lock file {lock.name}); "
+                    f"close it there so sheetsync can write, or the edits of one of you are "
+                    f"lost. sheetsync tries again on the next poll.",
+                    sheet=self.label,
+                )
+
     def write(self, cells: Sequence[CellWrite]) -> None:
         if not cells:
             return
-        self._check_not_open_elsewhere()
+        self.check_writable()
         self.counts.count("xlsx.write", write=True)
-        with self._open(read_only=False) as wb:
-            for cw in cells:
-                if cw.tab not in wb.sheetnames:
-                    raise TabNotFound(cw.tab, list(wb.sheetnames), sheet=self.label)
-                if cw.row < 1 or cw.col < 0:
-                    raise ValueError(f"bad cell address row={cw.row} col={cw.col}")
-                _set(wb[cw.tab].cell(row=cw.row, column=cw.col + 1), cw.value)
-            self._save(wb)
+        pkg, now = self._load()
+        if self._seen is not None and now.digest != self._seen.digest:
+            raise self._changed()
+        writes: dict[str, dict[tuple[int, int], Value]] = {}
+        for cw in cells:
+            if cw.tab not in pkg.sheets:
+                raise TabNotFound(cw.tab, list(pkg.sheets), sheet=self.label)
+            if cw.row < 1 or cw.col < 0:
+                raise ValueError(f"bad cell address row={cw.row} col={cw.col}")
+            writes.setdefault(cw.tab, {})[(cw.row, cw.col)] = cw.value
+        try:
+            parts = patch_package(pkg, writes)
+        except (PatchError, PackageError, KeyError, ParseError) as exc:
+            raise SheetError(
+                f"cannot write workbook {self.label}: {exc}; open it in Excel or LibreOffice "
+                f"and save it as .xlsx",
+                sheet=self.label,
+            ) from None
+        self._seen = self._save(lambda fh: _copy_with(pkg, parts, fh), expect=now)
 
     def create_tabs(self, layouts: Sequence[TabLayout]) -> list[str]:
         """Create the missing tabs; creates the workbook itself when it does not exist yet."""
-        self._check_not_open_elsewhere()
-        new_book = not self.path.exists()
-        wb: Workbook
-        with contextlib.ExitStack() as stack:
-            if new_book:
-                wb = Workbook()
-                placeholder = wb.active
-            else:
-                wb = stack.enter_context(self._open(read_only=False))
-                placeholder = None
+        self.check_writable()
+        expect: Snapshot | None = None
+        if self.path.exists():
+            data, expect = self._bytes()
+            wb = self._openpyxl(data)
+            placeholder = None
+        else:
+            wb = Workbook()
+            placeholder = wb.active
+        try:
             created: list[str] = []
             for layout in layouts:
                 if layout.title in wb.sheetnames:
@@ -144,18 +182,18 @@ class XlsxSource:
             if placeholder is not None:
                 wb.remove(placeholder)
             self.counts.count("xlsx.create_tabs", write=True)
-            self._save(wb)
+            self._seen = self._save(wb.save, expect=expect)
+        finally:
+            wb.close()
         return created
 
     # --- file handling ---------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _open(self, *, read_only: bool) -> Iterator[Workbook]:
+    def _bytes(self) -> tuple[bytes, Snapshot]:
         try:
-            with warnings.catch_warnings():
-                # openpyxl warns about Excel extensions it drops (x14 validations, slicers...)
-                warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-                wb = load_workbook(self.path, read_only=read_only, data_only=read_only)
+            with open(self.path, "rb") as fh:
+                data = fh.read()
+                st = os.fstat(fh.fileno())
         except FileNotFoundError:
             raise SheetNotFound(
                 f"workbook {self.label} not found; check the path in [[sheet]] spreadsheet, "
@@ -174,16 +212,42 @@ class XlsxSource:
                 f"at the .xlsx file",
                 sheet=self.label,
             ) from None
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+        except OSError as exc:
+            raise SheetError(
+                f"cannot read workbook {self.label}: {exc.strerror or exc}", sheet=self.label
+            ) from None
+        return data, _snapshot(data, st)
+
+    def _load(self) -> tuple[Package, Snapshot]:
+        data, snap = self._bytes()
+        with self._readable():
+            return Package(data), snap
+
+    @contextlib.contextmanager
+    def _readable(self) -> Iterator[None]:
+        """Any malformed part: one clear error naming the workbook and what to do."""
+        try:
+            yield
+        except (
+            zipfile.BadZipFile,
+            InvalidFileException,
+            PackageError,
+            KeyError,
+            ValueError,
+            ParseError,
+        ) as exc:
             raise SheetError(
                 f"{self.label} is not a readable .xlsx workbook ({type(exc).__name__}: {exc}); "
                 f"open it in Excel or LibreOffice and save it as .xlsx, or restore a backup",
                 sheet=self.label,
             ) from None
-        try:
-            yield wb
-        finally:
-            wb.close()
+
+    def _openpyxl(self, data: bytes) -> Workbook:
+        with self._readable(), warnings.catch_warnings():
+            # openpyxl warns about Excel extensions it drops (x14 validations, slicers...)
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            wb: Workbook = load_workbook(io.BytesIO(data))
+            return wb
 
     def _lock_files(self) -> list[Path]:
         name = self.path.name
@@ -192,45 +256,107 @@ class XlsxSource:
             self.path.with_name(f".~lock.{name}#"),  # LibreOffice
         ]
 
-    def _check_not_open_elsewhere(self) -> None:
-        for lock in self._lock_files():
-            if lock.exists():
-                raise SheetUnavailable(
-                    f"workbook {self.label} is open in another program (lock file {lock.name}); "
-                    f"close it there so sheetsync can write, or the edits of one of you are "
-                    f"lost. sheetsync tries again on the next poll.",
-                    sheet=self.label,
-                )
+    def _changed(self) -> SheetChanged:
+        return SheetChanged(
+            f"workbook {self.label} was saved by someone else while sheetsync was writing its "
+            f"statuses; it was left as they saved it, and the statuses are written on the next "
+            f"poll",
+            sheet=self.label,
+        )
 
-    def _save(self, wb: Workbook) -> None:
-        """Atomic save: temp file in the same folder, fsync, rename over the workbook."""
-        tmp = self.path.with_name(f".{self.path.name}.sheetsync-tmp")
+    def _save(self, build: Callable[[IO[bytes]], Any], *, expect: Snapshot | None) -> Snapshot:
+        """Atomic save: a temp file of its own in the same folder, fsync, then (when the
+        workbook is still what `expect` saw) rename over the workbook. Returns what it wrote."""
+        folder = self.path.parent
+        prefix = f".{self.path.name}.{os.getpid()}."
         try:
-            with open(tmp, "wb") as fh:
-                wb.save(fh)
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=TMP_SUFFIX, dir=folder)
+        except OSError as exc:
+            raise self._save_error(exc) from None
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "w+b") as fh:
+                build(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
+                fh.seek(0)
+                written = _snapshot(fh.read(), os.fstat(fh.fileno()))
             with contextlib.suppress(FileNotFoundError):
                 os.chmod(tmp, stat.S_IMODE(os.stat(self.path).st_mode))
+            if expect is not None and self._saved_since(expect):
+                raise self._changed()
             os.replace(tmp, self.path)
-        except PermissionError:
-            _unlink(tmp)
-            raise SheetPermission(
-                f"cannot save workbook {self.label}: permission denied; close it in Excel if "
-                f"it is open there, or give sheetsync write access to the file and its folder",
-                sheet=self.label,
-            ) from None
         except OSError as exc:
             _unlink(tmp)
-            raise SheetError(
-                f"cannot save workbook {self.label}: {exc.strerror or exc}; the workbook was "
-                f"left as it was. Check the disk space and the folder's permissions.",
-                sheet=self.label,
-            ) from None
+            raise self._save_error(exc) from None
         except BaseException:
             _unlink(tmp)
             raise
-        _fsync_dir(self.path.parent)
+        _fsync_dir(folder)
+        self._sweep(prefix)
+        return written
+
+    def _saved_since(self, seen: Snapshot) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        if (st.st_size, st.st_mtime_ns, st.st_ino) == (seen.size, seen.mtime_ns, seen.inode):
+            return False
+        try:
+            data, _ = self._bytes()
+        except SheetError:
+            return True
+        return hashlib.sha256(data).hexdigest() != seen.digest
+
+    def _save_error(self, exc: OSError) -> SheetError:
+        if isinstance(exc, PermissionError):
+            return SheetPermission(
+                f"cannot save workbook {self.label}: permission denied; close it in Excel if "
+                f"it is open there, or give sheetsync write access to the file and its folder",
+                sheet=self.label,
+            )
+        return SheetError(
+            f"cannot save workbook {self.label}: {exc.strerror or exc}; the workbook was "
+            f"left as it was. Check the disk space and the folder's permissions.",
+            sheet=self.label,
+        )
+
+    def _sweep(self, own: str) -> None:
+        """Remove temp files left by sheetsync processes that died mid-save (never one of a
+        process that is still running: it may be saving right now)."""
+        for leftover in self.path.parent.glob(f".{glob.escape(self.path.name)}.*{TMP_SUFFIX}"):
+            pid = leftover.name[len(self.path.name) + 2 :].split(".", 1)[0]
+            if leftover.name.startswith(own) or not pid.isdigit() or _alive(int(pid)):
+                continue
+            _unlink(leftover)
+
+
+def _snapshot(data: bytes, st: os.stat_result) -> Snapshot:
+    return Snapshot(st.st_size, st.st_mtime_ns, st.st_ino, hashlib.sha256(data).hexdigest())
+
+
+def _copy_with(pkg: Package, parts: Mapping[str, bytes | None], fh: IO[bytes]) -> None:
+    """The package with `parts` replaced (None: dropped); every other part as it was."""
+    with zipfile.ZipFile(fh, "w") as out:
+        for info in pkg.zip.infolist():
+            new = parts.get(info.filename, b"")
+            if new is None:
+                continue
+            entry = zipfile.ZipInfo(info.filename, info.date_time)
+            entry.compress_type = info.compress_type
+            entry.external_attr = info.external_attr
+            out.writestr(entry, new or pkg.zip.read(info))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _build_tab(wb: Workbook, layout: TabLayout) -> None:
@@ -250,23 +376,10 @@ def _build_tab(wb: Workbook, layout: TabLayout) -> None:
 
 def _set(cell: Any, value: CellValue) -> None:
     if isinstance(value, str):
-        text = _ILLEGAL.sub("", value)[:EXCEL_MAX_CELL_CHARS]
-        cell.value = text
+        cell.value = clean_text(value)
         cell.data_type = "s"  # openpyxl would otherwise store "=…" as a formula
     else:
         cell.value = value
-
-
-def _row(values: tuple[Any, ...]) -> Row:
-    return trim_row([_cell_value(v) for v in values])
-
-
-def _cell_value(v: Any) -> CellValue:
-    if v is None or isinstance(v, str | bool | int | float | datetime | date):
-        return v
-    if isinstance(v, time | timedelta):
-        return str(v)
-    return str(v)
 
 
 def _blank_none(v: CellValue) -> CellValue:

@@ -8,6 +8,7 @@ dry run (API reads only; no API writes, no sheet writes, no state changes).
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,9 +19,9 @@ from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
-from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError
+from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError, SheetChanged
 from sheetsync.rows.parse import parse_sheet
-from sheetsync.rows.records import RowIssue, SheetRows
+from sheetsync.rows.records import RowIssue, SheetRows, WaitingRow
 from sheetsync.sheet.base import SheetData, SheetSource
 from sheetsync.sheet.connect import open_source
 from sheetsync.sheet.google.quota import Quota
@@ -33,6 +34,7 @@ from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan
 from sheetsync.sync.rowcache import RowCache
 from sheetsync.sync.writeback import address, project
 
+log = logging.getLogger(__name__)
 ROLES = ("prospects", "campaigns", "steps", "enrollments")
 READ_ROLES = (*ROLES, "sync_log")
 Items = dict[str, dict[str, Item]]
@@ -47,6 +49,8 @@ class DryRun:
     issues: list[RowIssue] = field(default_factory=list)
     rows_read: int = 0
     names: dict[str, str] = field(default_factory=dict)  # campaign key -> name as typed
+    waiting: list[WaitingRow] = field(default_factory=list)  # rows with uncomputed formulas
+    left_out: dict[str, tuple[str, ...]] = field(default_factory=dict)  # prospect key -> why
 
 
 class SheetSync:
@@ -112,7 +116,16 @@ class SheetSync:
         )
         self._check_mailboxes(plan, rows)
         names = {c.key: c.name for c in rows.campaigns}
-        return DryRun(self.sheet.name, plan, list(rows.issues), rows.rows_read, names)
+        left_out = {p.key: p.left_out for p in rows.prospects if p.left_out and not p.sync_off}
+        return DryRun(
+            self.sheet.name,
+            plan,
+            list(rows.issues),
+            rows.rows_read,
+            names,
+            list(rows.waiting),
+            left_out,
+        )
 
     def _check_mailboxes(self, plan: Plan, rows: SheetRows) -> None:
         """Dry run: a campaign that would be refused for its mailboxes shows the error instead
@@ -155,6 +168,7 @@ class SheetSync:
         data = self._read()
         look = self._cache.look(data, self.sheet)
         rows, focus = look.parse()
+        self.source.check_writable()  # e.g. a workbook open in Excel: stop before any API call
         ex = Executor(
             self.api,
             self.state,
@@ -219,7 +233,10 @@ class SheetSync:
             fresh = self.source.read_keys(keyed) if keyed else {}
             cells = address(proj, fresh)
             if cells:
-                self.source.write(cells)
+                try:
+                    self.source.write(cells)
+                except SheetChanged as exc:  # saved by someone else: theirs is kept
+                    log.warning("%s: %s", name, exc)
         report.sheets_reads = self.source.counts.reads - reads0
         report.sheets_writes = self.source.counts.writes - writes0
         report.duration_s = round(self.clock.monotonic() - t0, 3)

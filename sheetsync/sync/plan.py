@@ -5,7 +5,7 @@ earlier action ran (a prospect created this cycle, then enrolled) are resolved b
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +65,9 @@ class Plan:
         return sum(1 for a in self.actions if a.kind == kind)
 
 
-def enrollment_target(r: EnrollmentRecord, campaigns: Mapping[str, CampaignRecord]) -> str:
+def enrollment_target(r: EnrollmentRecord, campaigns: Container[str]) -> str:
+    """`sheet:<key>` for a campaign of the Campaigns tab (`campaigns` holds their keys), else
+    `id:<ref>` (a WarmySender campaign id)."""
     ref = r.campaign.strip()
     return f"sheet:{ref.casefold()}" if ref.casefold() in campaigns else f"id:{ref}"
 
@@ -164,6 +166,12 @@ def make_plan(
     # --- enrollments ---
     eitems = items["enrollments"]
     ed = d("enrollments", [(e.key, e.hash) for e in rows.enrollments])
+    # rows waiting for a formula result: their keys (None: a row whose key is unknown)
+    waits = {r: {w.key for w in rows.waiting if w.role == r} for r in ("prospects", "campaigns")}
+    unsure = {w.key for w in rows.waiting if w.role == "enrollments"}
+    named = campaigns.keys() | {k for k in waits["campaigns"] if k is not None}
+    if None in waits["prospects"]:  # a prospect row's email is unknown: any email without a
+        waits["prospects"] |= {e.email for e in rows.enrollments} - {r.key for r in live}  # row
     enroll: dict[str, list[str]] = {}
     unenroll: dict[str, list[str]] = {}
     seen = set()
@@ -176,7 +184,11 @@ def make_plan(
             continue
         if not ed.todo(e.key):
             continue
-        target = enrollment_target(e, campaigns)
+        target = enrollment_target(e, named)
+        wait = _formula_wait(e, target, waits, pitems, rows.titles)
+        if wait:
+            plan.notes.append(Note("enrollments", e.key, wait))
+            continue
         item = eitems.get(e.key)
         active = bool(item and item.data.get("active"))
         if e.enrolled:
@@ -187,8 +199,10 @@ def make_plan(
             unenroll.setdefault(target, []).append(e.key)
         else:
             plan.notes.append(Note("enrollments", e.key, statuses.UNENROLLED, done=True))
-    if sheet.on_row_removed == "unenroll":
+    if sheet.on_row_removed == "unenroll" and None not in unsure:
         for key in ed.removed:
+            if key in unsure:
+                continue  # its row is there, waiting for a formula result
             item = eitems[key]
             if item.data.get("active") and item.data.get("target"):
                 unenroll.setdefault(str(item.data["target"]), []).append(key)
@@ -223,6 +237,25 @@ def make_plan(
         if now - float(item.data.get("monitored_at", 0)) >= sheet.monitor_seconds:
             plan.actions.append(Action("monitor", c.key))
     return plan
+
+
+def _formula_wait(
+    e: EnrollmentRecord,
+    target: str,
+    waits: Mapping[str, set[str | None]],
+    pitems: Mapping[str, Item],
+    titles: Mapping[str, str],
+) -> str | None:
+    """Why an enrollment row waits for a formula elsewhere: its campaign may be the one whose
+    name is unknown, or its prospect's row waits (or may be the one whose email is unknown)
+    and the prospect is not in WarmySender yet."""
+    if target.startswith("id:") and None in waits["campaigns"]:
+        return statuses.uncomputed_in_tab(titles.get("campaigns", "Campaigns"))
+    prospects = waits["prospects"]
+    linked = e.email is not None and (p := pitems.get(e.email)) is not None and p.remote_id
+    if e.email and not linked and e.email in prospects:
+        return statuses.uncomputed_in_tab(titles.get("prospects", "Prospects"))
+    return None
 
 
 def _brake(

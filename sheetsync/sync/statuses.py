@@ -7,6 +7,8 @@ take their texts from here, so one wording is used everywhere and a test can nam
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 SYNCED = "synced"
 EXISTS = "exists"
 ENROLLED = "enrolled"
@@ -28,6 +30,38 @@ NO_PROSPECT_ROUTE = (
     "synced: change not sent: WarmySender has no route to update a prospect (HTTP {status}); "
     "change it in WarmySender"
 )
+
+
+OPEN_AND_SAVE = "open the workbook in Excel or LibreOffice and save it"
+
+
+def uncomputed(labels: Sequence[str], tab: str | None = None, row: int = 0) -> str:
+    """A row whose input cells (or those of `row` of `tab`, a campaign's step row) hold
+    formulas the file has no result for: it is not acted on."""
+    what = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+    verb = "is a formula" if len(labels) == 1 else "are formulas"
+    where = f"{tab} row {row}: " if tab else ""
+    return f"waiting: {where}{what} {verb} with no computed value; {OPEN_AND_SAVE}"
+
+
+def uncomputed_in_tab(tab: str) -> str:
+    """A row that depends on a row whose key cell is a formula with no computed value."""
+    return f"waiting: a formula in the {tab} tab has no computed value; {OPEN_AND_SAVE}"
+
+
+def left_out(status: str, notes: tuple[str, ...]) -> str:
+    """A synced prospect's status with the optional fields left out of it and why, e.g.
+    `synced: left out: Phone 'n/a x' is not a phone number; …`. Other statuses as they are."""
+    if not notes or status not in (SYNCED, EXISTS):
+        return status
+    return f"{status}: left out: " + " | ".join(notes)
+
+
+def needs_linkedin(channel: str, row: int) -> str:
+    return (
+        f"waiting: a {channel} campaign needs the prospect's LinkedIn profile URL; fill it in on "
+        f"row {row} of the Prospects tab"
+    )
 
 
 def is_error(status: str) -> bool:

@@ -110,7 +110,7 @@ def project(
             continue
         pseen.add(p.key)
         values: dict[str, Value] = {
-            "sync_status": it.status,
+            "sync_status": statuses.left_out(it.status, p.left_out) if p.left_out else it.status,
             "synced_at": it.synced_at,
             "prospect_id": it.remote_id or "",
         }
@@ -165,6 +165,9 @@ def project(
             continue  # about the header row: shown by plan and the Sync Log, never written
         f = STATUS_FIELD.get(issue.role, "sync_status")
         want(issue.role, issue.row, {f: statuses.error(issue.message)})
+    for w in rows.waiting:
+        status = statuses.uncomputed(w.labels, w.tab, w.source_row)
+        want(w.role, w.row, {STATUS_FIELD.get(w.role, "sync_status"): status})
 
     for role in STATUS_ROLES:
         tab = rows.titles.get(role, sheet.tab(role).title)

@@ -71,8 +71,18 @@ def test_everything_passes(setup: Path) -> None:
         f"{OK} API key scopes",
         f"{OK} sheet 'demo' reachable",
         f"{OK} sheet 'demo' tabs and headers",
+        f"{OK} sheet 'demo' columns of 'Prospects'",
+        f"{OK} sheet 'demo' columns of 'Campaigns'",
+        f"{OK} sheet 'demo' columns of 'Steps'",
+        f"{OK} sheet 'demo' columns of 'Enrollments'",
         f"{OK} sheet 'demo' mailboxes",
     ]
+    prospects = line(lines, f"{OK} sheet 'demo' columns of 'Prospects'")
+    assert prospects.endswith(
+        ": Email \u2190 'Email'; First Name \u2190 'First Name'; Last Name \u2190 'Last Name'; "
+        "Company \u2190 'Company'; Role \u2190 'Role'; Phone \u2190 'Phone'; "
+        "LinkedIn URL \u2190 'LinkedIn URL'; Industry \u2190 'Industry'"
+    )
     assert "workspace ws_demo" in line(lines, f"{OK} API key valid")
     assert "2 named in 'Campaigns', all connected and sending" in lines[-2]
     assert DEMO_KEY not in "\n".join(lines)
@@ -171,3 +181,84 @@ def test_unreachable_sheet(setup: Path) -> None:
     assert "book.xlsx not found" in bad and "sheetsync init" in bad
     assert line(lines, f"{OK} API key scopes")  # the API checks still ran
     assert lines[-1] == "1 check failed."
+
+
+WARN = "!"
+
+
+def test_the_column_map_of_a_pasted_export(setup: Path) -> None:
+    """An Apollo export pasted as the Prospects tab: which header feeds which field, in which
+    order, what is ignored, and what is missing; no warning for Apollo's own extra columns."""
+    header = ["First Name", "Last Name", "Title", "Company Name", "Email", "Email Status",
+              "Work Direct Phone", "Home Phone", "Mobile Phone", "Person Linkedin Url",
+              "Company Phone", "Company Linkedin Url", "City", "Industry"]  # fmt: skip
+
+    def paste(wb: openpyxl.Workbook) -> None:
+        del wb["Prospects"]
+        ws = wb.create_sheet("Prospects", 0)
+        ws.append(header)
+        ws.append(["Ann", "Lee", "CTO", "Acme", "ann@acme.com"])
+
+    edit(setup.parent / "book.xlsx", paste)
+    code, lines = run(setup, DEMO_KEY)
+    assert code == 0, lines
+    assert lines[-1] == "All checks passed."
+    got = line(lines, f"{OK} sheet 'demo' columns of 'Prospects'")
+    assert got == (
+        f"{OK} sheet 'demo' columns of 'Prospects': Email \u2190 'Email'; "
+        "First Name \u2190 'First Name'; Last Name \u2190 'Last Name'; "
+        "Company \u2190 'Company Name'; Role \u2190 'Title'; "
+        "Phone \u2190 'Mobile Phone', else 'Work Direct Phone', else 'Home Phone'; "
+        "LinkedIn URL \u2190 'Person Linkedin Url'; Industry \u2190 'Industry'; "
+        "ignored: 'Email Status', 'Company Phone', 'Company Linkedin Url', 'City'"
+    )
+    assert not [ln for ln in lines if ln.startswith(WARN)]
+
+
+def test_column_map_warnings_and_missing_fields(setup: Path) -> None:
+    """A configured mapping that matches no header, a custom field that matches none, and an
+    ignored header that looks like a known field: warnings, not failures (exit 0)."""
+    setup.write_text(
+        setup.read_text(encoding="utf-8").replace(
+            'custom_fields = ["Industry"]\n',
+            'custom_fields = ["Industry", "Seniority"]\n'
+            '[sheet.columns.prospects]\ncompany = "Company Name"\n',
+        ),
+        encoding="utf-8",
+    )
+
+    def rename(wb: openpyxl.Workbook) -> None:
+        ws = wb["Prospects"]
+        for cell in ws[1]:
+            if cell.value == "Phone":
+                cell.value = "Tel (work)"
+            if cell.value == "LinkedIn URL":
+                cell.value = "LinkedIn link"
+
+    edit(setup.parent / "book.xlsx", rename)
+    code, lines = run(setup, DEMO_KEY)
+    assert code == 0, lines
+    assert lines[-1] == "All checks passed (5 warnings)."
+    name = "sheet 'demo' columns of 'Prospects'"
+    columns = line(lines, f"{OK} {name}")
+    assert columns.endswith(
+        "; ignored: 'Company', 'Tel (work)', 'LinkedIn link'; no column for Company Name, "
+        "Phone, LinkedIn URL"
+    )
+    warnings = [ln for ln in lines if ln.startswith(f"{WARN} {name}")]
+    assert warnings == [
+        f"{WARN} {name}: [sheet.columns.prospects] company = 'Company Name' matches no header in "
+        "'Prospects' \u2192 fix: rename the column in row 1 or change the config to one of its "
+        "headers",
+        f"{WARN} {name}: custom_fields 'Seniority' matches no header in 'Prospects' \u2192 fix: "
+        "rename the column in row 1 or change the config to one of its headers",
+        f"{WARN} {name}: header 'Company' (column D) is ignored but looks like Company Name "
+        '\u2192 fix: to use it, set [sheet.columns.prospects] company = "Company" in the config '
+        "(or add it to custom_fields to send it as a custom field)",
+        f"{WARN} {name}: header 'Tel (work)' (column F) is ignored but looks like Phone "
+        '\u2192 fix: to use it, set [sheet.columns.prospects] phone = "Tel (work)" in the config '
+        "(or add it to custom_fields to send it as a custom field)",
+        f"{WARN} {name}: header 'LinkedIn link' (column G) is ignored but looks like LinkedIn "
+        'URL \u2192 fix: to use it, set [sheet.columns.prospects] linkedin_url = "LinkedIn link" '
+        "in the config (or add it to custom_fields to send it as a custom field)",
+    ]

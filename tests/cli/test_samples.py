@@ -1,6 +1,6 @@
 """samples/ and the package data: the demo workbook is reproducible, every sample config loads,
-the lead-export mapping maps the CSV's headers, and the example config shipped as package data
-is the one in config/."""
+the lead-export sample is recognised with no mapping, and the example config shipped as package
+data is the one in config/."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from sheetsync.config import load_config
 from sheetsync.data import demo_workbook as dw
-from sheetsync.sheet.layout import match_headers
+from sheetsync.sheet.layout import PROSPECTS, customise, match_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -59,7 +59,7 @@ def test_example_config_package_data_matches_config_folder() -> None:
     [
         ("config-xlsx.toml", "xlsx"),
         ("config-google.toml", "google"),
-        ("lead-export-mapping.toml", "xlsx"),
+        ("lead-export.toml", "xlsx"),
     ],
 )
 def test_sample_configs_load(name: str, source: str) -> None:
@@ -72,23 +72,27 @@ def test_sample_configs_load(name: str, source: str) -> None:
         assert Path(config.sheets[0].spreadsheet).parent == SAMPLES
 
 
-def test_lead_export_headers_map_to_prospect_columns() -> None:
-    config = load_config(SAMPLES / "lead-export-mapping.toml", env={})
+def test_lead_export_headers_map_to_prospect_columns_with_no_mapping() -> None:
+    config = load_config(SAMPLES / "lead-export.toml", env={})
     spec = config.sheets[0].tab("prospects")
+    assert spec == customise(PROSPECTS, extra_inputs=("Industry",))  # no [sheet.columns]
     with (SAMPLES / "lead-export.csv").open(newline="", encoding="utf-8") as fh:
         header = next(csv.reader(fh))
     found = match_headers(spec, header)
-    by_field = {f: header[i] for f, i in found.index.items()}
+    by_field = {f: [header[i] for i in cols] for f, cols in found.columns.items()}
     assert by_field == {
-        "email": "Email Address",
-        "first_name": "First Name",
-        "last_name": "Last Name",
-        "company": "Company Name",
-        "role": "Title",
-        "linkedin_url": "Person Linkedin Url",
-        "custom:Industry": "Industry",
-    }
-    assert "City" not in by_field.values()
+        "email": ["Email"],
+        "first_name": ["First Name"],
+        "last_name": ["Last Name"],
+        "company": ["Company Name", "Company Name for Emails"],
+        "role": ["Title"],
+        "phone": [
+            "Mobile Phone", "Work Direct Phone", "Corporate Phone", "Other Phone", "Home Phone"
+        ],
+        "linkedin_url": ["Person Linkedin Url"],
+        "custom:Industry": ["Industry"],
+    }  # fmt: skip
+    assert found.duplicates == {}
 
 
 def test_systemd_unit_runs_the_daemon_and_stops_with_sigterm() -> None:
@@ -101,11 +105,11 @@ def test_systemd_unit_runs_the_daemon_and_stops_with_sigterm() -> None:
 
 
 def test_lead_export_rows_become_prospect_bodies() -> None:
-    """The CSV imported as the Prospects tab, read through the real row parser."""
+    """The CSV pasted as the Prospects tab, read through the real row parser."""
     from sheetsync.rows.parse import parse_sheet
     from sheetsync.sheet.base import SheetData
 
-    sheet = load_config(SAMPLES / "lead-export-mapping.toml", env={}).sheets[0]
+    sheet = load_config(SAMPLES / "lead-export.toml", env={}).sheets[0]
     with (SAMPLES / "lead-export.csv").open(newline="", encoding="utf-8") as fh:
         grid: list[list[object]] = [list(r) for r in csv.reader(fh)]
     tabs = {sheet.tab("prospects").title: grid}
@@ -113,12 +117,22 @@ def test_lead_export_rows_become_prospect_bodies() -> None:
         spec = sheet.tab(role)
         tabs[spec.title] = [[c.header for c in spec.inputs]]
     rows = parse_sheet(SheetData(tabs=tabs, titles=list(tabs)), sheet)
-    assert rows.issues == []
+    assert [(i.row, i.message[:44]) for i in rows.issues] == [
+        (6, "Email 'email_not_unlocked@domain.com' is a p")
+    ]
     by_email = {p.key: p.body for p in rows.prospects}
-    assert len(by_email) == 5
+    assert len(by_email) == 4
     james = by_email["james.oconnor@tidewater.co"]  # trimmed and lower-cased
-    assert james["company"] == "Tidewater"
-    assert james["role"] == "Founder"
-    assert james["linkedinUrl"].startswith("http")
-    assert james["customFields"] == {"Industry": "Logistics"}
-    assert "City" not in james and "City" not in james["customFields"]
+    assert james == {
+        "email": "james.oconnor@tidewater.co",
+        "firstName": "James",
+        "lastName": "O'Connor",
+        "company": "Tidewater",
+        "role": "Founder",
+        "phone": "+1 617-555-0142",
+        "linkedinUrl": "https://www.linkedin.com/in/jamesoconnor",
+        "customFields": {"Industry": "Logistics"},
+    }
+    assert by_email["maria.gonzalez@brightpath.io"]["phone"] == "+1 415-555-0134"
+    assert by_email["priya.raman@stackforge.dev"]["phone"] == "+1 512-555-0100"
+    assert "linkedinUrl" not in by_email["lukas.weber@nordlicht.de"]

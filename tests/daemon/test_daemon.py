@@ -350,7 +350,7 @@ def test_the_collector_policy_of_run_young_collections_every_50000_allocations()
         gc.set_threshold(*before)
 
 
-def test_sighup_reloads_the_config_file_and_reopens_only_what_changed(
+def test_sighup_reloads_the_config_file_and_reopens_what_changed(
     tmp_path: Path, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WARMYSENDER_API_KEY", API_KEY)
@@ -387,15 +387,21 @@ def test_sighup_reloads_the_config_file_and_reopens_only_what_changed(
     try:
         until(lambda: {"a", "b"} <= set(engine.starts))
         kept_a = d.runs["a"].sync
-        write({"a": 60, "c": 600})  # b removed, c added, a unchanged
+        write({"a": 60, "c": 600})  # a sheet added: refused (run locks its sheets at start)
         d._on_hangup(signal.SIGHUP, None)  # as the signal handler does
-        until(lambda: "c" in engine.starts and engine.closed == 1)
-        assert set(d.runs) == {"a", "c"} and d.runs["a"].sync is kept_a
+        threading.Event().wait(0.3)
+        assert set(d.runs) == {"a", "b"}
+        write({"a": 120})  # b removed, a's poll changed
+        d._on_hangup(signal.SIGHUP, None)
+        until(lambda: engine.closed == 2)  # b's sync closed, a's closed to open it again
+        until(lambda: engine.opened == 3)
+        assert set(d.runs) == {"a"} and d.runs["a"].sync is not kept_a
+        assert d.runs["a"].pace.poll_s == 120
         path.write_text("not toml [", encoding="utf-8")
         d._on_hangup(signal.SIGHUP, None)  # a broken file: the running config stays
         threading.Event().wait(0.3)
-        assert set(d.runs) == {"a", "c"} and t.is_alive()
+        assert set(d.runs) == {"a"} and t.is_alive()
     finally:
         d.stop()
         t.join(10)
-    assert not t.is_alive() and engine.closed == 3  # at stop: a and c
+    assert not t.is_alive() and engine.closed == 3  # at stop: a

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from sheetsync.app.cli import cli
-from sheetsync.app.lock import RunLock
+from sheetsync.app.lock import SheetLock
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
@@ -39,11 +39,11 @@ def test_run_without_an_api_key_says_which_variable_to_set(tmp_path: Path) -> No
     assert "Traceback" not in out
 
 
-def test_run_while_another_holds_the_state_file_exits_2(tmp_path: Path) -> None:
-    with RunLock(tmp_path / "state" / "state.db") as held:
+def test_run_while_another_run_holds_its_sheet_exits_2(tmp_path: Path) -> None:
+    with SheetLock(tmp_path / "state" / "state.db", "a", command="run") as held:
         code, out = invoke(tmp_path, "--log-format", "json", env={"WARMYSENDER_API_KEY": "k" * 8})
     assert code == 2
-    assert f"error: another `sheetsync run` is already using this state file: {held.path}" in out
+    assert f"error: `sheetsync run` is already writing sheet 'a': {held.path}" in out
 
 
 def test_run_rejects_an_unknown_log_format(tmp_path: Path) -> None:

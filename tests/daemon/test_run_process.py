@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from sheetsync.app.lock import lock_path_for
 from sheetsync.data.demo_workbook import build_workbook
 from sheetsync.sandbox.seed import DEMO_KEY
 from sheetsync.sandbox.server import SandboxServer
@@ -147,7 +148,7 @@ def test_sigterm_finishes_the_cycle_then_exits_0_and_a_second_run_is_locked_out(
 
         second = Daemon(folder)
         assert second.finish() == 2
-        lock = folder / "state" / "state.db.lock"
+        lock = lock_path_for(folder / "state" / "state.db", "demo")
         assert f"{lock} is locked by process {first.proc.pid}" in "\n".join(second.lines)
         assert not any("Traceback" in line for line in second.lines)
 

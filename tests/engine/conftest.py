@@ -166,6 +166,9 @@ class Hooked:
         self.before()
         return self.inner.read_keys(columns)
 
+    def check_writable(self) -> None:
+        self.inner.check_writable()
+
     def write(self, cells: Sequence[CellWrite]) -> None:
         self.inner.write(cells)
 

@@ -533,9 +533,13 @@ def test_an_enrollment_says_what_holds_its_prospect_back(h: Harness) -> None:
     }
     assert status["p0"] == "enrolled"
     assert status["p1"] == "waiting: the prospect's Sync box is not ticked in the Prospects tab"
-    assert status["p2"] == (
-        "waiting: the prospect's row 4 in the Prospects tab has an error; fix it"
+    # an unusable optional field does not hold the prospect (or its email enrollment) back
+    assert status["p2"] == "enrolled"
+    assert h.row("Prospects", "Email", "p2@example.com")["Sync Status"] == (
+        "synced: left out: LinkedIn URL 'https://x.com/p2' is not a LinkedIn profile URL; use "
+        "the profile's address, like https://www.linkedin.com/in/<profile>"
     )
+    assert "linkedinUrl" not in h.ws()["prospects"][2] or not h.ws()["prospects"][2]["linkedinUrl"]
 
 
 def test_a_long_429_defers_the_work_instead_of_failing(h: Harness) -> None:

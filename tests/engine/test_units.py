@@ -151,5 +151,5 @@ def test_state_locked_is_a_state_error_in_the_tree(tmp_path: Path) -> None:
 
     assert lock.StateLocked is errors.StateLocked and issubclass(errors.StateLocked, StateError)
     assert "StateLocked" in (errors.__doc__ or "")
-    exc = errors.StateLocked(tmp_path / "state.db.lock", 4242)
+    exc = errors.StateLocked(tmp_path / "state.db.lock", 4242, sheet="a", command="run")
     assert exc.exit_code == 2 and exc.pid == 4242 and "kill -TERM 4242" in str(exc)

@@ -135,6 +135,17 @@ class Result:
         return self.code == -signal.SIGKILL
 
 
+def finish(proc: subprocess.Popen[str]) -> Result:
+    """The process's exit code and output (killed after WAIT_S)."""
+    try:
+        out, err = proc.communicate(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return Result(proc.returncode, out, err)
+
+
 class Folder:
     """A config, a workbook and a state file in a folder, synced against `server`."""
 
@@ -199,14 +210,9 @@ class Folder:
         )
         self.sandbox.proc = proc
         self.sandbox.armed.set()
-        try:
-            out, err = proc.communicate(timeout=WAIT_S)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+        result = finish(proc)
         self.sandbox.kill_at = 0
-        return Result(proc.returncode, out, err)
+        return result
 
     def table(self, tab: str) -> list[dict[str, object]]:
         if self.emu is not None:
@@ -286,7 +292,7 @@ def check_invariants(folder: Folder, reference: dict[str, Any]) -> None:
     assert {str(c["name"]): c["id"] for c in ws["campaigns"]} == camp_ids
 
     assert folder.statuses() == expected(reference)
-    assert not (folder.path / ".book.xlsx.sheetsync-tmp").exists()
+    assert not list(folder.path.glob(".book.xlsx.*sheetsync-tmp"))  # no temp file left
     db = sqlite3.connect(folder.path / "state" / "state.db")
     try:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -231,8 +231,8 @@ CASES: list[Case] = [
     Case(
         "na-error-in-company",
         {P: [person("na@example.com", Company="#N/A")]},
-        {P: ["error: Company " + SHEET_ERROR.format("#N/A")]},
-        check=expect_no_prospect("na@example.com"),
+        {P: ["synced: left out: Company " + SHEET_ERROR.format("#N/A")]},
+        check=expect_prospect("na@example.com", company=None),
     ),
     Case(
         "error-in-daily-limit",
@@ -246,16 +246,21 @@ CASES: list[Case] = [
         # Google: a formula that fails reads as its error text (the emulator's "#ERROR!")
         "failing-formula-google",
         {P: [person("f@example.com", Company="=IMPORTRANGE(A1)")]},
-        {P: ["error: Company " + SHEET_ERROR.format("#ERROR!")]},
+        {P: ["synced: left out: Company " + SHEET_ERROR.format("#ERROR!")]},
         sources=("google",),
     ),
     Case(
-        # xlsx: a formula openpyxl wrote has no cached value and reads as empty (documented)
+        # xlsx: a formula openpyxl wrote has no cached value: unknown, never empty
         "uncached-formula-xlsx",
         {P: [person("f@example.com", Company="=A1&B1")]},
-        {P: ["synced"]},
+        {
+            P: [
+                "waiting: Company is a formula with no computed value; open the workbook in "
+                "Excel or LibreOffice and save it"
+            ]
+        },
         sources=("xlsx",),
-        check=expect_prospect("f@example.com", company=None),
+        check=expect_no_prospect("f@example.com"),
     ),
     Case(
         "arithmetic-formula-in-limit-google",
@@ -269,19 +274,19 @@ CASES: list[Case] = [
     Case(
         "50k-first-name",
         {P: [person("long@example.com", LONG)]},
-        {P: ["error: First Name is 50000 characters; the limit is 500"]},
+        {P: ["synced: left out: First Name is 50000 characters; the limit is 500"]},
         sources=("google",),
     ),
     Case(
         "32767-first-name-xlsx",
         {P: [person("long@example.com", LONG)]},
-        {P: ["error: First Name is 32767 characters; the limit is 500"]},
+        {P: ["synced: left out: First Name is 32767 characters; the limit is 500"]},
         sources=("xlsx",),
     ),
     Case(
         "50k-custom-field",
         {P: [person("long@example.com", Industry=LONG)]},
-        {P: ["error: Industry is 50000 characters; the limit is 2000"]},
+        {P: ["synced: left out: Industry is 50000 characters; the limit is 2000"]},
         sources=("google",),
     ),
     Case(
@@ -695,7 +700,7 @@ CASES: list[Case] = [
 
 def _long_body(h: Any, n: int) -> None:
     [s] = _remote_campaign(h, "Long")["steps"]
-    assert s["bodyHtml"] == LONG[:n]
+    assert s["bodyHtml"] == f"<p>{LONG[:n]}</p>"  # plain text, sent as HTML
 
 
 def _enrolled(h: Any, emails: list[str]) -> None:

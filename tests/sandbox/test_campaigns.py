@@ -71,6 +71,12 @@ BAD_CREATES: list[tuple[dict[str, Any], str]] = [
     ({"name": ""}, "name"),
     ({"steps": []}, "steps"),
     ({"steps": [{"stepIndex": 0, "subject": "s"}]}, "bodyHtml"),
+    # the vendor guide's steps have a subject whatever the channel
+    ({"channel": "linkedin", "steps": [{"stepIndex": 0, "bodyHtml": "b"}]}, "subject"),
+    (
+        {"channel": "multichannel", "steps": [{"stepIndex": 0, "subject": " ", "bodyHtml": "b"}]},
+        "subject",
+    ),
     ({"steps": [{"stepIndex": 1, "subject": "s", "bodyHtml": "b"}]}, "stepIndex"),
     ({"steps": [{**STEPS[0], "delayDays": -1}, STEPS[1]]}, "delayDays"),
     ({"mailboxIds": []}, "mailboxIds"),

@@ -55,6 +55,14 @@ def test_seeded_statuses_are_reported(env: Env) -> None:
         ({"email": "a@b.co", "linkedinUrl": "https://twitter.com/ada"}, "linkedinUrl"),
         ({"email": "a@b.co", "linkedinUrl": "https://www.linkedin.com/company/x"}, "linkedinUrl"),
         ({"email": "a@b.co", "linkedinUrl": "http://linkedin.com/in/ada"}, "linkedinUrl"),
+        (
+            {"email": "a@b.co", "linkedinUrl": "https://www.linkedin.com/pub/dir/Ada/L"},
+            "linkedinUrl",
+        ),
+        (
+            {"email": "a@b.co", "linkedinUrl": "https://www.linkedin.com/sales/lead/ACw,N"},
+            "linkedinUrl",
+        ),
         ({"email": "a@b.co", "customFields": ["x"]}, "customFields"),
         ({"email": "a@b.co", "customFields": {"x": {"nested": 1}}}, "customFields.x"),
     ],

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -33,52 +32,57 @@ def make_book(path: Path, rows: list[list[object]], title: str = "Prospects") ->
 
 
 def crash_child(path: Path, mode: str) -> subprocess.Popen[bytes]:
-    """A child process that writes a large batch of cells to the workbook and dies mid-save:
-    `kill` is killed by the test while it writes the temp file; `before-rename` exits hard after
-    the temp file is complete but before the rename."""
+    """A child process that writes cells to the workbook and dies mid-save: `kill` SIGKILLs
+    itself after the third part of the new workbook is written to its temp file;
+    `before-rename` exits hard once the temp file is complete, right before the rename."""
     code = textwrap.dedent(
         f"""
-        import os, sys
+        import os, signal, sys, zipfile
         from sheetsync.sheet.base import CellWrite
         from sheetsync.sheet.xlsx import XlsxSource
         if {mode!r} == "before-rename":
             os.replace = lambda *a, **k: os._exit(9)
-        rows = 1500 if {mode!r} == "kill" else 2
-        cells = [CellWrite("Prospects", r, c, "new value %d %d " % (r, c) + "x" * 60)
-                 for r in range(2, 2 + rows) for c in range(20)]
+        else:
+            parts = []
+            writestr = zipfile.ZipFile.writestr
+            def dying(self, *a, **k):
+                writestr(self, *a, **k)
+                parts.append(1)
+                if len(parts) == 3:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            zipfile.ZipFile.writestr = dying
+        cells = [CellWrite("Prospects", r, c, "new value %d %d" % (r, c))
+                 for r in range(2, 4) for c in range(20)]
         XlsxSource({str(path)!r}).write(cells)
         """
     )
     return subprocess.Popen([sys.executable, "-c", code])
 
 
+def leftovers(folder: Path) -> list[Path]:
+    return sorted(folder.glob(".book.xlsx.*.sheetsync-tmp"))
+
+
 def test_killed_mid_save_leaves_the_old_workbook_intact(tmp_path: Path) -> None:
     path = make_book(tmp_path / "book.xlsx", [["Email", "Status"], ["a@x.io", "old"]])
     before = path.read_bytes()
-    tmp = tmp_path / ".book.xlsx.sheetsync-tmp"
     child = crash_child(path, "kill")
-    try:
-        deadline = time.monotonic() + 60
-        while not (tmp.exists() and tmp.stat().st_size > 0):
-            assert child.poll() is None, "the save finished before it could be interrupted"
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.wait()
-    assert child.returncode == -signal.SIGKILL
+    assert child.wait(timeout=120) == -signal.SIGKILL
     assert path.read_bytes() == before
+    [tmp] = leftovers(tmp_path)  # named after the dead process: .book.xlsx.<pid>.<random>…
+    assert tmp.name.startswith(f".book.xlsx.{child.pid}.") and tmp.stat().st_size > 0
     src = XlsxSource(path)
     assert src.read(["Prospects"]).tabs["Prospects"] == [["Email", "Status"], ["a@x.io", "old"]]
     src.write([CellWrite("Prospects", 2, 1, "synced")])  # the leftover temp file is no obstacle
     assert src.read(["Prospects"]).tabs["Prospects"][1] == ["a@x.io", "synced"]
+    assert leftovers(tmp_path) == []  # ...and the save removed it: its process is gone
 
 
 def test_crash_before_the_rename_leaves_the_old_workbook_intact(tmp_path: Path) -> None:
     path = make_book(tmp_path / "book.xlsx", [["Email", "Status"], ["a@x.io", "old"]])
     child = crash_child(path, "before-rename")
     assert child.wait(timeout=120) == 9
-    assert (tmp_path / ".book.xlsx.sheetsync-tmp").exists()  # the full temp file was written
+    assert len(leftovers(tmp_path)) == 1  # the full temp file was written
     rows = XlsxSource(path).read(["Prospects"]).tabs["Prospects"]
     assert rows == [["Email", "Status"], ["a@x.io", "old"]]
 

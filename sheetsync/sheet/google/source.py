@@ -204,6 +204,9 @@ class GoogleSource:
                     out[tab].columns.setdefault(c, [])
         return out
 
+    def check_writable(self) -> None:
+        """Google takes concurrent edits cell by cell: nothing to check before a write."""
+
     def write(self, cells: Sequence[CellWrite]) -> None:
         if not cells:
             return

@@ -26,6 +26,14 @@ def _campaign_id(ex: Executor, target: str) -> str | None | RowError:
     return RowError(statuses.no_campaign(ref))
 
 
+def _channel(ex: Executor, target: str) -> str | None:
+    kind, ref = target.split(":", 1)
+    if kind == "sheet":
+        c = ex.campaigns.get(ref)
+        return c.channel if c else None
+    return next((c.channel for c in ex.remote_campaigns() if c.id == ref), None)
+
+
 def act_enroll(ex: Executor, a: Action) -> None:
     _batch(ex, a, "enroll")
 
@@ -36,6 +44,8 @@ def act_unenroll(ex: Executor, a: Action) -> None:
 
 def _batch(ex: Executor, a: Action, op: str) -> None:
     cid = _campaign_id(ex, a.key)
+    # a LinkedIn or multichannel campaign enrolls a sheet prospect once it has a profile URL
+    linkedin = op == "enroll" and _channel(ex, a.key) in ("linkedin", "multichannel")
     rows: dict[str, dict[str, Any]] = {}
     waiting: list[Item] = []
     for key in a.rows:
@@ -61,6 +71,11 @@ def _batch(ex: Executor, a: Action, op: str) -> None:
             p = ex.items["prospects"].get(email)
             if p is None or p.remote_id is None:
                 ex.set_status(it, _why_no_prospect(ex.prospects[email], p))
+                waiting.append(it)
+                continue
+            if linkedin and not p.data.get("body", {}).get("linkedinUrl"):
+                channel = str(_channel(ex, a.key))
+                ex.set_status(it, statuses.needs_linkedin(channel, ex.prospects[email].row))
                 waiting.append(it)
                 continue
             row["prospect_id"] = p.remote_id
