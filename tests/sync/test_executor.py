@@ -99,7 +99,7 @@ def test_a_plan_creates_the_prospect_and_the_campaign_enrolls_and_starts_it(
     sandbox: tuple[Sandbox, SandboxServer], state: State, clock: FakeClock
 ) -> None:
     sb, server = sandbox
-    steps = (StepRecord(3, "q1", 1, 0, "Hi {{firstName}}", "<p>Hi</p>"),)
+    steps = (StepRecord(3, "q1", 1, 0, "Hi {{firstName}}", "<p>Hi</p>", "<p>Hi</p>"),)
     rows = SheetRows(
         prospects=[prospect("nia@x.io", firstName="Nia", company="Acme")],
         campaigns=[
@@ -200,7 +200,7 @@ def test_a_refused_row_gets_its_error_and_the_next_row_goes_on(
                 (MBX,),
                 "email",
                 None,
-                (StepRecord(5, "q2", 1, 0, "Hi", "<p>Hi</p>"),),
+                (StepRecord(5, "q2", 1, 0, "Hi", "<p>Hi</p>", "<p>Hi</p>"),),
                 "s",
                 "t",
                 "c",

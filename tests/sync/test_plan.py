@@ -41,7 +41,7 @@ def campaign(
     **settings: Any,
 ) -> CampaignRecord:
     step_records = tuple(
-        StepRecord(row + i, key, i + 1, 0, "Hi", "<p>Hi</p>") for i in range(steps)
+        StepRecord(row + i, key, i + 1, 0, "Hi", "<p>Hi</p>", "<p>Hi</p>") for i in range(steps)
     )
     return CampaignRecord(
         row, key, key.title(), settings, mailboxes, "email", state, step_records, h, "s1", h
