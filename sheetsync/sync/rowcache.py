@@ -10,9 +10,11 @@ what the write-back wanted. While its cells and its item stay as they were, the 
 find the same, so a hit is left out of parsing, planning and the write-back (they see the other
 rows: `focus`) and its record is reused where every row is needed (the executor: `rows`).
 
-The lookup: a row equal to the previous read's row at the same position (the common case: one
-list comparison); else, once some row has moved, by its cells among all the previous read's
-rows. Two rows that find the same entry (a row pasted twice) are both parsed.
+The lookup: a tab read exactly as at the previous poll (the common case) is one comparison of
+the two lists of rows, in C, and every entry holds as it was; otherwise a row is compared with
+the previous read's row at the same position, and a row that moved (a sort, an inserted row) is
+looked up by its cells among all the previous read's rows. Two rows that find the same entry (a
+row pasted twice) are both parsed.
 
 Dropped: the entries of a row whose item is put (`State.written`); every entry of a tab whose
 header row changes; everything when the engine reads its items again (a failed cycle, another
