@@ -111,6 +111,7 @@ class World:
         self.dir = Path(self._tmp.name)
         self.spreadsheet = ""
         self.daemons: list[Daemon] = []
+        self.top: dict[str, Any] = {}  # more top-level config tables, e.g. [webhooks]
         self.server.start()
         try:
             self.emu.start()
@@ -156,6 +157,7 @@ class World:
                 for s in sheets
             ],
         }
+        data.update(self.top)
         env = {"WARMYSENDER_API_KEY": DEMO_KEY, "SHEETSYNC_GOOGLE_TOKEN": TOKEN}
         return parse_config(data, path=self.dir / "sheetsync.toml", env=env)
 

@@ -19,6 +19,10 @@ over loopback, in this process, and prints a table (or one JSON object):
 - backlog: 1,000 new prospects enrolled into one new running campaign at 6,000 calls/min, on
            the real clock, the daemon polling every 60 s; the full run adds the same backlog at
            600/min, where the limit binds.
+- webhooks: 1,000 events (an open per enrolled prospect) delivered by the sandbox in one burst,
+           32 at a time, to the real receiver of `sheetsync run` ([webhooks]); how long each
+           took to be acknowledged (WarmySender waits 5 s), then the daemon's poll that projects
+           them.
 
 docs/PERFORMANCE.md holds the figures of one full run and what limits each of them.
 """
@@ -30,6 +34,7 @@ import gc
 import json
 import math
 import resource
+import socket
 import sys
 import time
 import tracemalloc
@@ -49,9 +54,11 @@ from bench.fixtures import (  # noqa: E402
     UNLIMITED,
     World,
     campaign_tabs,
+    email,
 )
 from bench.naive import NaiveSync  # noqa: E402
 from sheetsync.app.daemon import Daemon, collector_policy  # noqa: E402
+from sheetsync.app.webhooks import receiving  # noqa: E402
 from sheetsync.clock import FakeClock, SystemClock  # noqa: E402
 from sheetsync.config import Config  # noqa: E402
 from sheetsync.sandbox import DEMO_KEY  # noqa: E402
@@ -73,6 +80,9 @@ QUOTA_FULL = {"sheets": 100, "rows": 1_000, "poll_seconds": 60, "minutes": 10}
 QUOTA_QUICK = {"sheets": 20, "rows": 50, "poll_seconds": 15, "minutes": 3}
 SHEET = "bench"
 REPEAT = 3  # polls measured per size and change, in a row
+WEBHOOK_EVENTS = 1_000
+WEBHOOK_WORKERS = 32  # deliveries in flight at once
+WEBHOOK_TIMEOUT_MS = 5_000  # WarmySender's: a delivery not answered 2xx by then is retried
 
 
 def note(text: str) -> None:
@@ -449,6 +459,77 @@ def first_sync_at_real_limit(
     }
 
 
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def bench_webhooks(events: int, workers: int = WEBHOOK_WORKERS) -> dict[str, Any]:
+    """`events` prospects enrolled in a running campaign; one open each, queued in the sandbox
+    and delivered in one burst `workers` at a time to the receiver; then one poll."""
+    clock = SystemClock()  # real time: the latencies are real, the signatures current
+    note(f"webhooks: {events:,} events, {workers} deliveries at a time")
+    with World(clock=clock) as world:
+        world.make_sheet(campaign_tabs(events, enrolled=events, state="Running"))
+        port = _free_port()
+        world.top["webhooks"] = {
+            "listen": f"127.0.0.1:{port}",
+            "public_url": f"http://127.0.0.1:{port}/warmysender",
+        }
+        config = world.config(name=SHEET)
+        # as `sheetsync run`: the receiver listens while the daemon polls (its tick, at once)
+        with receiving(config, clock) as receiver:
+            assert receiver is not None
+            daemon = world.daemon(config)
+            if daemon.tick(SHEET) != "ok" or world.last_report(config, SHEET)["deferred"]:
+                raise RuntimeError("the first sync did not finish in one poll")
+            world.sandbox.deliver_due(workers=workers)  # step 1's email.sent, one per prospect
+            daemon.tick(SHEET)  # ...projected: the measured poll below has only the burst to do
+            for i in range(events):
+                world.sandbox.event({"type": "email.opened", "email": email(i), "deliver": False})
+            stored0 = receiver.stored
+            t0 = time.perf_counter()
+            burst = world.sandbox.deliver_due(workers=workers)
+            wall = time.perf_counter() - t0
+            took = sorted(float(d["attempts"][-1]["ms"]) for d in burst)
+            acked = sum(1 for d in burst if d["status"] == "delivered")
+            m: dict[str, Any] = {}
+            with measured(m):
+                if daemon.tick(SHEET) != "ok":
+                    raise RuntimeError(f"the poll failed: {daemon.runs[SHEET].last_error}")
+            report = world.last_report(config, SHEET)
+        values = world.emu.values(world.spreadsheet, "Enrollments")
+        column = values[0].index("Outcome")
+        projected = sum(1 for row in values[1:] if column < len(row) and row[column] == "opened")
+    return {
+        "events": events,
+        "workers": workers,
+        "acknowledged": acked,
+        "stored": receiver.stored - stored0,
+        "burst_wall_s": round(wall, 3),
+        "events_per_s": round(len(burst) / wall, 1) if wall else None,
+        "ack_p50_ms": _percentile(took, 0.50),
+        "ack_p99_ms": _percentile(took, 0.99),
+        "ack_max_ms": took[-1] if took else None,
+        "within_timeout": acked == events and (not took or took[-1] < WEBHOOK_TIMEOUT_MS),
+        "projected_rows": projected,
+        "poll_api_calls": report["api_calls"],
+        "poll_sheets_writes": report["sheets_writes"],
+        "poll_wall_s": m["wall_s"],
+        "poll_cpu_s": m["cpu_s"],
+    }
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, math.ceil(q * len(values)) - 1)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -469,7 +550,14 @@ def run(*, quick: bool) -> dict[str, Any]:
     backlog["first_sync_at_60_per_min"] = first_sync_at_real_limit(
         FIRST_SYNC_PROSPECTS, measured_backlogs
     )
-    return {"polls": polls, "naive": naive, "backlog": backlog, "quota": quota}
+    webhooks = bench_webhooks(WEBHOOK_EVENTS)
+    return {
+        "polls": polls,
+        "naive": naive,
+        "backlog": backlog,
+        "quota": quota,
+        "webhooks": webhooks,
+    }
 
 
 POLL_COLUMNS = (
@@ -529,7 +617,17 @@ def render(result: dict[str, Any]) -> str:
         f"{first['engine_calls']:,} calls, {first['engine_hours']} h "
         f"(minimum {first['minimum_calls']:,} calls, {first['minimum_hours']} h)",
     ]
+    if "webhooks" in result:
+        hooks = result["webhooks"]
+        out += ["", "webhooks: a burst of events to the receiver, then the poll that projects them"]
+        out.append(table([hooks], WEBHOOK_COLUMNS))
     return "\n".join(out)
+
+
+WEBHOOK_COLUMNS = (
+    "events", "workers", "acknowledged", "burst_wall_s", "events_per_s", "ack_p50_ms",
+    "ack_p99_ms", "ack_max_ms", "projected_rows", "poll_api_calls", "poll_wall_s",
+)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

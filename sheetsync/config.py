@@ -4,12 +4,14 @@ and nowhere else. Every error names the file, the key and the fix.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from sheetsync.errors import ConfigError
 from sheetsync.sheet.layout import TAB_ROLES, TabSpec, customise
@@ -86,9 +88,20 @@ class SheetConfig:
     max_unenroll_fraction: float = 0.5
     log_rows: int = 500
     tabs: Mapping[str, TabSpec] = field(default_factory=dict)  # role -> spec (renames applied)
+    stop_on_reply: bool = False  # a reply.received event ticks the prospect's Stop box
 
     def tab(self, role: str) -> TabSpec:
         return self.tabs[role]
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    """[webhooks]: where `sheetsync run` listens, and the https URL WarmySender is told to call
+    (a reverse proxy or tunnel in front of `listen`)."""
+
+    host: str
+    port: int  # 0: any free port
+    public_url: str
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,7 @@ class Config:
     google: GoogleConfig
     state_path: Path
     sheets: tuple[SheetConfig, ...]
+    webhooks: WebhooksConfig | None = None  # None: outcomes come from the REST API
 
     def sheet(self, name: str) -> SheetConfig:
         for s in self.sheets:
@@ -135,7 +149,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 
 def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str]) -> Config:
     r = _Reader(str(path), path.parent)
-    r.only(data, "", {"warmysender", "google", "state", "sheet"})
+    r.only(data, "", {"warmysender", "google", "state", "sheet", "webhooks"})
     ws = r.table(data, "warmysender")
     r.only(ws, "warmysender", {"base_url", "api_key_env", "timeout_s"})
     key_env = r.string(ws, "warmysender.api_key_env", "WARMYSENDER_API_KEY")
@@ -186,7 +200,59 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str])
                 key="sheet.name",
             )
         seen.add(s.name)
-    return Config(path, warmysender, google, state_path, sheets)
+    return Config(path, warmysender, google, state_path, sheets, _webhooks(r, data))
+
+
+def _webhooks(r: _Reader, data: Mapping[str, Any]) -> WebhooksConfig | None:
+    if "webhooks" not in data:
+        return None
+    w = r.table(data, "webhooks")
+    r.only(w, "webhooks", {"listen", "public_url"})
+    listen = r.string(w, "webhooks.listen", "127.0.0.1:8788")
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(
+            f'must be "host:port", e.g. "127.0.0.1:8788"; got {listen!r}',
+            path=r.path,
+            key="webhooks.listen",
+        )
+    url = r.string(w, "webhooks.public_url", "")
+    if not url:
+        raise ConfigError(
+            "missing; set the https URL WarmySender should call, e.g. public_url = "
+            '"https://sync.example.com/warmysender" (a reverse proxy or tunnel to listen)',
+            path=r.path,
+            key="webhooks.public_url",
+        )
+    try:
+        parts = urlsplit(url)
+        url_host = parts.hostname or ""
+    except ValueError:
+        parts, url_host = None, ""
+    if parts is None or not url_host or parts.scheme not in ("https", "http"):
+        raise ConfigError(
+            f"must be an https:// URL, got {url!r}", path=r.path, key="webhooks.public_url"
+        )
+    if parts.scheme == "http" and not is_loopback(url_host):
+        raise ConfigError(
+            f"WarmySender only calls https URLs, got {url!r}; put a reverse proxy or tunnel "
+            "with TLS in front of [webhooks] listen and give its https URL",
+            path=r.path,
+            key="webhooks.public_url",
+        )
+    return WebhooksConfig(host=host, port=int(port), public_url=url)
+
+
+def is_loopback(host: str) -> bool:
+    """A host name or address of this machine: where plain http is allowed for webhooks (a
+    receiver tried against `sheetsync sandbox`; WarmySender itself calls https only)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 _GOOGLE_KEYS = {
@@ -196,6 +262,7 @@ _GOOGLE_KEYS = {
 _SHEET_KEYS = {
     "name", "source", "spreadsheet", "poll_seconds", "settle_polls", "monitor_seconds",
     "custom_fields", "on_row_removed", "max_unenroll_fraction", "log_rows", "tabs", "columns",
+    "stop_on_reply",
 }  # fmt: skip
 
 
@@ -274,6 +341,7 @@ def _sheet(r: _Reader, s: Any, i: int) -> SheetConfig:
         max_unenroll_fraction=fraction,
         log_rows=r.integer(s, f"{where}.log_rows", 500, minimum=0),
         tabs=tabs,
+        stop_on_reply=r.boolean(s, f"{where}.stop_on_reply", False),
     )
 
 
@@ -357,6 +425,12 @@ class _Reader:
                 f"must be a number of at least {minimum:g}, got {v!r}", path=self.path, key=key
             )
         return float(v)
+
+    def boolean(self, data: Mapping[str, Any], key: str, default: bool) -> bool:
+        v = data.get(key.rsplit(".", 1)[-1], default)
+        if not isinstance(v, bool):
+            raise ConfigError(f"must be true or false, got {v!r}", path=self.path, key=key)
+        return v
 
     def integer(self, data: Mapping[str, Any], key: str, default: int, *, minimum: int) -> int:
         v = data.get(key.rsplit(".", 1)[-1], default)

@@ -50,6 +50,24 @@ SHEET = '[[sheet]]\nname = "a"\nsource = "xlsx"\nspreadsheet = "a.xlsx"\n'
             "spreadsheet",
             "not a Google Sheets URL",
         ),
+        (SHEET + "stop_on_reply = 'yes'\n", "stop_on_reply", "must be true or false"),
+        ("[webhooks]\n" + SHEET, "webhooks.public_url", "missing; set the https URL"),
+        (
+            '[webhooks]\npublic_url = "http://sync.example.com/w"\n' + SHEET,
+            "webhooks.public_url",
+            "WarmySender only calls https URLs",
+        ),
+        (
+            '[webhooks]\npublic_url = "sync.example.com"\n' + SHEET,
+            "webhooks.public_url",
+            "must be an https:// URL",
+        ),
+        (
+            '[webhooks]\nlisten = "8788"\npublic_url = "https://s.example"\n' + SHEET,
+            "webhooks.listen",
+            'must be "host:port"',
+        ),
+        ('[webhooks]\nsecret = "x"\n' + SHEET, "webhooks.secret", "unknown key"),
     ],
 )
 def test_bad_values_name_key_and_fix(text: str, key: str | None, fix: str) -> None:
@@ -77,3 +95,23 @@ def test_google_url_reduced_to_id() -> None:
 def test_missing_file_says_how_to_create(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sheetsync init"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+def test_webhooks_config_and_stop_on_reply() -> None:
+    import tomllib
+
+    text = (
+        '[webhooks]\nlisten = "0.0.0.0:9000"\npublic_url = "https://sync.example.com/w"\n'
+        + SHEET
+        + "stop_on_reply = true\n"
+    )
+    cfg = parse_config(tomllib.loads(text), path=Path("/x/sheetsync.toml"), env={})
+    assert cfg.webhooks is not None
+    assert (cfg.webhooks.host, cfg.webhooks.port) == ("0.0.0.0", 9000)
+    assert cfg.webhooks.public_url == "https://sync.example.com/w"
+    assert cfg.sheets[0].stop_on_reply is True
+    local = '[webhooks]\nlisten = "[::1]:0"\npublic_url = "http://127.0.0.1:8788/"\n' + SHEET
+    cfg = parse_config(tomllib.loads(local), path=Path("/x/sheetsync.toml"), env={})
+    assert cfg.webhooks is not None and (cfg.webhooks.host, cfg.webhooks.port) == ("::1", 0)
+    plain = parse_config(tomllib.loads(SHEET), path=Path("/x/sheetsync.toml"), env={})
+    assert plain.webhooks is None and plain.sheets[0].stop_on_reply is False

@@ -32,13 +32,15 @@ from sheetsync.api.models import (
     Mailbox,
     Prospect,
     ProspectResult,
+    SentEmail,
     UnenrollResult,
+    Webhook,
 )
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.api.refusals import read_refusal, to_error
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Secret
-from sheetsync.errors import ApiError, RetriableError
+from sheetsync.errors import ApiError, NotFound, RetriableError
 from sheetsync.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger("sheetsync.api")
@@ -210,6 +212,45 @@ class WarmySenderClient:
         response = self._call("DELETE", ep, path, body=body, key=idempotency_key)
         return parse.unenroll_result(response.json(), ep)
 
+    # --- outcomes: webhooks and the reads that stand in for them --------------------------------
+
+    def list_webhooks(self) -> list[Webhook]:
+        ep = "GET /webhooks"
+        return [parse.webhook(w, ep) for w in self._pages(ep, "/webhooks", {})]
+
+    def create_webhook(self, url: str, events: Sequence[str], *, idempotency_key: str) -> Webhook:
+        """POST /webhooks; the answer carries the signing secret (shown once)."""
+        ep = "POST /webhooks"
+        body = {"url": url, "events": list(events)}
+        response = self._call("POST", ep, "/webhooks", body=body, key=idempotency_key)
+        hook = parse.webhook(parse.obj(response.json(), ep), ep)
+        if hook.secret is None:
+            raise parse.Unreadable(ep, "no signing secret", status=response.status_code)
+        return hook
+
+    def delete_webhook(self, webhook_id: str, *, idempotency_key: str) -> bool:
+        """DELETE /webhooks/{id}; False when it was already gone (404)."""
+        ep = "DELETE /webhooks/{id}"
+        try:
+            self._call("DELETE", ep, f"/webhooks/{_seg(webhook_id)}", key=idempotency_key)
+        except NotFound:
+            return False
+        return True
+
+    def prospects_page(self, cursor: str | None) -> tuple[list[Prospect], str | None]:
+        """One page of GET /prospects and the cursor of the next (None: the last page)."""
+        ep = "GET /prospects"
+        body = self._page(ep, "/prospects", {}, cursor)
+        return [parse.prospect(p, ep) for p in parse.items(body, ep)], parse.next_cursor(body)
+
+    def sent_emails_page(
+        self, campaign_id: str, cursor: str | None
+    ) -> tuple[list[SentEmail], str | None]:
+        """One page of GET /emails/sent?campaignId= (NotFound where the API lacks the route)."""
+        ep = "GET /emails/sent"
+        body = self._page(ep, "/emails/sent", {"campaignId": campaign_id}, cursor)
+        return [parse.sent_email(e) for e in parse.items(body, ep)], parse.next_cursor(body)
+
     # --- plumbing ----------------------------------------------------------------------------
 
     def _campaign_action(self, campaign_id: str, action: str, key: str) -> Campaign:
@@ -223,10 +264,7 @@ class WarmySenderClient:
         cursor: str | None = None
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            params = {**query, "limit": str(PAGE_SIZE)}
-            if cursor:
-                params["cursor"] = cursor
-            body = self._call("GET", ep, path, params=params).json()
+            body = self._page(ep, path, query, cursor)
             yield from parse.items(body, ep)
             cursor = parse.next_cursor(body)
             if cursor is None:
@@ -240,6 +278,12 @@ class WarmySenderClient:
                 )
             seen.add(cursor)
         raise ApiError(f"listing {ep} went past {MAX_PAGES} pages; stopped", endpoint=ep)
+
+    def _page(self, ep: str, path: str, query: Mapping[str, str], cursor: str | None) -> Any:
+        params = {**query, "limit": str(PAGE_SIZE)}
+        if cursor:
+            params["cursor"] = cursor
+        return self._call("GET", ep, path, params=params).json()
 
     def _headers(self, key: str | None, has_body: bool) -> dict[str, str]:
         headers = {

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sheetsync.config import Secret
+
 JSON = dict[str, Any]
 
 
@@ -96,4 +98,28 @@ class UnenrollResult:
 
     unenrolled_count: int
     total_processed: int
+    raw: JSON = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An endpoint WarmySender delivers events to (GET/POST /webhooks). `secret` only in the
+    answer to POST /webhooks; `raw` never holds it."""
+
+    id: str
+    url: str
+    events: tuple[str, ...]
+    active: bool
+    secret: Secret | None = field(default=None, repr=False)
+    raw: JSON = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    """One line of GET /emails/sent: an email a campaign sent to a prospect."""
+
+    campaign_id: str | None
+    prospect_id: str | None
+    email: str | None  # the prospect's address, lower-cased
+    sent_at: str | None  # as the server wrote it
     raw: JSON = field(default_factory=dict, repr=False)

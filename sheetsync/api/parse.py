@@ -19,12 +19,16 @@ from sheetsync.api.models import (
     Identity,
     Mailbox,
     Prospect,
+    SentEmail,
     Step,
     UnenrollResult,
+    Webhook,
 )
+from sheetsync.config import Secret
 from sheetsync.errors import ApiError
 
-_LIST_KEYS = ("items", "prospects", "campaigns", "mailboxes", "results", "data")
+_LIST_KEYS = ("items", "prospects", "campaigns", "mailboxes", "webhooks", "emails", "results",
+              "data")  # fmt: skip
 
 
 class Unreadable(ApiError):
@@ -256,4 +260,32 @@ def unenroll_result(body: Any, endpoint: str) -> UnenrollResult:
         raise Unreadable(endpoint, "no unenrolledCount")
     return UnenrollResult(
         unenrolled_count=count, total_processed=count if total is None else total, raw=data
+    )
+
+
+def webhook(data: JSON, endpoint: str) -> Webhook:
+    events = pick(data, "events", "eventTypes", "event_types")
+    active = pick(data, "isActive", "is_active", "active", "enabled")
+    secret = _str(pick(data, "secret", "signingSecret", "signing_secret"))
+    return Webhook(
+        id=_require_id(data, "webhook", endpoint),
+        url=_str(pick(data, "url", "endpoint", "targetUrl")) or "",
+        events=tuple(e for e in events if isinstance(e, str)) if isinstance(events, list) else (),
+        active=active if isinstance(active, bool) else True,
+        secret=Secret(secret) if secret else None,
+        raw={k: v for k, v in data.items() if "secret" not in k.lower()},
+    )
+
+
+def sent_email(data: JSON) -> SentEmail:
+    prospect_obj = data.get("prospect")
+    nested: JSON = prospect_obj if isinstance(prospect_obj, dict) else {}
+    email = _str(pick(data, "prospectEmail", "prospect_email", "to", "email"))
+    email = email or _str(nested.get("email"))
+    return SentEmail(
+        campaign_id=_str(pick(data, "campaignId", "campaign_id")),
+        prospect_id=_str(pick(data, "prospectId", "prospect_id")) or _str(nested.get("id")),
+        email=email.strip().lower() if email else None,
+        sent_at=_str(pick(data, "sentAt", "sent_at", "createdAt", "timestamp")),
+        raw=data,
     )

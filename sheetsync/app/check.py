@@ -39,6 +39,7 @@ REQUIRED_SCOPES = (
     "campaigns:write",
     "enrollments:write",
 )
+WEBHOOK_SCOPES = ("webhooks:read", "webhooks:write")  # with [webhooks]
 # A check should answer in seconds, not wait out the sync's retry deadline.
 CHECK_RETRY = RetryPolicy(base_s=0.2, cap_s=1.0, deadline_s=5.0, max_attempts=2)
 KEYS_PAGE = "Settings > API Keys in WarmySender"
@@ -91,7 +92,8 @@ def run_checks(
             identity, check = _key(client, config)
             yield check
             if identity is not None:
-                yield _scopes(identity, ws.api_key_env)
+                needed = REQUIRED_SCOPES + (WEBHOOK_SCOPES if config.webhooks else ())
+                yield _scopes(identity, ws.api_key_env, needed)
         mailboxes = _mailboxes(client, identity)
         for sheet in config.sheets:
             yield from _sheet_checks(config, sheet, mailboxes, interactive)
@@ -125,17 +127,16 @@ def _key(client: WarmySenderClient, config: Config) -> tuple[Identity | None, Ch
     return me, Check(name, True, who)
 
 
-def _scopes(me: Identity, env: str) -> Check:
-    missing = [s for s in REQUIRED_SCOPES if s not in me.scopes]
+def _scopes(me: Identity, env: str, needed: tuple[str, ...]) -> Check:
+    missing = [s for s in needed if s not in me.scopes]
     if missing:
         return Check(
             "API key scopes",
             False,
             f"the key lacks {', '.join(missing)}",
-            f"in {KEYS_PAGE}, create a key with {', '.join(REQUIRED_SCOPES)} and export "
-            f"{env}=<the new key>",
+            f"in {KEYS_PAGE}, create a key with {', '.join(needed)} and export {env}=<the new key>",
         )
-    return Check("API key scopes", True, ", ".join(REQUIRED_SCOPES))
+    return Check("API key scopes", True, ", ".join(needed))
 
 
 def _mailboxes(

@@ -58,6 +58,7 @@ from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter, limiter_for
 from sheetsync.app.logs import redact, secrets_of
 from sheetsync.app.pace import QUOTA_MARGIN_S, Pace, paces, stretch_note
+from sheetsync.app.webhooks import receiving
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import ConfigError, SheetsyncError, StateError
@@ -413,8 +414,14 @@ class Daemon:
             )
 
     def run_forever(self, *, handle_signals: bool = True) -> None:
-        """Poll until stop() or a signal, then let the cycles in progress finish."""
+        """Poll until stop() or a signal, then let the cycles in progress finish. With
+        [webhooks], the receiver listens alongside (app/webhooks.py), from before the first
+        poll until after the last."""
         self.config.warmysender.require_key()
+        with receiving(self.config, self.clock):
+            self._poll_forever(handle_signals)
+
+    def _poll_forever(self, handle_signals: bool) -> None:
         scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=max(len(self.runs), 1))},
@@ -448,18 +455,25 @@ class Daemon:
 
     def _reload_file(self, scheduler: BaseScheduler) -> None:
         """SIGHUP: read the config file again; keep the running config if it is wrong, or if it
-        adds sheets or moves the state file (`run` locks its sheets when it starts)."""
+        adds sheets, moves the state file or changes [webhooks] (`run` locks its sheets and
+        starts the receiver when it starts)."""
         try:
             config = load_config(self.config.path)
         except ConfigError as exc:
             log.error("SIGHUP: the config was not reloaded: %s", redact(str(exc), self._secrets))
             return
         added = sorted({s.name for s in config.sheets} - set(self.runs))
-        if added or config.state_path != self.config.state_path:
-            what = f"adds the sheets {', '.join(added)}" if added else "moves the state file"
+        moved = config.state_path != self.config.state_path
+        if added or moved or config.webhooks != self.config.webhooks:
+            what = (
+                f"adds the sheets {', '.join(added)}"
+                if added
+                else "moves the state file"
+                if moved
+                else "changes [webhooks]"
+            )
             log.error(
-                "SIGHUP: the config was not reloaded: it %s; restart sheetsync run for that "
-                "(it locks its sheets when it starts)",
+                "SIGHUP: the config was not reloaded: it %s; restart sheetsync run for that",
                 what,
             )
             return

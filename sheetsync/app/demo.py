@@ -1,15 +1,18 @@
 """`sheetsync demo`: the whole loop, offline, on a sample workbook against the local sandbox.
 
 It copies the shipped demo workbook to `./sheetsync-demo.xlsx`, starts the sandbox in-process
-with the demo workspace, writes a throwaway config (xlsx source, settle_polls = 0, state in a
-temporary folder) and runs the real sync cycle twice. Between the cycles it edits the workbook
-the way a marketer would (unticks an enrollment, adds a prospect and enrolls it, pauses the
-running campaign). It prints each cycle's counts and a few rows with their statuses.
+with the demo workspace and sheetsync's webhook receiver on a free local port, writes a
+throwaway config (xlsx source, settle_polls = 0, [webhooks], stop_on_reply = true, state in a
+temporary folder) and runs the real sync cycle three times. Between the first two it edits the
+workbook the way a marketer would (unticks an enrollment, adds a prospect and enrolls it, pauses
+the running campaign); before the third, prospects reply, open and bounce in the sandbox, which
+delivers those events to the receiver. It prints each cycle's counts and a few rows.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +25,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sheetsync.clock import Clock
+from sheetsync.app.webhooks import receiving
+from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Config, load_config
 from sheetsync.data import demo_workbook as sample
 from sheetsync.errors import ConfigError
@@ -40,11 +44,17 @@ SHOWN = (
 )  # fmt: skip
 
 
+# What happens in WarmySender before the third cycle (prospects of the running campaign).
+REPLY = "olivia.brown@meadowhealth.com"
+OPEN = "priya.raman@stackforge.dev"
+BOUNCE = "daniel.kim@harborlane.com"
+
+
 @dataclass(frozen=True)
 class DemoResult:
     workbook: Path
     replaced: bool  # a previous demo copy was overwritten
-    cycles: tuple[CycleReport, CycleReport]
+    cycles: tuple[CycleReport, CycleReport, CycleReport]
 
 
 def run_demo(
@@ -72,21 +82,34 @@ def run_demo(
         tempfile.TemporaryDirectory(prefix="sheetsync-demo-") as tmp,
         SandboxServer(Sandbox(seed, clock=clock)) as server,
     ):
-        console.print(f"Started the sandbox (a local WarmySender) at {server.base_url}\n")
-        config = _config(Path(tmp), server.base_url, target)
+        config = _config(Path(tmp), server.base_url, target, _free_port())
+        with receiving(config, clock or SystemClock()) as receiver:
+            assert receiver is not None
+            console.print(
+                f"Started the sandbox (a local WarmySender) at {server.base_url}, and "
+                f"sheetsync's webhook receiver on port {receiver.port}\n"
+            )
+            console.rule("Cycle 1: the sheet as the marketer wrote it")
+            first = _cycle(config, clock)
+            _show(console, first, target)
 
-        console.rule("Cycle 1: the sheet as the marketer wrote it")
-        first = _cycle(config, clock)
-        _show(console, first, target)
+            console.rule("The marketer edits the sheet")
+            for line in edit_like_a_marketer(target):
+                console.print(f"  • {line}")
+            console.print()
 
-        console.rule("The marketer edits the sheet")
-        for line in edit_like_a_marketer(target):
-            console.print(f"  • {line}")
-        console.print()
+            console.rule("Cycle 2: only the changed rows cause API calls")
+            second = _cycle(config, clock)
+            _show(console, second, target)
 
-        console.rule("Cycle 2: only the changed rows cause API calls")
-        second = _cycle(config, clock)
-        _show(console, second, target)
+            console.rule("Meanwhile in WarmySender: a reply, an open, a bounce")
+            for line in happen_in_warmysender(server.sandbox):
+                console.print(f"  • {line}")
+            console.print()
+
+            console.rule("Cycle 3: the outcomes land in the Enrollments tab")
+            third = _cycle(config, clock)
+            _show(console, third, target)
 
     console.print(
         f"\nOpen [bold]{escape(str(target))}[/bold] to see the status columns sheetsync filled in.",
@@ -96,10 +119,16 @@ def run_demo(
         "Next: `sheetsync init --xlsx leads.xlsx` (or `--spreadsheet ID` for Google Sheets), "
         "then `sheetsync check` and `sheetsync sync`. `sheetsync sandbox` runs this API locally."
     )
-    return DemoResult(target, replaced, (first, second))
+    return DemoResult(target, replaced, (first, second, third))
 
 
-def _config(folder: Path, base_url: str, workbook: Path) -> Config:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config(folder: Path, base_url: str, workbook: Path, port: int) -> Config:
     path = folder / "sheetsync.toml"
     q = json.dumps  # TOML basic strings
     path.write_text(
@@ -108,11 +137,15 @@ def _config(folder: Path, base_url: str, workbook: Path) -> Config:
         f"api_key_env = {q(KEY_ENV)}\n"
         "[state]\n"
         f"path = {q(str(folder / 'state.db'))}\n"
+        "[webhooks]\n"  # plain http is fine on this machine; WarmySender itself wants https
+        f'listen = "127.0.0.1:{port}"\n'
+        f'public_url = "http://127.0.0.1:{port}/warmysender"\n'
         "[[sheet]]\n"
         'name = "demo"\n'
         'source = "xlsx"\n'
         f"spreadsheet = {q(str(workbook))}\n"
         "settle_polls = 0\n"
+        "stop_on_reply = true\n"
         f"custom_fields = {q(list(sample.CUSTOM_FIELDS))}\n",
         encoding="utf-8",
     )
@@ -155,6 +188,23 @@ def edit_like_a_marketer(path: Path) -> list[str]:
         f"Enrollments: unticked {sample.SECOND_CYCLE_UNENROLL} in {sample.RUNNING!r}",
         f"Prospects: added {email}, and enrolled them in {campaign!r}",
         f"Campaigns: set State of {sample.SECOND_CYCLE_PAUSE!r} to Paused",
+    ]
+
+
+def happen_in_warmysender(sandbox: Sandbox) -> list[str]:
+    """A reply, an open and a bounce in the running campaign, made through the sandbox's
+    control endpoint: each is applied and delivered, signed, to the receiver at once."""
+    for kind, email in (
+        ("reply.received", REPLY),
+        ("email.opened", OPEN),
+        ("email.bounced", BOUNCE),
+    ):
+        sandbox.event({"type": kind, "email": email})
+    return [
+        f"{REPLY} replied (stop_on_reply: sheetsync ticks their Stop box)",
+        f"{OPEN} opened the first email",
+        f"{BOUNCE} bounced",
+        "the emails of step 1 went out to the rest (email.sent)",
     ]
 
 
@@ -224,9 +274,10 @@ def _show(console: Console, report: CycleReport, workbook: Path) -> None:
 _EXAMPLES: dict[str, tuple[tuple[str, ...], Sequence[str]]] = {
     # tab: (columns shown, key-column values of the rows shown)
     "Prospects": (
-        ("Email", "Sync Status", "Prospect ID"),
+        ("Email", "Sync Status", "Prospect ID", "Stop"),
         ("maria.gonzalez@brightpath.io", "dana.whitfield@", "Maria.Gonzalez@BrightPath.io",
-         "samuel.okafor@kitepay.ng", sample.BOUNCED, str(sample.SECOND_CYCLE_PROSPECT[0])),
+         "samuel.okafor@kitepay.ng", sample.BOUNCED, str(sample.SECOND_CYCLE_PROSPECT[0]),
+         REPLY),
     ),
     "Campaigns": (
         ("Campaign", "State", "Campaign ID", "API Status", "Enrolled", "Last Change",
@@ -234,8 +285,8 @@ _EXAMPLES: dict[str, tuple[tuple[str, ...], Sequence[str]]] = {
         (sample.RUNNING, sample.DRAFT),
     ),
     "Enrollments": (
-        ("Email", "Campaign", "Enrolled", "Enrollment Status"),
-        ("maria.gonzalez@brightpath.io", sample.SECOND_CYCLE_UNENROLL, sample.BOUNCED,
+        ("Email", "Campaign", "Enrolled", "Enrollment Status", "Outcome", "Last Event At"),
+        (REPLY, OPEN, BOUNCE, sample.SECOND_CYCLE_UNENROLL, sample.BOUNCED,
          str(sample.SECOND_CYCLE_ENROLLMENT[0])),
     ),
 }  # fmt: skip

@@ -30,7 +30,7 @@ from sheetsync.app.init import STATUS_NOTE
 from sheetsync.sheet.layout import TAB_ROLES, TabSpec, customise
 
 WORKBOOK_NAME = "sheetsync-demo.xlsx"
-OPTIONAL = ("sync", "confirm")  # columns the demo workbook leaves out
+OPTIONAL = ("sync", "stop", "confirm")  # columns the demo workbook leaves out
 CUSTOM_FIELDS = ("Industry",)
 
 # From the sandbox's demo_seed(): two connected mailboxes that can send, one disconnected.
@@ -164,8 +164,9 @@ _STATUS_FILL = PatternFill("solid", fgColor="EDEDED")
 
 def demo_tabs() -> list[TabSpec]:
     """The tab specs of the demo sheet: the defaults, with Industry as a custom field. The
-    optional Prospects `Sync` and Campaigns `Confirm` columns are left out of the workbook
-    (every row syncs; the demo trips no safety brake)."""
+    optional Prospects `Sync` and `Stop` and Campaigns `Confirm` columns are left out of the
+    workbook (every row syncs; the demo's reply adds Stop, ticked: stop_on_reply; the demo trips
+    no safety brake)."""
     out = []
     for role in ("prospects", "campaigns", "steps", "enrollments"):
         spec = TAB_ROLES[role]

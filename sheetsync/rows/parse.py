@@ -46,7 +46,7 @@ def parse_sheet(data: SheetData, sheet: SheetConfig) -> SheetRows:
         tab = find_tab(data, sheet.tab(role), sheet=sheet.name)
         if tab is not None:
             tabs[role] = tab
-    prospects, p_issues = parse_prospects(tabs["prospects"])
+    prospects, p_issues, stopped = parse_prospects(tabs["prospects"])
     campaigns, steps, c_issues = parse_campaigns(tabs["campaigns"], tabs["steps"])
     enrollments, e_issues = parse_enrollments(tabs["enrollments"])
     header_issues = [i for role in INPUT_ROLES for i in tabs[role].header_issues()]
@@ -68,4 +68,5 @@ def parse_sheet(data: SheetData, sheet: SheetConfig) -> SheetRows:
         headers={role: tab.headers for role, tab in tabs.items()},
         titles={role: tab.title for role, tab in tabs.items()},
         rows_read=rows_read,
+        stopped=stopped,
     )

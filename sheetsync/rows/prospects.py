@@ -19,6 +19,8 @@
 - With a Sync column, rows not ticked TRUE get `sync_off=True`. They are left alone entirely:
   no issue is reported for them and they do not claim their email, so a later ticked row with
   the same email is not a duplicate.
+- A ticked Stop box puts the email in `stopped` (whatever else is wrong with the row, once its
+  email reads): the engine unenrolls that person everywhere and enrolls them nowhere.
 """
 
 from __future__ import annotations
@@ -55,20 +57,24 @@ _HOST_RE = re.compile(r"^((www|m|mobile|touch|[a-z]{2})\.)?linkedin\.com$")
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 
 
-# What one row's cells parse to: (key, problem of the key, body, hash, fields left out). The
-# same cells under the same header row always parse the same.
-Parsed = tuple[str | None, str | None, dict[str, Any] | None, str, tuple[str, ...]]
+# What one row's cells parse to: (key, problem of the row, body, hash, fields left out, Stop
+# ticked). The same cells under the same header row always parse the same.
+Parsed = tuple[str | None, str | None, dict[str, Any] | None, str, tuple[str, ...], bool]
 
 
-def parse_prospects(tab: Tab) -> tuple[list[ProspectRecord], list[RowIssue]]:
+def parse_prospects(tab: Tab) -> tuple[list[ProspectRecord], list[RowIssue], frozenset[str]]:
+    """The records, the row issues, and the emails whose Stop box is ticked."""
     records: list[ProspectRecord] = []
     issues: list[RowIssue] = []
+    stopped: set[str] = set()
     first: dict[str, int] = {}  # key -> row that claimed it
     has_sync = tab.has("sync")
     for line in tab.lines:
         row = line.row
         sync_off = has_sync and _ticked(line) is not True
-        key, early, body, hash_, left_out = _parse_row(line)
+        key, early, body, hash_, left_out, stop = _parse_row(line)
+        if stop and key:
+            stopped.add(key)
         if early is not None:
             if not sync_off:
                 issues.append(RowIssue(tab.role, row, early, key))
@@ -81,7 +87,7 @@ def parse_prospects(tab: Tab) -> tuple[list[ProspectRecord], list[RowIssue]]:
             first[key] = row
         assert body is not None
         records.append(ProspectRecord(row, key, body, hash_, sync_off=sync_off, left_out=left_out))
-    return records, issues
+    return records, issues, frozenset(stopped)
 
 
 def _parse_row(line: Line) -> Parsed:
@@ -91,9 +97,13 @@ def _parse_row(line: Line) -> Parsed:
         if not key:
             raise Problem(f"{line.label('email')} is empty")
     except Problem as p:
-        return key, p.message, None, "", ()
+        return key, p.message, None, "", (), False
+    try:
+        stop = bool(line.flag("stop"))
+    except Problem as p:  # a Stop box that cannot be read holds the row back: never guess it
+        return key, p.message, None, "", (), False
     body, left_out = prospect_body(line, key)
-    return key, None, body, digest(body), left_out
+    return key, None, body, digest(body), left_out, stop
 
 
 def prospect_body(line: Line, email: str) -> tuple[dict[str, Any], tuple[str, ...]]:

@@ -99,3 +99,4 @@ class SheetRows:
     headers: dict[str, HeaderMap] = field(default_factory=dict)  # role -> header positions
     titles: dict[str, str] = field(default_factory=dict)  # role -> tab title as found
     rows_read: int = 0
+    stopped: frozenset[str] = frozenset()  # emails whose Stop box is ticked (Prospects)

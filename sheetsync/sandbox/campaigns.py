@@ -4,13 +4,17 @@
 Simulation (deterministic, driven by the clock): while a campaign is running, each active
 enrollment receives step k once the delays of steps 1..k (delayDays × 86400 s) have passed since
 the enrollment went live (enrolled into a running campaign, or the campaign started running).
-Each such send adds 1 to `stats.sent`. Sending windows, schedule days and the daily limit are
-not simulated; opened, clicked, replied and bounced stay 0.
+Each such send adds 1 to `stats.sent` and a line to `sent_log` (GET /emails/sent), and is an
+`email.sent` event. Sending windows, schedule days and the daily limit are not simulated;
+opened, clicked, replied, bounced and unsubscribed count the events made through
+`/_sandbox/events` (see events.py).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sheetsync.sandbox.validate import (
@@ -55,6 +59,7 @@ PATCHABLE = (
 )
 FIXED = ("steps", "mailboxIds", "channel", "prospectIds", "status", "id", "stats")
 STATS = ("enrolled", "suppressed", "sent", "opened", "clicked", "replied", "bounced")
+EVENT_STATS = ("opened", "clicked", "replied", "bounced", "unsubscribed")
 DAY = 86400.0
 
 
@@ -62,7 +67,7 @@ DAY = 86400.0
 class Enrollment:
     prospect_id: str
     email: str
-    status: str  # active, suppressed, unenrolled
+    status: str  # active, suppressed, unenrolled; stopped: replied, bounced, unsubscribed
     next_step: int = 0
     due_at: float | None = None  # when next_step is due; None until the campaign runs
 
@@ -83,6 +88,9 @@ class Campaign:
     paused_reason: str | None = None
     sent: int = 0
     enrollments: dict[str, Enrollment] = field(default_factory=dict)
+    counters: Counter[str] = field(default_factory=Counter)  # EVENT_STATS
+    sent_log: list[JSON] = field(default_factory=list)  # GET /emails/sent
+    new_sends: list[JSON] = field(default_factory=list)  # sent_log lines not yet events
 
     def to_json(self) -> JSON:
         counts = {name: 0 for name in STATS}
@@ -92,6 +100,8 @@ class Campaign:
             elif enr.status == "suppressed":
                 counts["suppressed"] += 1
         counts["sent"] = self.sent
+        for name in EVENT_STATS:
+            counts[name] = self.counters[name]
         return {
             "id": self.id,
             "name": self.name,
@@ -171,6 +181,22 @@ class Campaign:
         if self.status == "running" and enr.due_at is None:
             enr.due_at = now
 
+    def record_send(self, enr: Enrollment, step: int, at: float) -> JSON:
+        """One email sent to `enr` (step `step`): counted, and a line of GET /emails/sent."""
+        self.sent += 1
+        line = {
+            "id": f"eml_{self.id}_{len(self.sent_log) + 1:05d}",
+            "campaignId": self.id,
+            "prospectId": enr.prospect_id,
+            "prospectEmail": enr.email,
+            "stepIndex": step,
+            "subject": self.steps[min(step, len(self.steps) - 1)]["subject"],
+            "mailboxId": self.mailbox_ids[0] if self.mailbox_ids else None,
+            "sentAt": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        self.sent_log.append(line)
+        return line
+
     def _go_live(self, at: float) -> None:
         for enr in self.enrollments.values():
             if enr.status == "active" and enr.due_at is None:
@@ -184,7 +210,7 @@ class Campaign:
                 and enr.next_step < len(self.steps)
                 and enr.due_at <= until
             ):
-                self.sent += 1
+                self.new_sends.append(self.record_send(enr, enr.next_step, enr.due_at))
                 enr.next_step += 1
                 if enr.next_step < len(self.steps):
                     enr.due_at += self.steps[enr.next_step]["delayDays"] * DAY

@@ -63,6 +63,14 @@ ROUTES: list[Route] = [
           lambda ws, i, _q, b, n: (200, ws.enroll(i, b, n))),
     Route("DELETE", "/campaigns/{id}/enrollments", "enrollments:write",
           lambda ws, i, _q, b, _n: (200, ws.unenroll(i, b))),
+    Route("GET", "/emails/sent", "campaigns:read",
+          lambda ws, _i, q, _b, _n: (200, ws.sent_emails(q.get("campaignId"))), True),
+    Route("GET", "/webhooks", "webhooks:read",
+          lambda ws, _i, _q, _b, _n: (200, ws.list_webhooks()), True),
+    Route("POST", "/webhooks", "webhooks:write",
+          lambda ws, _i, _q, b, n: (201, ws.create_webhook(b, n))),
+    Route("DELETE", "/webhooks/{id}", "webhooks:write",
+          lambda ws, i, _q, _b, _n: (200, ws.delete_webhook(i))),
 ]  # fmt: skip
 
 _PATTERNS = [

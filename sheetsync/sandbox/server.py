@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,6 +20,7 @@ from sheetsync.errors import ConfigError
 from sheetsync.sandbox.faults import Faults
 from sheetsync.sandbox.seed import demo_seed, load_seed
 from sheetsync.sandbox.service import Reply, Sandbox
+from sheetsync.serving import ClosingHTTPServer
 
 log = logging.getLogger("sheetsync.sandbox")
 
@@ -84,44 +84,33 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("http: " + format, *args)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = False  # joined on close
-    block_on_close = True
-
+class _HTTPServer(ClosingHTTPServer):
     def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        """Unblock handler threads waiting on idle keep-alive connections."""
-        with self._open_lock:
-            for sock in list(self._open):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 class SandboxServer:
-    """Serves a Sandbox over HTTP on 127.0.0.1. Binds at construction (port 0 = any free)."""
+    """Serves a Sandbox over HTTP on 127.0.0.1. Binds at construction (port 0 = any free).
+    `deliver_every_s`: a background thread attempts the due webhook deliveries that often (real
+    seconds; `sheetsync sandbox` uses 1). Without it deliveries run only when asked
+    (`POST /_sandbox/events`, `POST /_sandbox/webhooks/deliver`, `Sandbox.deliver_due()`)."""
 
-    def __init__(self, sandbox: Sandbox, *, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        deliver_every_s: float | None = None,
+    ) -> None:
         self.sandbox = sandbox
         self._httpd = _HTTPServer((host, port), sandbox)
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._every = deliver_every_s
+        self._stop = threading.Event()
+        self._deliverer: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -147,15 +136,32 @@ class SandboxServer:
                 daemon=True,
             )
             self._thread.start()
+        self._start_deliverer()
 
     def serve_forever(self) -> None:
         """Serve in this thread until close() or KeyboardInterrupt."""
+        self._start_deliverer()
         self._httpd.serve_forever()
+
+    def _start_deliverer(self) -> None:
+        every = self._every
+        if every is None or self._deliverer is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(every):
+                self.sandbox.deliver_due()
+
+        self._deliverer = threading.Thread(target=loop, name="sandbox-webhooks", daemon=True)
+        self._deliverer.start()
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
+        if self._deliverer is not None:
+            self._deliverer.join()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()
@@ -202,7 +208,7 @@ def serve(
         raise ConfigError("--" + str(exc).replace("_", "-", 1)) from exc
     sandbox = Sandbox(seed, faults=faults)
     try:
-        server = SandboxServer(sandbox, port=port)
+        server = SandboxServer(sandbox, port=port, deliver_every_s=1.0)
     except OSError as exc:
         raise ConfigError(
             f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another with --port",

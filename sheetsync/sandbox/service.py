@@ -14,6 +14,11 @@ the checks on /api/v1 (each step answers and stops when it applies):
 9. latency_ms: the answer waits on the clock.
 
 Every /api/v1 answer for a known workspace carries X-RateLimit-Limit/Remaining/Reset.
+
+Webhooks: events (email.sent from the sending simulation, and those made with
+`POST /_sandbox/events`) become one delivery per endpoint subscribed to their type;
+`deliver_due()` attempts the deliveries whose time has come on the sandbox clock, outside the
+lock (see webhooks.py for the signature and the retry steps).
 """
 
 from __future__ import annotations
@@ -24,20 +29,38 @@ import json
 import math
 import random
 import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
+
 from sheetsync.clock import Clock, SystemClock
+from sheetsync.sandbox.events import apply_event
 from sheetsync.sandbox.faults import Faults
 from sheetsync.sandbox.routes import Route, endpoint_name, match, page
 from sheetsync.sandbox.seed import check_seed, demo_seed
 from sheetsync.sandbox.validate import JSON, PROSPECT_STATUSES, Refusal, invalid
+from sheetsync.sandbox.webhooks import (
+    TIMEOUT_S,
+    Delivery,
+    Outbox,
+    attempt,
+    envelope,
+    tls_context,
+)
 from sheetsync.sandbox.workspace import Workspace
 
 __all__ = ["Faults", "Reply", "Sandbox"]  # Faults re-exported: it used to live here
 
 WINDOW_S = 60
+_WEBHOOK_ROUTES = (
+    "POST /_sandbox/events",
+    "POST /_sandbox/webhooks/deliver",
+    "POST /_sandbox/webhooks/redeliver",
+)
 IDEMPOTENCY_TTL_S = 24 * 3600
 WRITES = ("POST", "PATCH", "DELETE")
 
@@ -100,6 +123,7 @@ class Sandbox:
             self._idempotency: dict[str, dict[str, _Stored]] = {}
             self._expiry: dict[str, list[tuple[float, str]]] = {}  # per workspace, a heap
             self._request_seq = 0
+            self._outbox = Outbox()
 
     def state(self) -> JSON:
         """What GET /_sandbox/state returns."""
@@ -107,8 +131,10 @@ class Sandbox:
             now = self.clock.time()
             for ws in self._workspaces:
                 ws.tick(now)
+                self._flush(ws)
             return {
                 "workspaces": [ws.state() for ws in self._workspaces],
+                "deliveries": self._outbox.state(),
                 "faults": asdict(self.faults),
             }
 
@@ -269,6 +295,7 @@ class Sandbox:
         if fingerprint and 200 <= status < 300:
             store[key] = _Stored(fingerprint, status, out, now + IDEMPOTENCY_TTL_S)
             heapq.heappush(self._expiry.setdefault(ws.id, []), (now + IDEMPOTENCY_TTL_S, key))
+        self._flush(ws)
         return status, out
 
     def _request_id(self) -> str:
@@ -291,11 +318,95 @@ class Sandbox:
         if not isinstance(body, dict):
             return self._error(invalid("the request body must be a JSON object"))
         try:
-            with self._lock:
-                payload = self._admin_route(route, body)
+            if route in _WEBHOOK_ROUTES:
+                payload = self._webhook_route(route, body)  # takes the lock only around state
+            else:
+                with self._lock:
+                    payload = self._admin_route(route, body)
         except Refusal as refusal:
             return self._error(refusal, endpoint=route)
         return Reply(200, _json(payload), endpoint=route)
+
+    # --- webhooks ------------------------------------------------------------------------------
+
+    def event(self, body: JSON) -> JSON:
+        """POST /_sandbox/events: apply the event, then deliver what is due (unless `deliver`
+        is false): `{"event": {id, type, data}, "deliveries": [...]}`."""
+        deliver = body.get("deliver", True)
+        if not isinstance(deliver, bool):
+            raise invalid("deliver must be true or false")
+        with self._lock:
+            ws = self._workspace(body.get("workspace"))
+            now = self.clock.time()
+            ws.tick(now)
+            self._flush(ws)  # what happened before this event is delivered before it
+            kind, data = apply_event(ws, body, now)
+            ws.events.append((kind, data, now))
+            made = self._flush(ws)
+        event_id = made[0].event_id if made else None
+        if deliver:
+            self.deliver_due()
+        with self._lock:
+            return {
+                "event": {"id": event_id, "type": kind, "data": data},
+                "deliveries": [d.to_json() for d in made],
+            }
+
+    def deliver_due(self, *, workers: int = 1) -> list[JSON]:
+        """Attempt every delivery whose time has come on the sandbox clock (`workers` at once);
+        their state after the attempt. Safe from any thread: the HTTP calls run unlocked."""
+        with self._lock:
+            now = self.clock.time()
+            for ws in self._workspaces:
+                ws.tick(now)  # the sends due by now are events too
+                self._flush(ws)
+            due = self._outbox.take_due(now)
+        return self._attempt(due, workers)
+
+    def redeliver(self, event_id: str) -> list[JSON]:
+        """Send an event that was already delivered once more, at once (a duplicate)."""
+        with self._lock:
+            copies = self._outbox.again(event_id, self.clock.time())
+        return self._attempt(copies, 1)
+
+    def _attempt(self, due: list[Delivery], workers: int) -> list[JSON]:
+        if not due:
+            return []
+        with httpx.Client(timeout=TIMEOUT_S, verify=tls_context()) as http:
+
+            def one(d: Delivery) -> tuple[Delivery, JSON]:
+                return d, attempt(http, d, self.clock.time())
+
+            if workers > 1:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    results = list(pool.map(one, due))
+            else:
+                results = [one(d) for d in due]
+        with self._lock:
+            for d, result in results:
+                self._outbox.record(d, result, self.clock.time())
+            return [d.to_json() for d in due]
+
+    def _flush(self, ws: Workspace) -> list[Delivery]:
+        """The workspace's new events, one delivery per endpoint that subscribes to them."""
+        made: list[Delivery] = []
+        for kind, data, at in ws.events:
+            to = [e for e in ws.webhooks.values() if e.active and kind in e.events]
+            if to:
+                event_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+                made += self._outbox.add(event_id, kind, envelope(kind, data, at), to, at)
+        ws.events.clear()
+        return made
+
+    def _webhook_route(self, route: str, body: JSON) -> JSON:
+        if route == "POST /_sandbox/events":
+            return self.event(body)
+        if route == "POST /_sandbox/webhooks/deliver":
+            return {"deliveries": self.deliver_due()}
+        event_id = body.get("eventId")
+        if not isinstance(event_id, str) or not event_id:
+            raise invalid("eventId is required: the X-Warmy-Event-Id of a delivered event")
+        return {"deliveries": self.redeliver(event_id)}
 
     def _admin_route(self, route: str, body: JSON) -> JSON:
         if route == "GET /_sandbox/state":
@@ -325,6 +436,7 @@ class Sandbox:
         )
 
     def _workspace(self, ws_id: Any) -> Workspace:
+        """The workspace named by `ws_id` (None: the only one)."""
         if ws_id is None and len(self._workspaces) == 1:
             return self._workspaces[0]
         for ws in self._workspaces:

@@ -1,5 +1,6 @@
 """One workspace's data and the rules that tie prospects, mailboxes, lists and campaigns
-together (mailbox checks, enroll and unenroll). Not thread-safe: the Sandbox holds a lock."""
+together (mailbox checks, enroll and unenroll), its webhook endpoints, and the events that
+happened in it and are not delivered yet (`events`). Not thread-safe: the Sandbox holds a lock."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sheetsync.sandbox.validate import (
     invalid,
     not_found,
 )
+from sheetsync.sandbox.webhooks import Endpoint, new_endpoint
 
 
 class Workspace:
@@ -29,6 +31,8 @@ class Workspace:
         self.prospects: dict[str, Prospect] = {}
         self.by_email: dict[str, str] = {}
         self.campaigns: dict[str, Campaign] = {}
+        self.webhooks: dict[str, Endpoint] = {}
+        self.events: list[tuple[str, JSON, float]] = []  # (type, data, when) to deliver
         self.requests = 0
         self.by_endpoint: Counter[str] = Counter()
         self._seq: Counter[str] = Counter()
@@ -158,6 +162,34 @@ class Workspace:
     def tick(self, now: float) -> None:
         for campaign in self.campaigns.values():
             campaign.tick(now)
+            for line in campaign.new_sends:
+                data = {k: line[k] for k in ("prospectId", "prospectEmail", "campaignId")}
+                data.update({k: line[k] for k in ("mailboxId", "stepIndex", "subject", "sentAt")})
+                self.events.append(("email.sent", data, now))
+            campaign.new_sends.clear()
+
+    def sent_emails(self, campaign_id: str | None) -> list[JSON]:
+        """GET /emails/sent?campaignId=: the emails a campaign sent, oldest first."""
+        if not campaign_id:
+            raise invalid("campaignId is required: the campaign whose sent emails to list")
+        return [dict(line) for line in self.campaign(campaign_id).sent_log]
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    def create_webhook(self, body: JSON, now: float) -> JSON:
+        endpoint = new_endpoint(self._next_id("whk"), body, now)
+        self.webhooks[endpoint.id] = endpoint
+        return endpoint.to_json(with_secret=True)
+
+    def list_webhooks(self) -> list[JSON]:
+        return [e.to_json() for e in self.webhooks.values()]
+
+    def delete_webhook(self, webhook_id: str) -> JSON:
+        endpoint = self.webhooks.pop(webhook_id, None)
+        if endpoint is None:
+            raise not_found("webhook", webhook_id)
+        endpoint.active = False  # deliveries still queued for it are not attempted
+        return {"id": webhook_id, "deleted": True}
 
     # --- enrollments -------------------------------------------------------------------------
 
@@ -212,8 +244,8 @@ class Workspace:
 
     def _enroll_one(self, campaign: Campaign, prospect: Prospect, now: float) -> str:
         enr = campaign.enrollments.get(prospect.id)
-        if enr is not None and enr.status in ("active", "suppressed"):
-            return "already_enrolled"
+        if enr is not None and enr.status != "unenrolled":
+            return "already_enrolled"  # a stopped enrollment (replied, …) is not restarted
         status = "active" if prospect.contactable else "suppressed"
         if enr is None:
             enr = Enrollment(prospect.id, prospect.email, status)
@@ -234,7 +266,7 @@ class Workspace:
         unenrolled = 0
         for prospect in unique:
             enr = campaign.enrollments.get(prospect.id)
-            if enr is not None and enr.status in ("active", "suppressed"):
+            if enr is not None and enr.status != "unenrolled":
                 enr.status = "unenrolled"
                 unenrolled += 1
         processed = len(unique) + len({raw for _, _, raw in missing})
@@ -253,6 +285,7 @@ class Workspace:
                 {**c.to_json(), "enrollments": [e.to_json() for e in c.enrollments.values()]}
                 for c in self.campaigns.values()
             ],
+            "webhooks": self.list_webhooks(),
             "requests": self.requests,
             "requestsByEndpoint": dict(sorted(self.by_endpoint.items())),
         }

@@ -71,6 +71,7 @@ PROSPECTS = TabSpec(
         Column("phone", "Phone", "phone", aliases=ALIASES["phone"]),
         Column("linkedin_url", "LinkedIn URL", aliases=ALIASES["linkedin_url"]),
         Column("sync", "Sync", "bool", template=False),
+        Column("stop", "Stop", "bool"),
         _status("sync_status", "Sync Status"),
         _status("prospect_id", "Prospect ID"),
         _status("synced_at", "Synced At"),
@@ -139,6 +140,8 @@ ENROLLMENTS = TabSpec(
         Column("enrolled", "Enrolled", "bool", required=True),
         _status("enrollment_status", "Enrollment Status"),
         _status("synced_at", "Synced At"),
+        _status("outcome", "Outcome"),
+        _status("last_event_at", "Last Event At"),
     ),
 )
 

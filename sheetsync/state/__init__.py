@@ -1,7 +1,25 @@
 """What sheetsync remembers between polls: rows by key, intents, run history."""
 
 from sheetsync.state.migrations import SCHEMA_VERSION
-from sheetsync.state.model import Intent, Item, Run, content_key, fresh_key
+from sheetsync.state.model import (
+    Intent,
+    Item,
+    Registration,
+    Run,
+    StoredEvent,
+    content_key,
+    fresh_key,
+)
 from sheetsync.state.store import State
 
-__all__ = ["SCHEMA_VERSION", "Intent", "Item", "Run", "State", "content_key", "fresh_key"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Intent",
+    "Item",
+    "Registration",
+    "Run",
+    "State",
+    "StoredEvent",
+    "content_key",
+    "fresh_key",
+]

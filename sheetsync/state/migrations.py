@@ -23,5 +23,26 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX runs_sheet ON runs (sheet, id);
     """,
+    # 1 -> 2: outcomes. The one webhook registration (its signing secret included), the events
+    # the receiver stored (each once, by its X-Warmy-Event-Id), each enrollment row's Outcome,
+    # and per sheet small named marks (how far it projected the events, its REST reads).
+    """
+    CREATE TABLE webhook (
+        id INTEGER PRIMARY KEY CHECK (id = 1), base_url TEXT NOT NULL, url TEXT NOT NULL,
+        events TEXT NOT NULL, remote_id TEXT, secret TEXT, pending_key TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL, body TEXT NOT NULL, received_at TEXT NOT NULL
+    );
+    CREATE TABLE outcomes (
+        sheet TEXT NOT NULL, key TEXT NOT NULL, outcome TEXT NOT NULL, event_at TEXT NOT NULL,
+        PRIMARY KEY (sheet, key)
+    );
+    CREATE TABLE marks (
+        sheet TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (sheet, name)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

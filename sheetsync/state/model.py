@@ -1,5 +1,6 @@
 """What the state holds, as plain data: a row sheetsync knows (`Item`), a write that may have
-been sent (`Intent`), a past cycle (`Run`), and the Idempotency-Keys of intents."""
+been sent (`Intent`), a past cycle (`Run`), the Idempotency-Keys of intents, the webhook
+registration (`Registration`) and a stored webhook event (`StoredEvent`)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,26 @@ class Run:
     ok: bool
     report: dict[str, Any] | None
     message: str | None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The webhook sheetsync registered (or is registering: `pending_key` set, no id yet)."""
+
+    base_url: str  # the API it was registered with
+    url: str
+    events: tuple[str, ...]
+    remote_id: str | None
+    secret: str | None = field(default=None, repr=False)
+    pending_key: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One webhook delivery as the receiver stored it (the body as received, verified)."""
+
+    seq: int
+    event_id: str
+    type: str
+    body: str
+    received_at: str

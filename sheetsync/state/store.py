@@ -1,5 +1,7 @@
 """What sheetsync remembers between polls, in SQLite: per sheet the rows it knows (by key, never
-by row number), the intents for writes that may have been sent, and the run history.
+by row number), the intents for writes that may have been sent, and the run history; the
+webhook registration and the events the receiver stored (see inbox.py); per sheet each
+enrollment row's Outcome and small named marks.
 
 Schema is versioned: `migrations` lists the steps applied; `MIGRATIONS[n]` takes version n to
 n + 1. A file written by a newer sheetsync raises StateError instead of being guessed at.
@@ -19,7 +21,15 @@ from typing import Any
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.errors import StateError
 from sheetsync.state.migrations import MIGRATIONS, SCHEMA_VERSION
-from sheetsync.state.model import Intent, Item, Run, item_from_row, item_row
+from sheetsync.state.model import (
+    Intent,
+    Item,
+    Registration,
+    Run,
+    StoredEvent,
+    item_from_row,
+    item_row,
+)
 
 
 def _unusable(path: Path, exc: sqlite3.DatabaseError) -> StateError:
@@ -249,3 +259,77 @@ class State:
             (sheet, prefix + "%"),
         )
         return [Item(r[0], r[1], status=r[2]) for r in rows]
+
+    # --- outcomes: the webhook registration, stored events, Outcome per row, marks ------------
+
+    def webhook(self) -> Registration | None:
+        r = self.db.execute(
+            "SELECT base_url, url, events, remote_id, secret, pending_key FROM webhook"
+        ).fetchone()
+        if r is None:
+            return None
+        return Registration(r[0], r[1], tuple(json.loads(r[2])), r[3], r[4], r[5])
+
+    def begin_webhook(self, base_url: str, url: str, events: tuple[str, ...], key: str) -> None:
+        """Record a registration about to be sent (POST /webhooks with Idempotency-Key `key`):
+        after a crash, the same key replays the answer, secret included."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO webhook VALUES (1, ?, ?, ?, NULL, NULL, ?, ?)",
+                (base_url, url, json.dumps(list(events)), key, utc_iso(self.clock)),
+            )
+
+    def finish_webhook(self, remote_id: str, secret: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE webhook SET remote_id = ?, secret = ?, pending_key = NULL, updated_at = ?",
+                (remote_id, secret, utc_iso(self.clock)),
+            )
+
+    def forget_webhook(self) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM webhook")
+
+    def events_after(self, seq: int, limit: int = 1000) -> list[StoredEvent]:
+        rows = self.db.execute(
+            "SELECT seq, event_id, type, body, received_at FROM events WHERE seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [StoredEvent(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def prune_events(self, before: str) -> None:
+        """Forget events received before `before` (UTC ISO): retries of them are over."""
+        with self.transaction():
+            self.db.execute("DELETE FROM events WHERE received_at < ?", (before,))
+
+    def mark(self, sheet: str, name: str) -> str | None:
+        r = self.db.execute(
+            "SELECT value FROM marks WHERE sheet = ? AND name = ?", (sheet, name)
+        ).fetchone()
+        return None if r is None else str(r[0])
+
+    def set_mark(self, sheet: str, name: str, value: str | None) -> None:
+        """Set (None: remove) a named mark of the sheet; part of an open transaction if any."""
+        with self.transaction():
+            if value is None:
+                self.db.execute("DELETE FROM marks WHERE sheet = ? AND name = ?", (sheet, name))
+            else:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO marks VALUES (?, ?, ?)", (sheet, name, value)
+                )
+
+    def outcomes(self, sheet: str) -> dict[str, tuple[str, str]]:
+        """Enrollment key -> (Outcome, Last Event At)."""
+        rows = self.db.execute(
+            "SELECT key, outcome, event_at FROM outcomes WHERE sheet = ?", (sheet,)
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def put_outcomes(self, sheet: str, outcomes: dict[str, tuple[str, str]]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?)",
+                [(sheet, key, o, at) for key, (o, at) in outcomes.items()],
+            )
+        self._written.update((sheet, "enrollments", key) for key in outcomes)  # shown by the row

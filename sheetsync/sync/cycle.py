@@ -27,9 +27,11 @@ from sheetsync.sheet.connect import open_source
 from sheetsync.sheet.google.quota import Quota
 from sheetsync.state import Item, State
 from sheetsync.sync.counts import CycleReport, sync_log_row
+from sheetsync.sync.execute import outcomes as rest_outcomes
 from sheetsync.sync.execute.campaigns import resolve_mailboxes
 from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.execute.steps import STEPS
+from sheetsync.sync.outcomes import project_events, ticked
 from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan
 from sheetsync.sync.rowcache import RowCache
 from sheetsync.sync.writeback import address, project
@@ -65,8 +67,10 @@ class SheetSync:
         source: SheetSource,
         clock: Clock,
         owned: tuple[Any, ...] = (),
+        rest_outcomes: bool = False,
     ) -> None:
         self.sheet = sheet
+        self.rest_outcomes = rest_outcomes  # no webhooks: Outcome from REST reads
         self.state = state
         self.api = api
         self.source = source
@@ -169,6 +173,14 @@ class SheetSync:
         look = self._cache.look(data, self.sheet)
         rows, focus = look.parse()
         self.source.check_writable()  # e.g. a workbook open in Excel: stop before any API call
+        ticks = project_events(
+            self.state,
+            name,
+            rows,
+            items,
+            stop_on_reply=self.sheet.stop_on_reply,
+            now_iso=started_at,
+        )
         ex = Executor(
             self.api,
             self.state,
@@ -181,16 +193,19 @@ class SheetSync:
             steps=STEPS,
             progress=progress,
         )
-        written: set[tuple[str, str]] = set()
+        touched: set[tuple[str, str]] = set()
         fatal: Exception | None = None
         confirmed: set[str] = set()  # Confirm boxes acted on: the write-back clears them
+        stops = rows.stopped | ticks  # emails whose Stop box is ticked, or is to be
         try:
             try:
                 ex.replay()
             except (Stop, RateLimited):
                 pass  # the plan below finds no budget either and defers its work
-            written = self.state.written(name)
-            if look.forget(written):  # a replay changed the item of a quiet row
+            # Quiet rows the plan must see after all: their items changed (a replay, an event's
+            # Outcome), their Stop box is to be ticked, or their person is stopped.
+            touched = self.state.written(name) | {("prospects", k) for k in ticks}
+            if look.forget(touched, emails=stops):
                 rows, focus = look.parse()
             plan = make_plan(
                 focus,
@@ -199,11 +214,14 @@ class SheetSync:
                 first_poll=first_poll,
                 confirm_unenroll=confirm_unenroll,
                 now=self.clock.time(),
+                stopped=ticks,
                 unchanged=look.unchanged(),
             )
             self._bookkeep(plan, items, ex)
             confirmed = plan.confirmed
             ex.run(plan)
+            if self.rest_outcomes:
+                rest_outcomes.refresh(ex, rows, self.sheet)
         except (AuthError, ScopeError, RetriableError) as exc:
             fatal = exc  # what was done is still written back; then it is raised
 
@@ -218,6 +236,9 @@ class SheetSync:
             names = {f"sheet:{c.key}": c.name for c in rows.campaigns}
             requests = reads + self.source.counts.writes - writes0 + 1
             log_row = sync_log_row(report, ex.changes, requests, names)
+        touched |= self.state.written(name)
+        if look.forget(touched):  # e.g. Outcomes the REST reads found for quiet rows
+            rows, focus = look.parse()
         proj = project(
             data,
             focus,
@@ -227,24 +248,31 @@ class SheetSync:
             log_row=log_row,
             only=look.only(),
             clear=confirmed,
+            outcomes=self.state.outcomes(name),
+            stop_ticks=ticks,
         )
+        written = True
         if proj.targets or proj.headers or proj.extra:
             keyed = proj.key_columns()
             fresh = self.source.read_keys(keyed) if keyed else {}
             cells = address(proj, fresh)
+            written = cells is not None
             if cells:
                 try:
                     self.source.write(cells)
                 except SheetChanged as exc:  # saved by someone else: theirs is kept
+                    written = False
                     log.warning("%s: %s", name, exc)
+        if written:
+            ticked(self.state, name, proj.ticked)
         report.sheets_reads = self.source.counts.reads - reads0
         report.sheets_writes = self.source.counts.writes - writes0
         report.duration_s = round(self.clock.monotonic() - t0, 3)
         if fatal is not None:
             raise fatal  # the caller records the failure (record_failure) with its message
-        written |= self.state.written(name)
-        _drop_unsaved(items, sizes, written)
-        self._cache.remember(look, focus, plan, proj, items, written)
+        touched |= self.state.written(name)
+        _drop_unsaved(items, sizes, touched)
+        self._cache.remember(look, focus, plan, proj, items, touched, stops)
         self._run_id = self.state.record_run(
             name, {**report.to_json(), "issues": _issue_lines(rows)}
         )
@@ -354,4 +382,12 @@ def open_sync(
             thing.close()
         raise
     assert source is not None
-    return SheetSync(sheet, state=state, api=api, source=source, clock=clock, owned=tuple(owned))
+    return SheetSync(
+        sheet,
+        state=state,
+        api=api,
+        source=source,
+        clock=clock,
+        owned=tuple(owned),
+        rest_outcomes=config.webhooks is None,
+    )

@@ -1,12 +1,17 @@
 """What the next cycle does, in order: prospects → campaigns → enrollments → start/pause →
 monitoring. Pure: rows, state and diffs in; actions and notes out. Ids that only exist once an
 earlier action ran (a prospect created this cycle, then enrolled) are resolved by the executor.
+
+Stop: the Enrollments rows of a person whose Stop box is ticked (or is about to be, `stopped`)
+are unenrolled where active (with the other unenrolls of their campaign, under the safety brake)
+and never enrolled; they say `unenrolled: stopped on the Prospects tab`. Once the box is
+unticked, their rows are acted on again as they read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Container, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sheetsync.config import SheetConfig
@@ -80,6 +85,7 @@ def make_plan(
     first_poll: bool,
     confirm_unenroll: bool,
     now: float,
+    stopped: Collection[str] = (),
     unchanged: Mapping[str, Collection[str]] | None = None,
 ) -> Plan:
     """`unchanged`: per role, the keys of rows left out of `rows` because the engine's row cache
@@ -174,6 +180,8 @@ def make_plan(
         waits["prospects"] |= {e.email for e in rows.enrollments} - {r.key for r in live}  # row
     enroll: dict[str, list[str]] = {}
     unenroll: dict[str, list[str]] = {}
+    stops = rows.stopped.union(stopped)
+    stop_keys: set[str] = set()
     seen = set()
     for e in rows.enrollments:
         if e.key in seen:
@@ -182,14 +190,22 @@ def make_plan(
         if ed.settling(e.key):
             plan.notes.append(Note("enrollments", e.key, SETTLING))
             continue
-        if not ed.todo(e.key):
+        item = eitems.get(e.key)
+        was_stopped = item is not None and item.status == statuses.STOPPED
+        if e.email is not None and e.email in stops:
+            if item is not None and item.data.get("active"):
+                unenroll.setdefault(enrollment_target(e, named), []).append(e.key)
+                stop_keys.add(e.key)
+            elif not was_stopped:
+                plan.notes.append(Note("enrollments", e.key, statuses.STOPPED, done=True))
+            continue
+        if not ed.todo(e.key) and not was_stopped:
             continue
         target = enrollment_target(e, named)
         wait = _formula_wait(e, target, waits, pitems, rows.titles)
         if wait:
             plan.notes.append(Note("enrollments", e.key, wait))
             continue
-        item = eitems.get(e.key)
         active = bool(item and item.data.get("active"))
         if e.enrolled:
             enroll.setdefault(target, []).append(e.key)
@@ -209,6 +225,7 @@ def make_plan(
     for target, keys in enroll.items():
         plan.actions.append(Action("enroll", target, rows=tuple(keys)))
     _brake(plan, unenroll, campaigns, ed, items, sheet, confirm_unenroll=confirm_unenroll)
+    _mark_stops(plan, stop_keys)
 
     # --- start / pause ---
     for c in rows.campaigns:
@@ -313,6 +330,15 @@ def _brake(
             if ch and ch.kind == "unchanged" and it and it.data.get("active"):
                 plan.notes.append(Note("enrollments", k, statuses.ENROLLED, done=True))
         plan.holds[target] = record
+
+
+def _mark_stops(plan: Plan, stop_keys: set[str]) -> None:
+    """Unenrolls for a ticked Stop box carry their keys (`stop`): their rows say why."""
+    if not stop_keys:
+        return
+    for i, a in enumerate(plan.actions):
+        if a.kind == "unenroll" and (stop := sorted(stop_keys.intersection(a.rows))):
+            plan.actions[i] = replace(a, fields={**a.fields, "stop": stop})
 
 
 def _changed(sent: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, Any]:

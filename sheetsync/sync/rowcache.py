@@ -35,6 +35,7 @@ from sheetsync.rows.reader import find_title
 from sheetsync.rows.records import EnrollmentRecord, ProspectRecord, SheetRows
 from sheetsync.sheet.base import CellValue, Row, SheetData
 from sheetsync.state import Item
+from sheetsync.sync import statuses
 from sheetsync.sync.plan import Plan
 from sheetsync.sync.writeback import Projection
 
@@ -181,7 +182,13 @@ class Look:
                 tabs[t.title] = t.to_parse()
             focus = parse_sheet(dataclasses.replace(self.data, tabs=tabs), self.sheet)
             clashes = False
+            unknown = any(w.role == "prospects" and w.key is None for w in focus.waiting)
             for t in self.tabs.values():
+                if unknown:  # a prospect row's email waits for a formula: the plan needs all
+                    for r in t.records():
+                        t.unquiet(r.row)
+                        clashes = True
+                    continue
                 keys = {r.key for r in _records(focus, t.role)}
                 keys.update(i.key for i in focus.issues if i.role == t.role and i.key)
                 clashes |= t.unquiet_keys(keys)
@@ -206,11 +213,17 @@ class Look:
         )
         return rows, focus
 
-    def forget(self, keys: Collection[tuple[str, str]]) -> bool:
-        """Parse the quiet rows of these (role, key) again (their items changed); whether any."""
+    def forget(self, keys: Collection[tuple[str, str]], *, emails: Collection[str] = ()) -> bool:
+        """Parse the quiet rows of these (role, key) again (their items changed), and the quiet
+        Enrollments rows of these emails (stopped people); whether there were any."""
         hit = False
         for t in self.tabs.values():
             hit |= t.unquiet_keys({key for role, key in keys if role == t.role})
+            if emails and t.role == "enrollments":
+                for r in t.records():
+                    if getattr(r, "email", None) in emails:
+                        t.unquiet(r.row)
+                        hit = True
         return hit
 
     def unchanged(self) -> dict[str, Collection[str]]:
@@ -298,9 +311,12 @@ class RowCache:
         proj: Projection,
         items: Mapping[str, Mapping[str, Item]],
         written: Collection[tuple[str, str]],
+        stops: Collection[str] = (),
     ) -> None:
         """Keep the entries of the rows that needed nothing in this poll (the quiet rows whose
-        items were not put, and the parsed rows that turn out quiet) for the next poll."""
+        items were not put, and the parsed rows that turn out quiet) for the next poll. The rows
+        of people whose Stop box is ticked (`stops`), and rows stopped so, are never quiet: the
+        plan looks at them whatever their change."""
         self.tabs = {}
         for t in look.tabs.values():
             role = t.role
@@ -311,6 +327,8 @@ class RowCache:
             for record in _records(focus, role):
                 if record.row in wrote or record.key in gone:
                     continue
+                if (record.email if isinstance(record, EnrollmentRecord) else record.key) in stops:
+                    continue
                 wants = not _sync_off(record)
                 if wants:
                     ch = diff.changes.get(record.key) if diff is not None else None
@@ -318,6 +336,8 @@ class RowCache:
                     if ch is None or ch.kind != "unchanged" or it is None:
                         continue
                     if not it.status or it.status.startswith("error:"):
+                        continue
+                    if it.status == statuses.STOPPED:
                         continue
                 made.append((record, wants))
             entries = t.entries

@@ -14,6 +14,19 @@ EXISTS = "exists"
 ENROLLED = "enrolled"
 SUPPRESSED = "suppressed"
 UNENROLLED = "unenrolled"
+STOPPED = "unenrolled: stopped on the Prospects tab"
+
+# The words of the Enrollments Outcome column, with the order an Outcome moves in (sync/
+# outcomes.py): the last three end the outreach and rank alike, so the first of them stays.
+OUTCOMES = {
+    "sent": 1,
+    "opened": 2,
+    "clicked": 3,
+    "replied": 4,
+    "bounced": 5,
+    "unsubscribed": 5,
+    "suppressed": 5,
+}
 
 SETTLING = "waiting: settling (changed since the last poll)"
 DEFERRED = "waiting: rate budget spent; continues next poll"

@@ -2,7 +2,9 @@
 them differ from the sheet as read, and where they are now (re-addressed by key after a fresh
 read of the key columns, so a row sorted or inserted between read and write still gets its own
 status). Missing status headers are added at the end of the header row; the optional Sync Log
-tab gets the newest cycle under its header. Everything goes out in ONE write.
+tab gets the newest cycle under its header. Enrollments rows show their Outcome and Last Event
+At; a Stop tick due for a replied prospect (stop_on_reply) writes TRUE into its Stop cell, the
+Stop header added when the tab has none. Everything goes out in ONE write.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Projection:
     columns: dict[str, dict[str, int]] = field(default_factory=dict)  # tab -> field -> index
     read_header: dict[str, list[str]] = field(default_factory=dict)  # tab -> header as read
     titles: dict[str, str] = field(default_factory=dict)  # role -> tab title
+    ticked: set[str] = field(default_factory=set)  # prospects whose Stop tick this write makes
 
     def key_columns(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
@@ -87,13 +90,18 @@ def project(
     log_row: Sequence[Value] | None = None,
     only: Mapping[str, Iterable[int]] | None = None,
     clear: Collection[str] = (),
+    outcomes: Mapping[str, tuple[str, str]] | None = None,
+    stop_ticks: Collection[str] = (),
 ) -> Projection:
     """The cells whose value should change, with their tab's new status headers. `only` names,
     per tab title, the sheet rows to compare: the engine's row cache knows that the tab's
     other rows want status values and show them already. A tab it does not name is compared
     whole when some row wants a value in it. `clear`: campaign keys whose Confirm box was acted
-    on; their box is set to FALSE (the one input cell sheetsync writes)."""
+    on; their box is set to FALSE. `outcomes`: enrollment key -> (Outcome, Last Event At);
+    `stop_ticks`: prospect keys whose Stop box sheetsync ticks (stop_on_reply). These two
+    boxes are the only input cells sheetsync writes."""
     out = Projection()
+    outcomes = outcomes or {}
     wanted: dict[str, dict[int, dict[str, Value]]] = {}  # role -> sheet row -> values
 
     def want(role: str, row: int, values: dict[str, Value]) -> None:
@@ -118,6 +126,10 @@ def project(
             pwanted[p.row] = values
         else:
             earlier.update(values)
+    for p in rows.prospects if stop_ticks else ():
+        if p.key in stop_ticks and p.key not in out.ticked:
+            out.ticked.add(p.key)
+            pwanted.setdefault(p.row, {})["stop"] = True
     if not pwanted:
         del wanted["prospects"]  # as if want() was never called for it
     holds = items.get(HOLDS, {})
@@ -159,7 +171,10 @@ def project(
         if it is None or not it.status or ("e", e.key) in seen:
             continue
         seen.add(("e", e.key))
-        want("enrollments", e.row, {"enrollment_status": it.status, "synced_at": it.synced_at})
+        outcome, last_event_at = outcomes.get(e.key, ("", ""))
+        values = {"enrollment_status": it.status, "synced_at": it.synced_at}
+        values.update(outcome=outcome, last_event_at=last_event_at)
+        want("enrollments", e.row, values)
     for issue in rows.issues:
         if issue.row <= 1:
             continue  # about the header row: shown by plan and the Sync Log, never written
@@ -182,7 +197,10 @@ def project(
         hm = match_headers(sheet.tab(role), header)
         cols = dict(hm.index)
         width = len(header)
-        for col in sheet.tab(role).statuses:
+        added = list(sheet.tab(role).statuses)
+        if role == "prospects" and out.ticked:
+            added.append(sheet.tab(role).column("stop"))  # the Stop box to tick
+        for col in added:
             if col.field not in cols:
                 cols[col.field] = width
                 out.headers.append(CellWrite(tab, 1, width, col.header))

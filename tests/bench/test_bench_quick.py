@@ -75,3 +75,24 @@ def test_render_and_ratios() -> None:
 def test_changed_rows_are_spread_and_distinct(size: int, fraction: float, n: int) -> None:
     rows = run.changed_rows(size, fraction)
     assert len(rows) == len(set(rows)) == n and all(0 <= r < size for r in rows)
+
+
+def test_webhook_burst_is_acknowledged_and_projected() -> None:
+    result = run.bench_webhooks(24, workers=4)
+    assert result["acknowledged"] == result["stored"] == result["projected_rows"] == 24
+    assert result["within_timeout"] and result["ack_max_ms"] < run.WEBHOOK_TIMEOUT_MS
+    assert (result["poll_api_calls"], result["poll_sheets_writes"]) == (0, 1)
+    assert "webhooks" in run.render({**_RESULT, "webhooks": result})
+
+
+_RESULT: dict[str, Any] = {
+    "polls": [{"rows": 1, "changed_rows": 0, "sheets_reads": 1, "sheets_writes": 0}],
+    "naive": [{"rows": 1, "changed_rows": 0, "sheets_requests": 1}],
+    "backlog": {
+        "prospects": 1, "campaigns": 1, "rate_limit_per_min": 60, "api_calls": 6,
+        "minimum_calls": 6, "wall_s": 1.0, "utilisation": 6.0, "http_429": 0,
+        "first_sync_at_60_per_min": {"prospects": 1, "rate_limit_per_min": 60,
+                                     "engine_calls": 1, "engine_hours": 0, "minimum_calls": 1,
+                                     "minimum_hours": 0},
+    },
+}  # fmt: skip

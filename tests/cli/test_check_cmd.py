@@ -119,6 +119,18 @@ def test_missing_scopes_are_listed(setup: Path) -> None:
     assert lines[-1] == "1 check failed."
 
 
+def test_with_webhooks_the_key_needs_the_webhook_scopes(setup: Path) -> None:
+    text = setup.read_text(encoding="utf-8")
+    hooks = '[webhooks]\nlisten = "127.0.0.1:0"\npublic_url = "https://sync.example.com/w"\n'
+    setup.write_text(hooks + text, encoding="utf-8")
+    code, lines = run(setup, DEMO_KEY)
+    assert code == 0, lines
+    assert line(lines, f"{OK} API key scopes").endswith("webhooks:read, webhooks:write")
+    code, lines = run(setup, DEMO_READONLY_KEY)
+    bad = line(lines, f"{BAD} API key scopes")
+    assert "enrollments:write, webhooks:write" in bad and code == 1
+
+
 def test_missing_tab_and_missing_header(setup: Path) -> None:
     def damage(wb: openpyxl.Workbook) -> None:
         del wb["Steps"]

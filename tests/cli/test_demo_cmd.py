@@ -10,6 +10,7 @@ import openpyxl
 from click.testing import CliRunner
 
 from sheetsync.app.cli import cli
+from sheetsync.app.demo import BOUNCE, OPEN, REPLY
 from sheetsync.data import demo_workbook as sample
 from sheetsync.sandbox import demo_seed
 from sheetsync.sheet.layout import header_key
@@ -34,9 +35,12 @@ def test_demo_runs_two_cycles_and_fills_the_status_columns(tmp_path: Path) -> No
     workbook = tmp_path / sample.WORKBOOK_NAME
     assert str(workbook) in out
     cycle1, cycle2 = out.split("Cycle 2", 1)
+    cycle2, cycle3 = cycle2.split("Cycle 3", 1)
     # After cycle 1 the Running campaign is running; cycle 2 pauses it.
     assert "campaigns started" in cycle1 and "running" in cycle1
     assert "campaigns paused" in cycle2 and "unenrolled" in cycle2
+    # Cycle 3: the reply WarmySender reported is in the sheet
+    assert "replied" in cycle3 and "unenrolled" in cycle3
 
     wb = openpyxl.load_workbook(workbook)
     try:
@@ -79,6 +83,17 @@ def test_demo_runs_two_cycles_and_fills_the_status_columns(tmp_path: Path) -> No
         added = (str(sample.SECOND_CYCLE_ENROLLMENT[0]), sample.DRAFT)
         assert enrollments[added]["enrollmentstatus"] == "enrolled"
         assert enrollments[("None", sample.DRAFT)]["enrollmentstatus"] == "enrolled"  # the list
+        # Cycle 3: outcomes from WarmySender's webhooks, per row of the running campaign
+        outcome = {e: enrollments[(e, sample.RUNNING)]["outcome"] for e in (REPLY, OPEN, BOUNCE)}
+        assert outcome == {REPLY: "replied", OPEN: "opened", BOUNCE: "bounced"}
+        assert enrollments[(REPLY, sample.RUNNING)]["enrollmentstatus"] == (
+            "unenrolled: stopped on the Prospects tab"
+        )
+        assert str(enrollments[(REPLY, sample.RUNNING)]["lasteventat"]).endswith("Z")
+        assert enrollments[("lukas.weber@nordlicht.de", sample.RUNNING)]["outcome"] == "sent"
+        assert enrollments[(sample.BOUNCED, sample.RUNNING)]["outcome"] is None  # suppressed
+        assert enrollments[added]["outcome"] is None  # a draft campaign sends nothing
+        assert prospects[(REPLY,)]["stop"] is True  # stop_on_reply ticked it
     finally:
         wb.close()
 
@@ -121,7 +136,7 @@ def test_demo_reports_what_each_cycle_did(tmp_path: Path) -> None:
     from sheetsync.app.demo import run_demo
 
     result = run_demo(tmp_path, console=Console(file=io.StringIO(), width=120))
-    first, second = result.cycles
+    first, second, third = result.cycles
     assert result.workbook == tmp_path / sample.WORKBOOK_NAME and not result.replaced
     assert (first.prospects_created, first.prospects_existing) == (23, 1)
     assert (first.campaigns_created, first.campaigns_started) == (2, 1)
@@ -131,3 +146,5 @@ def test_demo_reports_what_each_cycle_did(tmp_path: Path) -> None:
     assert (second.prospects_created, second.enrolled, second.unenrolled) == (1, 1, 1)
     assert (second.campaigns_paused, second.campaigns_created) == (1, 0)
     assert second.api_calls < 10 and second.sheets_writes == 1
+    # Cycle 3: the reply's Stop tick unenrolls one row; the outcomes themselves cost no call.
+    assert (third.unenrolled, third.enrolled, third.api_calls) == (1, 0, 1)

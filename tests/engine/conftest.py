@@ -200,6 +200,7 @@ class Harness:
         self.kind = kind
         self.book: Book | None = None
         self.overrides: dict[str, Any] = {}
+        self.top: dict[str, Any] = {}  # more top-level config tables, e.g. [webhooks]
         self.limiter: RateLimiter | None = None
         self.http: httpx.Client | None = None  # e.g. with event hooks that crash mid-cycle
         self.ss: SheetSync | None = None
@@ -234,6 +235,7 @@ class Harness:
         }
         if self.emu is not None:
             data["google"] = {"auth": "token", "sheets_base_url": self.emu.base_url}
+        data.update(self.top)
         env = {"WARMYSENDER_API_KEY": DEMO_KEY, "SHEETSYNC_GOOGLE_TOKEN": TOKEN}
         return parse_config(data, path=self.tmp_path / "sheetsync.toml", env=env)
 

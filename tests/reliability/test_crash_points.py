@@ -31,7 +31,7 @@ from tests.reliability.conftest import (
     remote_writes,
 )
 
-POINTS = {"request": 12, "commit": 23, "write": 1, "zip": 13, "replace": 1, "replaced": 1}
+POINTS = {"request": 12, "commit": 25, "write": 1, "zip": 13, "replace": 1, "replaced": 1}
 GOOGLE_WRITES = 1  # write requests of the first cycle on the Google source (checked below)
 SWEEP = [(kind, n) for kind, count in POINTS.items() for n in range(1, count + 1)]
 

@@ -46,8 +46,10 @@ def test_create_is_201_draft_with_every_field(env: Env) -> None:
     assert data["scheduleDays"] == ["mon", "tue", "fri"]
     assert (data["trackOpens"], data["trackClicks"], data["stopOnBounce"]) == (False, True, False)
     assert data["stats"] == dict.fromkeys(
-        ["enrolled", "suppressed", "sent", "opened", "clicked", "replied", "bounced"], 0
-    )
+        ["enrolled", "suppressed", "sent", "opened", "clicked", "replied", "bounced",
+         "unsubscribed"],
+        0,
+    )  # fmt: skip
     assert data["createdAt"].endswith("Z")
 
 

@@ -1,5 +1,6 @@
 """The Enrollments tab's steps: enroll/unenroll in batches of at most BATCH rows per campaign,
-each row's outcome written to its status, and the campaign's enrolled count and Last Change."""
+each row's outcome written to its status, and the campaign's enrolled count and Last Change.
+Rows unenrolled for a ticked Stop box (the action's `stop` keys) say so in their status."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def _batch(ex: Executor, a: Action, op: str) -> None:
     cid = _campaign_id(ex, a.key)
     # a LinkedIn or multichannel campaign enrolls a sheet prospect once it has a profile URL
     linkedin = op == "enroll" and _channel(ex, a.key) in ("linkedin", "multichannel")
+    stop = set(a.fields.get("stop", ()))
     rows: dict[str, dict[str, Any]] = {}
     waiting: list[Item] = []
     for key in a.rows:
@@ -63,6 +65,8 @@ def _batch(ex: Executor, a: Action, op: str) -> None:
             continue
         email = rec.email if rec else it.data.get("email")
         row: dict[str, Any] = {"hash": h, "email": email, "list_id": rec and rec.list_id}
+        if key in stop:
+            row["stop"] = True
         if email and email in ex.bad_prospects:
             ex.set_status(it, statuses.prospect_row_error(ex.bad_prospects[email]))
             waiting.append(it)
@@ -147,7 +151,7 @@ def do_unenroll(ex: Executor, intent: Intent) -> None:
         it = ex.item("enrollments", key)
         it.hash = row["hash"]
         it.data["active"] = False
-        ex.set_status(it, statuses.UNENROLLED)
+        ex.set_status(it, statuses.STOPPED if row.get("stop") else statuses.UNENROLLED)
         its.append(it)
     ex.counts.unenrolled += res.unenrolled_count
     change = statuses.unenrolled_change(res.unenrolled_count, res.total_processed, b.get("by"))
