@@ -2,8 +2,8 @@
 change what a poll does: one long-lived SheetSync (as the daemon keeps it) and a SheetSync opened
 afresh for every poll (no cache, items read from the file) make the same API calls, leave the
 same sheet, the same state and the same WarmySender data, poll after poll, whatever people do to
-the sheet in between (edits, typed-over statuses, 1 vs TRUE, inserted, deleted and sorted rows,
-a changed header row) and under a rate limit that defers work."""
+the sheet in between (edits, typed-over statuses, 1 vs TRUE, a Stop box ticked, inserted,
+deleted and sorted rows, a changed header row) and under a rate limit that defers work."""
 
 from __future__ import annotations
 
@@ -51,9 +51,10 @@ EDIT = st.one_of(
 
 
 def tabs_of(prospects: list[list[Any]], enrollments: list[list[Any]], sync_col: bool) -> Any:
-    p_header = ["Email", "First Name", "Company", *(["Sync"] if sync_col else [])]
+    p_header = ["Email", "First Name", "Company", "Stop", *(["Sync"] if sync_col else [])]
+    extra = [False, True] if sync_col else [False]
     return {
-        "Prospects": [p_header, *(r + ([True] if sync_col else []) for r in prospects)],
+        "Prospects": [p_header, *(r + extra for r in prospects)],
         "Campaigns": [
             ["Campaign", "Mailboxes", "State"],
             ["Q1", MBX, "Running"],
