@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ GOOGLE_TOKEN_ENV = "SHEETSYNC_GOOGLE_TOKEN"
 AUTH_MODES = ("service_account", "oauth", "adc", "token")
 SOURCES = ("google", "xlsx")
 ON_ROW_REMOVED = ("keep", "unenroll")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+KEY_PREFIXES = ("wsk_", "ws_")  # WarmySender keys (both prefixes are documented)
 
 
 class Secret:
@@ -153,6 +156,7 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str])
     ws = r.table(data, "warmysender")
     r.only(ws, "warmysender", {"base_url", "api_key_env", "timeout_s"})
     key_env = r.string(ws, "warmysender.api_key_env", "WARMYSENDER_API_KEY")
+    _check_env_name(key_env, r.path)
     key = env.get(key_env, "").strip()
     warmysender = WarmySenderConfig(
         base_url=r.url(ws, "warmysender.base_url", WarmySenderConfig.base_url),
@@ -253,6 +257,24 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _check_env_name(name: str, path: str) -> None:
+    """`api_key_env` names a variable; a user may have typed the key itself there, so the value
+    is never shown back, and one that looks like a key is refused."""
+    looks_like_a_key = name.startswith(KEY_PREFIXES) or (
+        len(name) >= 32 and any(c.isdigit() for c in name) and any(c.isalpha() for c in name)
+    )
+    if looks_like_a_key or not ENV_NAME.fullmatch(name):
+        raise ConfigError(
+            "must be the NAME of the environment variable that holds the API key (letters, "
+            "digits and _, like WARMYSENDER_API_KEY), not the key itself: set "
+            'api_key_env = "WARMYSENDER_API_KEY" and export WARMYSENDER_API_KEY=<your key>. '
+            "(The value is not shown here: it may be the key. If it was, create a new key in "
+            "WarmySender, Settings > API Keys, as this one was written in a file.)",
+            path=path,
+            key="warmysender.api_key_env",
+        )
 
 
 _GOOGLE_KEYS = {

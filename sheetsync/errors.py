@@ -8,7 +8,8 @@
     │   ├── ApiError           WarmySender answered with an error (carries status, code, endpoint)
     │   │   ├── AuthError           401: key unknown, revoked or expired             (fatal)
     │   │   │   └── Forbidden           403 other than a missing scope                (fatal)
-    │   │   ├── ScopeError          403 insufficient_scope: .missing_scope           (fatal)
+    │   │   ├── ScopeError          403 insufficient_scope: .missing_scope; stops the
+    │   │   │                           actions that need it, the rows say which scope
     │   │   ├── RowError            refused for this row only: write `error:`, go on
     │   │   │   ├── InvalidRequest      400/422 with the server's message
     │   │   │   ├── NotFound            404
@@ -25,8 +26,9 @@
     │       └── SheetUnavailable    429/5xx/timeouts on the sheet after retries ran out, or a
     │           │                       workbook open in Excel or LibreOffice (its lock file)
     │           └── SheetChanged        a workbook saved by someone else while sheetsync wrote
-    └── StateError             the state file is unreadable or from a newer sheetsync
-        └── StateLocked         another sheetsync writes this sheet: its lock is held (.pid)
+    └── StateError             the state file is unreadable, read-only or from a newer sheetsync
+        ├── StateLocked         another sheetsync writes this sheet: its lock is held (.pid)
+        └── StateUnavailable    the disk under the state file is full or failed (exit 3)
 
 Every message says what is wrong and what to do. No exception ever carries a secret.
 """
@@ -109,6 +111,13 @@ class StateLocked(StateError):
         self.command = command
 
 
+class StateUnavailable(StateError):
+    """The disk under the state file is full or reported an I/O error, or another process kept
+    the file locked: nothing is wrong with the file or the setup, so try again (exit 3)."""
+
+    exit_code = EXIT_SERVICE
+
+
 class ServiceError(SheetsyncError):
     """A service could not be reached or refused the request. Exit 3 when fatal."""
 
@@ -168,7 +177,8 @@ class Forbidden(AuthError):
 
 
 class ScopeError(ApiError):
-    """403 insufficient_scope: the key lacks `missing_scope`. Fatal: retrying does not help."""
+    """403 insufficient_scope: the key lacks `missing_scope`. Retrying does not help; the sync
+    stops the actions that need the scope and marks their rows (the rest of the cycle runs)."""
 
     def __init__(self, message: str, *, missing_scope: str | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]

@@ -171,10 +171,10 @@ def _campaign_cells(c: Any) -> dict[str, Any]:
     s = c.settings
     return {
         "Campaign": s["name"],
-        "Channel": c.channel,
+        "Channel": c.fixed.get("channel", ""),
         "Mailboxes": "\n".join(c.mailboxes),
         "Daily Send Limit": s.get("dailySendLimit", ""),
-        "Timezone": s.get("timezone", ""),
+        "Timezone": c.fixed.get("timezone", ""),
         "Schedule Days": ",".join(s.get("scheduleDays", [])),
         "Window Start": s.get("sendingWindowStart", ""),
         "Window End": s.get("sendingWindowEnd", ""),
@@ -232,9 +232,13 @@ def test_normalising_is_idempotent(
     assert [(e.key, e.hash) for e in again.enrollments] == [
         (e.key, e.hash) for e in first.enrollments
     ]
-    strip = [(c.key, c.settings, c.mailboxes, c.channel, c.state, c.hash) for c in first.campaigns]
+    strip = [
+        (c.key, c.settings, c.fixed, c.mailboxes, c.channel, c.state, c.hash)
+        for c in first.campaigns
+    ]
     assert [
-        (c.key, c.settings, c.mailboxes, c.channel, c.state, c.hash) for c in again.campaigns
+        (c.key, c.settings, c.fixed, c.mailboxes, c.channel, c.state, c.hash)
+        for c in again.campaigns
     ] == strip
 
 

@@ -1,11 +1,15 @@
 """The WarmySender API client: the only way sheetsync talks to WarmySender.
 
 Every attempt takes a slot from the workspace's RateLimiter, is counted in `calls` by route
-template ("POST /campaigns/{id}/start"), and its response headers feed the limiter back. Writes
-carry the caller's Idempotency-Key, and a retry resends the very same bytes with the same key.
+template ("POST /campaigns/{id}/start"), and its response headers feed the limiter back. A write
+is a `Request` (endpoint, path, body bytes) sent with the caller's Idempotency-Key; a retry, and
+a replay of an intent that kept the Request, resend the very same bytes with the same key.
 5xx, timeouts and lost connections are retried with capped, fully jittered exponential backoff;
 429 waits for Retry-After. Refusals become the exceptions of `sheetsync.errors` (see
 `refusals.TABLE`); success bodies are read tolerantly (see `parse`).
+
+Bounds: each attempt ends within `timeout_s` in total, headers and body (`deadline`), and never
+past the retry deadline; an answer larger than `max_body_bytes` is not read.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +30,7 @@ from urllib.parse import quote
 import httpx
 
 from sheetsync.api import parse
+from sheetsync.api.deadline import DEADLINE, DeadlineTransport
 from sheetsync.api.models import (
     Campaign,
     EnrollResult,
@@ -55,10 +61,76 @@ RETRIABLE_STATUS = frozenset({408, 500, 502, 503, 504}) | frozenset(range(505, 6
 
 PAGE_SIZE = 100
 MAX_PAGES = 10_000
+MAX_BODY_BYTES = 64 * 1024 * 1024  # far above any page of 100 objects; a 400 MB answer is not
+MIN_ATTEMPT_S = 2.0  # the least time an attempt gets, even right before the retry deadline
 
 
 def _seg(value: str) -> str:
     return quote(value, safe="")
+
+
+# --- the writes, as requests (no I/O: an intent stores one before it is sent) -------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """One write as it goes on the wire. An intent keeps it, so that a replay after a crash or a
+    lost answer sends these very bytes again with the same Idempotency-Key."""
+
+    endpoint: str  # method and route template: "POST /campaigns/{id}/enrollments"
+    path: str  # below base_url: "/campaigns/cmp_1/enrollments"
+    body: bytes  # JSON
+
+    @property
+    def method(self) -> str:
+        return self.endpoint.split(" ", 1)[0]
+
+
+def _request(endpoint: str, path: str, body: Mapping[str, Any]) -> Request:
+    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return Request(endpoint, path, content)
+
+
+def create_prospect_request(body: Mapping[str, Any]) -> Request:
+    return _request("POST /prospects", "/prospects", body)
+
+
+def update_prospect_request(prospect_id: str, body: Mapping[str, Any]) -> Request:
+    return _request("PATCH /prospects/{id}", f"/prospects/{_seg(prospect_id)}", body)
+
+
+def create_campaign_request(body: Mapping[str, Any]) -> Request:
+    return _request("POST /campaigns", "/campaigns", body)
+
+
+def update_campaign_request(campaign_id: str, body: Mapping[str, Any]) -> Request:
+    return _request("PATCH /campaigns/{id}", f"/campaigns/{_seg(campaign_id)}", body)
+
+
+def campaign_action_request(campaign_id: str, action: str) -> Request:
+    """POST /campaigns/{id}/start or /pause."""
+    return _request(f"POST /campaigns/{{id}}/{action}", f"/campaigns/{_seg(campaign_id)}/{action}",
+                    {})  # fmt: skip
+
+
+def enroll_request(
+    campaign_id: str,
+    *,
+    prospect_ids: Sequence[str] = (),
+    emails: Sequence[str] = (),
+    list_ids: Sequence[str] = (),
+) -> Request:
+    body = _who(prospectIds=prospect_ids, emails=emails, listIds=list_ids)
+    path = f"/campaigns/{_seg(campaign_id)}/enrollments"
+    return _request("POST /campaigns/{id}/enrollments", path, body)
+
+
+def unenroll_request(
+    campaign_id: str, *, prospect_ids: Sequence[str] = (), emails: Sequence[str] = ()
+) -> Request:
+    body = _who(prospectIds=prospect_ids, emails=emails)
+    path = f"/campaigns/{_seg(campaign_id)}/enrollments"
+    return _request("DELETE /campaigns/{id}/enrollments", path, body)
 
 
 class WarmySenderClient:
@@ -75,17 +147,20 @@ class WarmySenderClient:
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
         timeout_s: float = 30.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._key = api_key
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client()
+        self._http = http if http is not None else httpx.Client(transport=DeadlineTransport())
         self.clock: Clock = clock or SystemClock()
         # Public so the engine can swap in the workspace's shared limiter after GET /me.
         self.limiter = limiter if limiter is not None else RateLimiter(clock=self.clock)
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
+        self._timeout_s = timeout_s
         self._timeout = httpx.Timeout(timeout_s)
+        self.max_body_bytes = max_body_bytes
         self.calls: collections.Counter[str] = collections.Counter()
         self._calls_lock = threading.Lock()
 
@@ -124,26 +199,13 @@ class WarmySenderClient:
         return [parse.mailbox(m, ep) for m in self._pages(ep, "/mailboxes", {})]
 
     def create_prospect(self, body: Mapping[str, Any], *, idempotency_key: str) -> ProspectResult:
-        ep = "POST /prospects"
-        response = self._call("POST", ep, "/prospects", body=body, key=idempotency_key)
-        data = response.json()
-        if response.status_code == 201:
-            created = True
-        elif response.status_code == 200:
-            created = False
-        else:
-            inner = parse.payload(data)
-            flags = [d for d in (data, inner) if isinstance(d, dict)]
-            created = not any(d.get("existing") is True or d.get("created") is False for d in flags)
-        return ProspectResult(parse.prospect(parse.obj(data, ep), ep), created)
+        return self.send(create_prospect_request(body), idempotency_key).prospect_result()
 
     def update_prospect(
         self, prospect_id: str, body: Mapping[str, Any], *, idempotency_key: str
     ) -> Prospect:
-        ep = "PATCH /prospects/{id}"
-        path = f"/prospects/{_seg(prospect_id)}"
-        response = self._call("PATCH", ep, path, body=body, key=idempotency_key)
-        return parse.prospect(parse.obj(response.json(), ep), ep)
+        request = update_prospect_request(prospect_id, body)
+        return self.send(request, idempotency_key).prospect()
 
     def find_prospect(self, email: str) -> Prospect | None:
         """The prospect with this email (compared trimmed and lower-cased), or None."""
@@ -156,9 +218,7 @@ class WarmySenderClient:
         return None
 
     def create_campaign(self, body: Mapping[str, Any], *, idempotency_key: str) -> Campaign:
-        ep = "POST /campaigns"
-        response = self._call("POST", ep, "/campaigns", body=body, key=idempotency_key)
-        return parse.campaign(parse.obj(response.json(), ep), ep)
+        return self.send(create_campaign_request(body), idempotency_key).campaign()
 
     def list_campaigns(self) -> list[Campaign]:
         ep = "GET /campaigns"
@@ -166,22 +226,21 @@ class WarmySenderClient:
 
     def get_campaign(self, campaign_id: str) -> Campaign:
         ep = "GET /campaigns/{id}"
-        response = self._call("GET", ep, f"/campaigns/{_seg(campaign_id)}")
-        return parse.campaign(parse.obj(response.json(), ep), ep)
+        return self._call("GET", ep, f"/campaigns/{_seg(campaign_id)}").campaign()
 
     def update_campaign(
         self, campaign_id: str, body: Mapping[str, Any], *, idempotency_key: str
     ) -> Campaign:
-        ep = "PATCH /campaigns/{id}"
-        path = f"/campaigns/{_seg(campaign_id)}"
-        response = self._call("PATCH", ep, path, body=body, key=idempotency_key)
-        return parse.campaign(parse.obj(response.json(), ep), ep)
+        request = update_campaign_request(campaign_id, body)
+        return self.send(request, idempotency_key).campaign()
 
     def start_campaign(self, campaign_id: str, *, idempotency_key: str) -> Campaign:
-        return self._campaign_action(campaign_id, "start", idempotency_key)
+        request = campaign_action_request(campaign_id, "start")
+        return self.send(request, idempotency_key).campaign()
 
     def pause_campaign(self, campaign_id: str, *, idempotency_key: str) -> Campaign:
-        return self._campaign_action(campaign_id, "pause", idempotency_key)
+        request = campaign_action_request(campaign_id, "pause")
+        return self.send(request, idempotency_key).campaign()
 
     def enroll(
         self,
@@ -192,11 +251,10 @@ class WarmySenderClient:
         list_ids: Sequence[str] = (),
         idempotency_key: str,
     ) -> EnrollResult:
-        ep = "POST /campaigns/{id}/enrollments"
-        body = _who(prospectIds=prospect_ids, emails=emails, listIds=list_ids)
-        path = f"/campaigns/{_seg(campaign_id)}/enrollments"
-        response = self._call("POST", ep, path, body=body, key=idempotency_key)
-        return parse.enroll_result(response.json(), ep)
+        request = enroll_request(
+            campaign_id, prospect_ids=prospect_ids, emails=emails, list_ids=list_ids
+        )
+        return self.send(request, idempotency_key).enroll_result()
 
     def unenroll(
         self,
@@ -206,11 +264,16 @@ class WarmySenderClient:
         emails: Sequence[str] = (),
         idempotency_key: str,
     ) -> UnenrollResult:
-        ep = "DELETE /campaigns/{id}/enrollments"
-        body = _who(prospectIds=prospect_ids, emails=emails)
-        path = f"/campaigns/{_seg(campaign_id)}/enrollments"
-        response = self._call("DELETE", ep, path, body=body, key=idempotency_key)
-        return parse.unenroll_result(response.json(), ep)
+        request = unenroll_request(campaign_id, prospect_ids=prospect_ids, emails=emails)
+        return self.send(request, idempotency_key).unenroll_result()
+
+    def send(self, request: Request, idempotency_key: str) -> Answer:
+        """A write exactly as given, with this Idempotency-Key: the typed writes above use it,
+        and so does the replay of an intent, with the Request the intent kept."""
+        return self._call(
+            request.method, request.endpoint, request.path, content=request.body,
+            key=idempotency_key,
+        )  # fmt: skip
 
     # --- outcomes: webhooks and the reads that stand in for them --------------------------------
 
@@ -221,8 +284,8 @@ class WarmySenderClient:
     def create_webhook(self, url: str, events: Sequence[str], *, idempotency_key: str) -> Webhook:
         """POST /webhooks; the answer carries the signing secret (shown once)."""
         ep = "POST /webhooks"
-        body = {"url": url, "events": list(events)}
-        response = self._call("POST", ep, "/webhooks", body=body, key=idempotency_key)
+        request = _request(ep, "/webhooks", {"url": url, "events": list(events)})
+        response = self.send(request, idempotency_key)
         hook = parse.webhook(parse.obj(response.json(), ep), ep)
         if hook.secret is None:
             raise parse.Unreadable(ep, "no signing secret", status=response.status_code)
@@ -252,12 +315,6 @@ class WarmySenderClient:
         return [parse.sent_email(e) for e in parse.items(body, ep)], parse.next_cursor(body)
 
     # --- plumbing ----------------------------------------------------------------------------
-
-    def _campaign_action(self, campaign_id: str, action: str, key: str) -> Campaign:
-        ep = f"POST /campaigns/{{id}}/{action}"
-        path = f"/campaigns/{_seg(campaign_id)}/{action}"
-        response = self._call("POST", ep, path, body={}, key=key)
-        return parse.campaign(parse.obj(response.json(), ep), ep)
 
     def _pages(self, ep: str, path: str, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:
         """Every object of a paginated list, page after page (lazily)."""
@@ -307,15 +364,12 @@ class WarmySenderClient:
         path: str,
         *,
         params: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
         key: str | None = None,
-    ) -> _Answer:
+    ) -> Answer:
         """One logical call: attempts, waits and retries until a 2xx or an ApiError."""
         if method != "GET" and not key:
             raise ValueError(f"{ep} is a write and needs an idempotency_key")
-        content = None
-        if body is not None:
-            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         url = self._base_url + path
         policy = self.retry
         started: float | None = None
@@ -328,15 +382,12 @@ class WarmySenderClient:
             with self._calls_lock:
                 self.calls[ep] += 1
             t0 = time.perf_counter()  # for the log only; waits go through the clock
+            # the attempt ends by its own timeout, and by the retry deadline (give or take the
+            # few seconds an attempt that starts right before it is allowed)
+            left = policy.deadline_s - (self.clock.monotonic() - started)
+            at = time.monotonic() + min(self._timeout_s, max(left, MIN_ATTEMPT_S))
             try:
-                response = self._http.request(
-                    method,
-                    url,
-                    params=params,
-                    content=content,
-                    headers=self._headers(key, content is not None),
-                    timeout=self._timeout,
-                )
+                status, headers, data = self._attempt(method, url, params, content, key, at)
             except RETRIABLE_TRANSPORT as exc:
                 what = _describe(exc)
                 log.debug("%s -> %s (attempt %d)", ep, what, attempt)
@@ -358,15 +409,20 @@ class WarmySenderClient:
                     endpoint=ep,
                 ) from exc
             duration = time.perf_counter() - t0
-            log.debug("%s -> %d in %.3fs (attempt %d)", ep, response.status_code, duration, attempt)
-            self.limiter.observe(response.headers)
-            status = response.status_code
+            log.debug("%s -> %d in %.3fs (attempt %d)", ep, status, duration, attempt)
+            self.limiter.observe(headers)
             if 200 <= status < 300:
-                return _Answer(response, ep)
+                if data is None:
+                    raise parse.Unreadable(
+                        ep, f"it is larger than the {self.max_body_bytes:,} bytes sheetsync reads",
+                        status=status,
+                    )  # fmt: skip
+                return Answer(status, data, ep)
+            response = httpx.Response(status, headers=headers, content=data or b"")
             refusal = read_refusal(response, self._redact)
             if status == 429:
                 now = self.clock.time()
-                hint = parse_retry_after(response.headers.get("retry-after"), now)
+                hint = parse_retry_after(headers.get("retry-after"), now)
                 if hint is None:
                     hint = refusal.retry_after
                 wait = hint if hint is not None else policy.backoff(attempt - 1, self._rng)
@@ -375,12 +431,43 @@ class WarmySenderClient:
                 self.limiter.block_until(now + wait)
                 continue
             if status in RETRIABLE_STATUS:
-                hinted = parse_retry_after(response.headers.get("retry-after"), self.clock.time())
+                hinted = parse_retry_after(headers.get("retry-after"), self.clock.time())
                 wait = hinted if hinted is not None else policy.backoff(attempt - 1, self._rng)
                 if self._may_retry(attempt, started, wait):
                     self.clock.sleep(wait)
                     continue
             raise to_error(refusal, ep)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+        key: str | None,
+        at: float,
+    ) -> tuple[int, httpx.Headers, bytes | None]:
+        """One request: its status, headers and body (None when larger than max_body_bytes; the
+        headers then lose the body's encoding and length, which no longer apply)."""
+        with self._http.stream(
+            method,
+            url,
+            params=params,
+            content=content,
+            headers=self._headers(key, content is not None),
+            timeout=self._timeout,
+            extensions={DEADLINE: at},
+        ) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    return response.status_code, _plain(response.headers), None
+                if time.monotonic() > at:  # transports that do not bound their reads
+                    raise httpx.ReadTimeout("the attempt's deadline passed")
+                chunks.append(chunk)
+            return response.status_code, _plain(response.headers), b"".join(chunks)
 
     def _may_retry(self, attempt: int, started: float, wait: float) -> bool:
         policy = self.retry
@@ -389,19 +476,42 @@ class WarmySenderClient:
         return self.clock.monotonic() - started + wait <= policy.deadline_s
 
 
-class _Answer:
-    """A 2xx response whose JSON is read once, with a clear error when it is not JSON."""
+class Answer:
+    """A 2xx answer: its JSON read once, with a clear error when it is not JSON, and the typed
+    readers of the write answers."""
 
-    def __init__(self, response: httpx.Response, ep: str) -> None:
-        self.status_code = response.status_code
-        self._response = response
-        self._ep = ep
+    def __init__(self, status: int, content: bytes, endpoint: str) -> None:
+        self.status_code = status
+        self.endpoint = endpoint
+        self._content = content
 
     def json(self) -> Any:
         try:
-            return self._response.json()
+            return json.loads(self._content)
         except ValueError:
-            raise parse.Unreadable(self._ep, "it is not JSON", status=self.status_code) from None
+            status = self.status_code
+            raise parse.Unreadable(self.endpoint, "it is not JSON", status=status) from None
+
+    def prospect(self) -> Prospect:
+        return parse.prospect(parse.obj(self.json(), self.endpoint), self.endpoint)
+
+    def prospect_result(self) -> ProspectResult:
+        return parse.prospect_result(self.status_code, self.json(), self.endpoint)
+
+    def campaign(self) -> Campaign:
+        return parse.campaign(parse.obj(self.json(), self.endpoint), self.endpoint)
+
+    def enroll_result(self) -> EnrollResult:
+        return parse.enroll_result(self.json(), self.endpoint)
+
+    def unenroll_result(self) -> UnenrollResult:
+        return parse.unenroll_result(self.json(), self.endpoint)
+
+
+def _plain(headers: httpx.Headers) -> httpx.Headers:
+    """The headers of an answer whose body was read (decoded): without its encoding and length."""
+    drop = ("content-encoding", "content-length", "transfer-encoding")
+    return httpx.Headers([(k, v) for k, v in headers.multi_items() if k.lower() not in drop])
 
 
 def _who(**lists: Sequence[str]) -> dict[str, list[str]]:

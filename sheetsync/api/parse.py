@@ -19,6 +19,7 @@ from sheetsync.api.models import (
     Identity,
     Mailbox,
     Prospect,
+    ProspectResult,
     SentEmail,
     Step,
     UnenrollResult,
@@ -51,6 +52,19 @@ def pick(obj: Mapping[str, Any], *names: str) -> Any:
         if value is not None:
             return value
     return None
+
+
+def present(obj: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """{name: value} for each camelCase `name` the object carries, as itself or in snake_case
+    (null values included: a field WarmySender reports empty)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        snake = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
+        if name in obj:
+            out[name] = obj[name]
+        elif snake in obj:
+            out[name] = obj[snake]
+    return out
 
 
 def payload(body: Any) -> Any:
@@ -151,6 +165,19 @@ def identity(body: Any, endpoint: str) -> Identity:
         else frozenset(),
         raw=data,
     )
+
+
+def prospect_result(status: int, body: Any, endpoint: str) -> ProspectResult:
+    """POST /prospects: 201 created, 200 existed; other 2xx say so with `existing`/`created`."""
+    if status == 201:
+        created = True
+    elif status == 200:
+        created = False
+    else:
+        inner = payload(body)
+        flags = [d for d in (body, inner) if isinstance(d, dict)]
+        created = not any(d.get("existing") is True or d.get("created") is False for d in flags)
+    return ProspectResult(prospect(obj(body, endpoint), endpoint), created)
 
 
 def mailbox(data: JSON, endpoint: str) -> Mailbox:

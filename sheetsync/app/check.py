@@ -12,7 +12,6 @@ unless they depend on it (no config → nothing else; no valid key → no scope 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from sheetsync.clock import Clock
 from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import AuthError, ConfigError, ScopeError, ServiceError, SheetsyncError
 from sheetsync.retry import RetryPolicy
+from sheetsync.rows import cells
 from sheetsync.sheet.aliases import looks_like
 from sheetsync.sheet.base import Row, SheetData, column_letter
 from sheetsync.sheet.connect import open_source
@@ -291,26 +291,30 @@ def _column_map(prefix: str, spec: TabSpec, header: Row) -> Iterator[Check]:
             )
 
 
-def _named_mailboxes(spec: TabSpec, rows: list[Row] | None) -> list[tuple[int, str]]:
-    """(sheet row, mailbox as typed) for every mailbox the Campaigns tab names."""
+Named = list[tuple[int, str | cells.Problem]]
+
+
+def _named_mailboxes(spec: TabSpec, rows: list[Row] | None) -> Named:
+    """(sheet row, mailbox as typed) for every mailbox the Campaigns tab names, or the Problem
+    `sync` will have with the cell."""
     if not rows:
         return []
     col = match_headers(spec, rows[0]).get("mailboxes")
     if col is None:
         return []
-    out = []
+    out: Named = []
+    label = cells.clean(str(rows[0][col]))
     for n, row in enumerate(rows[1:], start=2):
         value = row[col] if col < len(row) else None
-        if value is None:
-            continue
-        for part in re.split(r"[,;\n]", str(value)):
-            if part.strip():
-                out.append((n, part.strip()))
+        try:  # the very function `sync` reads the cell with: the same split, the same errors
+            out.extend((n, ref) for ref in cells.as_list(value, label))
+        except cells.Problem as p:
+            out.append((n, p))
     return out
 
 
 def _mailbox_checks(
-    prefix: str, tab: str, named: list[tuple[int, str]], mailboxes: list[Mailbox]
+    prefix: str, tab: str, named: Named, mailboxes: list[Mailbox]
 ) -> Iterator[Check]:
     name = f"{prefix} mailboxes"
     if not named:
@@ -321,6 +325,10 @@ def _mailbox_checks(
     bad = 0
     seen: set[tuple[int, str]] = set()
     for row, ref in named:
+        if isinstance(ref, cells.Problem):
+            bad += 1
+            yield Check(name, False, f"{tab!r} row {row}: {ref.message}")
+            continue
         if (row, ref.casefold()) in seen:
             continue
         seen.add((row, ref.casefold()))
@@ -351,5 +359,5 @@ def _mailbox_checks(
                 "enable sending for it in WarmySender (Mailboxes), or name another mailbox",
             )
     if not bad:
-        distinct = len({ref.casefold() for _, ref in named})
+        distinct = len({ref.casefold() for _, ref in named if isinstance(ref, str)})
         yield Check(name, True, f"{distinct} named in {tab!r}, all connected and sending")

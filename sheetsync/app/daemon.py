@@ -26,10 +26,12 @@ WarmySender workspace is shared by every sheet of the workspace (the workspace c
 GET /me); a sheet whose workspace is not known yet runs with a limiter of its own and asks again
 on its next tick.
 
-Stopping: the first SIGINT/SIGTERM lets the cycles in progress finish and exits cleanly; a second
-one exits at once with 128 + the signal number. That is safe for the state: SQLite commits each
-change in a transaction, so an abrupt exit loses at most the transaction in flight, and intents
-recorded before each API write make the next run replay or skip it.
+Stopping: the first SIGINT/SIGTERM lets the cycles in progress finish and exits cleanly; a cycle
+still running `SHUTDOWN_GRACE_S` later is abandoned at its last commit (the process exits 0
+without waiting for it); a second signal exits at once with 128 + the signal number. Both are
+safe for the state: SQLite commits each change in a transaction, so an abrupt exit loses at most
+the transaction in flight, and intents recorded before each API write make the next run replay
+or skip it.
 
 Tests drive a Daemon on a FakeClock with `run_due()`, which fires the ticks that are due the way
 the interval trigger would; `run_forever()` uses APScheduler for real.
@@ -44,7 +46,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -72,6 +74,8 @@ log = logging.getLogger("sheetsync.app.daemon")
 MAX_BACKOFF_S = 3600
 MAX_JITTER_S = 30
 YOUNG_COLLECTION_EVERY = 50_000  # allocations (the default is 700)
+SHUTDOWN_GRACE_S = 30.0  # how long a stop waits for the cycles in progress (Docker waits 10 s,
+# systemd 90 s, before their SIGKILL: either way the state stays sound)
 Outcome = Literal["ok", "failed", "backoff", "busy", "stopped"]
 
 
@@ -277,9 +281,10 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001 - closing must not stop the daemon
             log.warning("%s: closing the sheet's connections failed: %s", run.sheet.name, exc)
 
-    def close(self) -> None:
-        """Close every sheet's sync (each after its cycle in progress, if any)."""
-        for run in list(self.runs.values()):
+    def close(self, leave: Collection[str] = ()) -> None:
+        """Close every sheet's sync (each after its cycle in progress, if any) but those of the
+        sheets named in `leave` (abandoned mid-cycle at a stop)."""
+        for run in [r for name, r in self.runs.items() if name not in leave]:
             with run.busy:
                 self._close(run)
 
@@ -413,15 +418,19 @@ class Daemon:
                 next_run_time=now + timedelta(seconds=run.pace.offset_s),
             )
 
-    def run_forever(self, *, handle_signals: bool = True) -> None:
-        """Poll until stop() or a signal, then let the cycles in progress finish. With
-        [webhooks], the receiver listens alongside (app/webhooks.py), from before the first
-        poll until after the last."""
+    def run_forever(
+        self, *, handle_signals: bool = True, grace_s: float = SHUTDOWN_GRACE_S
+    ) -> None:
+        """Poll until stop() or a signal, then let the cycles in progress finish, for up to
+        `grace_s`. A cycle still running then is abandoned at its last commit: with
+        `handle_signals` (the process is ours) the process exits at once; otherwise this
+        returns and the cycle's thread ends in its own time. With [webhooks], the receiver
+        listens alongside (app/webhooks.py), from before the first poll until after the last."""
         self.config.warmysender.require_key()
         with receiving(self.config, self.clock):
-            self._poll_forever(handle_signals)
+            self._poll_forever(handle_signals, grace_s)
 
-    def _poll_forever(self, handle_signals: bool) -> None:
+    def _poll_forever(self, handle_signals: bool, grace_s: float) -> None:
         scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=max(len(self.runs), 1))},
@@ -446,12 +455,34 @@ class Daemon:
                     break
                 time.sleep(0.1)
             log.info("stopping: waiting for the cycles in progress")
-            scheduler.shutdown(wait=True)
-            self.close()
+            scheduler.shutdown(wait=False)
+            busy = self._wait_idle(grace_s)
+            self.close(leave=busy)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+        if busy:
+            log.warning(
+                "%s: the cycle in progress did not end within %gs of the stop; abandoned at its "
+                "last saved step (the next start replays what it left open)",
+                ", ".join(busy),
+                grace_s,
+            )
         log.info("stopped; state saved in %s", self.config.state_path)
+        if busy and handle_signals:
+            logging.shutdown()  # flush the log; the abandoned cycle's thread is not waited for
+            os._exit(0)
+
+    def _wait_idle(self, grace_s: float) -> list[str]:
+        """Wait until no sheet runs a cycle, at most `grace_s`; the sheets still running."""
+        until = time.monotonic() + grace_s
+        busy = []
+        for name, run in self.runs.items():
+            if run.busy.acquire(timeout=max(0.0, until - time.monotonic())):
+                run.busy.release()
+            else:
+                busy.append(name)
+        return busy
 
     def _reload_file(self, scheduler: BaseScheduler) -> None:
         """SIGHUP: read the config file again; keep the running config if it is wrong, or if it

@@ -125,6 +125,14 @@ def status_tables(state: State, sheet: str, pace: Pace, *, runs: int = 5) -> lis
     if not rows.row_count:
         rows.add_row("", "", "none")
     out.append(rows)
+    lacking = last[0].report.get("missing_scopes") if last and last[0].report else None
+    if lacking:
+        scopes = Table(title=f"{sheet}: scopes the API key lacks", title_justify="left")
+        scopes.add_column("Scope")
+        scopes.add_column("Fix")
+        for scope in lacking:
+            scopes.add_row(scope, "create a key with it in WarmySender (Settings > API Keys)")
+        out.append(scopes)
     failure = state.last_failure(sheet)
     fail = Table(title=f"{sheet}: last failure", title_justify="left")
     fail.add_column("When")

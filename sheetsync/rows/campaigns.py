@@ -2,9 +2,11 @@
 
 Campaigns: the key is the trimmed, casefolded name; the first row with a name wins, later ones
 get `duplicate of row N`. `settings` holds the PATCH-able API fields whose cells are filled in
-(an unticked checkbox is FALSE, a filled-in value; a blank cell is left out). The Confirm box
+(an unticked checkbox is FALSE, a filled-in value; a blank cell is left out); `fixed` the
+create-only ones (Channel, Timezone) whose cells are filled in. The Confirm box
 is read into `confirm` and left out of the row's hash: ticking it, or sheetsync clearing it, is
-not an edit of the campaign (so it never settles nor counts as a change).
+not an edit of the campaign (so it never settles nor counts as a change). `remote_id` is the
+Campaign ID cell as read: a status column, never input, used only to recognise a renamed row.
 
 Steps belong to a campaign of the Campaigns tab (matched case-insensitively). Per campaign
 they must be numbered 1..n without gaps (a gap puts the same error on the campaign row and on
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +68,8 @@ class _Campaign:
     channel: str
     state: CampaignState | None
     confirm: bool
+    fixed: dict[str, Any]
+    remote_id: str | None
 
 
 def parse_campaigns(
@@ -100,9 +105,18 @@ def parse_campaigns(
     return records, kept, issues + step_issues
 
 
+def steps_digest(steps: Iterable[tuple[int, int, str, str]]) -> str:
+    """The hash of (number, delay days, subject, body) per step: of a row's steps (the body as
+    typed for `steps_hash`, as sent for `steps_sent`), and of the steps WarmySender holds
+    (stepIndex + 1, bodyHtml), which compares with `steps_sent`."""
+    return digest([list(s) for s in steps])
+
+
 def _record(c: _Campaign, steps: tuple[StepRecord, ...]) -> CampaignRecord:
-    settings_hash = digest({"settings": c.settings, "mailboxes": c.mailboxes, "channel": c.channel})
-    steps_hash = digest([[s.number, s.delay_days, s.subject, s.body] for s in steps])
+    settings_hash = digest(
+        {"settings": c.settings, "mailboxes": c.mailboxes, "channel": c.channel, "fixed": c.fixed}
+    )
+    steps_hash = steps_digest((s.number, s.delay_days, s.subject, s.body) for s in steps)
     return CampaignRecord(
         row=c.row,
         key=c.key,
@@ -116,6 +130,9 @@ def _record(c: _Campaign, steps: tuple[StepRecord, ...]) -> CampaignRecord:
         steps_hash=steps_hash,
         hash=digest([settings_hash, steps_hash, c.state]),
         confirm=c.confirm,
+        fixed=c.fixed,
+        remote_id=c.remote_id,
+        steps_sent=steps_digest((s.number, s.delay_days, s.subject, s.body_html) for s in steps),
     )
 
 
@@ -149,8 +166,11 @@ def _campaign(line: Line, key: str, name: str, channel: str) -> _Campaign:
             label = line.label("daily_send_limit")
             raise Problem(f"{label} is {limit}; use a whole number of 1 or more")
         settings["dailySendLimit"] = limit
+    fixed: dict[str, Any] = {}
+    if not line.empty("channel"):
+        fixed["channel"] = channel
     if tz := schedule.timezone(line.raw("timezone"), line.label("timezone")):
-        settings["timezone"] = tz
+        fixed["timezone"] = tz
     if days := schedule.schedule_days(line.raw("schedule_days"), line.label("schedule_days")):
         settings["scheduleDays"] = days
     start = schedule.clock_time(line.raw("window_start"), line.label("window_start"))
@@ -180,7 +200,18 @@ def _campaign(line: Line, key: str, name: str, channel: str) -> _Campaign:
         settings["endDate"] = last_day.isoformat()
     state = schedule.state(line.raw("state"), line.label("state"))
     confirm = bool(line.flag("confirm"))
-    return _Campaign(line.row, key, name, settings, mailboxes, channel, state, confirm)
+    return _Campaign(
+        line.row, key, name, settings, mailboxes, channel, state, confirm, fixed, _campaign_id(line)
+    )
+
+
+def _campaign_id(line: Line) -> str | None:
+    """The Campaign ID cell (sheetsync writes it; whatever a person typed there is only a
+    hint for recognising a renamed row)."""
+    try:
+        return line.text("campaign_id") or None
+    except Problem:
+        return None
 
 
 def _step_rows(

@@ -260,9 +260,10 @@ def as_date(value: object, label: str) -> date | None:
 
 
 def as_list(value: object, label: str, limit: int = LIMIT_TEXT * 5) -> tuple[str, ...]:
-    """Comma- or newline-separated items, trimmed, empties and repeats dropped."""
+    """Items separated by commas, semicolons or newlines, trimmed, empties and repeats dropped.
+    The one reading of a Mailboxes cell: `sync` and `check` both call it."""
     text = as_text(value, label, limit)
-    items = (clean(part) for part in re.split(r"[,\n]", text))
+    items = (clean(part) for part in re.split(r"[,;\n]", text))
     return tuple(dict.fromkeys(item for item in items if item))
 
 

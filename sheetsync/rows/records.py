@@ -41,15 +41,20 @@ class CampaignRecord:
     row: int
     key: str  # casefolded, trimmed name
     name: str  # as typed (trimmed)
-    settings: dict[str, Any]  # PATCH-able API fields that the row sets (camelCase)
+    settings: dict[str, Any]  # PATCH-able API fields that the row sets (camelCase), name included
     mailboxes: tuple[str, ...]  # ids or mailbox emails, as typed; resolved against GET /mailboxes
-    channel: str  # email, linkedin or multichannel
+    channel: str  # email, linkedin or multichannel (email when the cell is blank)
     state: CampaignState | None  # wanted state; None = leave as it is
     steps: tuple[StepRecord, ...]  # ordered by number; validated 1..n, step 1 delay 0
     settings_hash: str  # settings + mailboxes + channel
     steps_hash: str
     hash: str  # everything above
     confirm: bool = False  # the Confirm box is ticked (not in `hash`: an action, not content)
+    # create-only API fields the row sets (the API cannot change them later): channel and
+    # timezone, only when their cells are filled in
+    fixed: dict[str, Any] = field(default_factory=dict)
+    remote_id: str | None = None  # the Campaign ID cell as read (a status column, not input)
+    steps_sent: str = ""  # digest of the steps as sent (bodyHtml), to compare with a read
 
 
 @dataclass(frozen=True)

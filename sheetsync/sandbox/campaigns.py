@@ -317,3 +317,22 @@ def apply_patch(campaign: Campaign, body: JSON) -> None:
     name = req_str(body, "name") if "name" in body else campaign.name
     campaign.settings = read_settings(body, campaign.settings)
     campaign.name = name
+
+
+def app_edit(campaign: Campaign, body: JSON, mailbox_ids: list[str] | None) -> None:
+    """A change made in WarmySender's app (POST /_sandbox/campaigns): any setting, the name,
+    timezone, channel and mailboxes, whatever the campaign's status (no lifecycle rule).
+    `mailbox_ids` are the checked `mailboxIds` of the body, or None when it has none."""
+    unknown = set(body) - {*PATCHABLE, "timezone", "channel", "mailboxIds", "id", "workspace"}
+    if unknown:
+        raise invalid(f"cannot change {', '.join(sorted(unknown))} here")
+    settings = dict(campaign.settings)
+    if "timezone" in body:
+        settings["timezone"] = opt_timezone(body)
+    if "channel" in body and body["channel"] not in CHANNELS:
+        raise invalid(f"channel {body['channel']!r} must be one of: {', '.join(CHANNELS)}")
+    campaign.settings = read_settings(body, settings)
+    campaign.name = req_str(body, "name") if "name" in body else campaign.name
+    campaign.channel = body.get("channel", campaign.channel)
+    if mailbox_ids is not None:
+        campaign.mailbox_ids = mailbox_ids

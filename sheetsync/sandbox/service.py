@@ -429,6 +429,9 @@ class Sandbox:
         if route == "POST /_sandbox/mailboxes":
             ws = self._workspace(body.get("workspace"))
             return ws.set_mailbox(str(body.get("email", "")), body)
+        if route == "POST /_sandbox/campaigns":
+            ws = self._workspace(body.get("workspace"))
+            return ws.edit_campaign(str(body.get("id", "")), body)
         raise Refusal(
             404,
             "not_found",

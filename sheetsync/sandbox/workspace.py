@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from sheetsync.sandbox.campaigns import Campaign, Enrollment, apply_patch, new_campaign
+from sheetsync.sandbox.campaigns import Campaign, Enrollment, app_edit, apply_patch, new_campaign
 from sheetsync.sandbox.prospects import Prospect, apply_update, new_prospect
 from sheetsync.sandbox.validate import (
     JSON,
@@ -147,6 +147,13 @@ class Workspace:
     def update_campaign(self, campaign_id: str, body: JSON) -> JSON:
         campaign = self.campaign(campaign_id)
         apply_patch(campaign, body)
+        return campaign.to_json()
+
+    def edit_campaign(self, campaign_id: str, body: JSON) -> JSON:
+        """POST /_sandbox/campaigns: change a campaign as WarmySender's app would."""
+        campaign = self.campaign(campaign_id)
+        boxes = self._sending_mailboxes(body["mailboxIds"]) if "mailboxIds" in body else None
+        app_edit(campaign, body, boxes)
         return campaign.to_json()
 
     def start_campaign(self, campaign_id: str, now: float) -> JSON:

@@ -44,5 +44,16 @@ MIGRATIONS: tuple[str, ...] = (
         sheet TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (sheet, name)
     );
     """,
+    # 2 -> 3: an intent keeps its request as sent (endpoint, path, body bytes), so a replay
+    # resends exactly those bytes. A campaign left in error by a start or pause refusal forgets
+    # the state it wanted: its next poll tries once more and reads the campaign back (a start
+    # refused as already running used to stay in error for good).
+    """
+    ALTER TABLE intents ADD COLUMN endpoint TEXT;
+    ALTER TABLE intents ADD COLUMN path TEXT;
+    ALTER TABLE intents ADD COLUMN content BLOB;
+    UPDATE items SET data = json_remove(data, '$.wanted')
+        WHERE role = 'campaigns' AND status LIKE 'error:%';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -52,10 +52,16 @@ def item_row(item: Item) -> Stored:
 
 @dataclass(frozen=True)
 class Intent:
+    """A write that may have been sent: what it is for (`op`, `body`), its Idempotency-Key, and
+    the request exactly as sent (None in an intent stored by a sheetsync before schema 3)."""
+
     id: int
     op: str
     body: dict[str, Any]
     idempotency_key: str
+    endpoint: str | None = None  # "POST /campaigns/{id}/enrollments"
+    path: str | None = None
+    content: bytes | None = None
 
 
 def content_key(prefix: str, *parts: object) -> str:

@@ -7,19 +7,29 @@ Schema is versioned: `migrations` lists the steps applied; `MIGRATIONS[n]` takes
 n + 1. A file written by a newer sheetsync raises StateError instead of being guessed at.
 Every method that changes something commits before it returns, except inside `transaction()`,
 which commits once at its end (one transaction per known outcome).
+
+The file holds every prospect's name, email and phone: it and its -wal/-shm companions are
+created 0600 in a folder created 0700, and tightened when found looser (the folder only when it
+holds nothing but the state files). What goes wrong with the file becomes a StateError named
+after the cause (`fault`): a full disk, a read-only file or folder, an I/O error, a busy lock;
+only a damaged file is called unusable.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sheetsync.clock import Clock, SystemClock, utc_iso
-from sheetsync.errors import StateError
+from sheetsync.errors import StateError, StateUnavailable
 from sheetsync.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from sheetsync.state.model import (
     Intent,
@@ -31,6 +41,8 @@ from sheetsync.state.model import (
     item_row,
 )
 
+COMPANIONS = ("-wal", "-shm", "-journal")  # files SQLite keeps beside the state file
+
 
 def _unusable(path: Path, exc: sqlite3.DatabaseError) -> StateError:
     return StateError(
@@ -39,12 +51,103 @@ def _unusable(path: Path, exc: sqlite3.DatabaseError) -> StateError:
     )
 
 
+_OS_ERRORS = {errno.ENOSPC: sqlite3.SQLITE_FULL, errno.EDQUOT: sqlite3.SQLITE_FULL,
+              errno.EROFS: sqlite3.SQLITE_READONLY, errno.EACCES: sqlite3.SQLITE_READONLY,
+              errno.EPERM: sqlite3.SQLITE_READONLY, errno.EIO: sqlite3.SQLITE_IOERR}  # fmt: skip
+
+# SQLite's primary error code → (the error to raise, its message: what is wrong, what to do)
+_FAULTS: dict[int, tuple[type[StateError], str]] = {
+    sqlite3.SQLITE_FULL: (StateUnavailable, (
+        "the disk holding the state file {path} is full ({detail}): free some space there (or "
+        "set [state] path to another disk), then run again; nothing is lost, the next run "
+        "carries on from the last saved step")),
+    sqlite3.SQLITE_READONLY: (StateError, (
+        "the state file {path} cannot be written: it or its folder is read-only ({detail}); "
+        "make both writable for this user, or set [state] path in the config to a writable "
+        "folder")),
+    sqlite3.SQLITE_IOERR: (StateUnavailable, (
+        "the disk reported an I/O error on the state file {path} ({detail}): check the disk and "
+        "its free space, then run again; the file itself is not the problem")),
+    sqlite3.SQLITE_BUSY: (StateUnavailable, (
+        "the state file {path} is busy: another sheetsync process kept it locked for more than "
+        "5 seconds ({detail}); try again when that one is done")),
+    sqlite3.SQLITE_CANTOPEN: (StateError, (
+        "cannot open the state file {path} ({detail}): check that its folder exists and is "
+        "writable, or set [state] path in the config")),
+}  # fmt: skip
+_FAULTS[sqlite3.SQLITE_PERM] = _FAULTS[sqlite3.SQLITE_READONLY]
+_FAULTS[sqlite3.SQLITE_LOCKED] = _FAULTS[sqlite3.SQLITE_BUSY]
+
+
+def fault(path: Path, exc: sqlite3.Error | OSError) -> StateError:
+    """The StateError for `exc` on the state file `path`, named after its cause: only a damaged
+    file is called unusable."""
+    if isinstance(exc, OSError):
+        code = _OS_ERRORS.get(exc.errno or 0)
+        detail = exc.strerror or str(exc)
+    else:
+        extended = getattr(exc, "sqlite_errorcode", None)
+        code = extended & 0xFF if isinstance(extended, int) else None
+        detail = str(exc)
+    if code in _FAULTS:
+        error, message = _FAULTS[code]
+        return error(message.format(path=path, detail=detail))
+    if isinstance(exc, sqlite3.DatabaseError) and code in (
+        sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB,
+    ):  # fmt: skip
+        return _unusable(path, exc)
+    return StateError(f"the state file {path} cannot be used ({detail})")
+
+
+def _private(path: Path) -> None:
+    """Create the state file's folder 0700 and the file 0600, or tighten them if looser (the
+    folder only when it holds nothing but the state files: it may be someone's project)."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if _loose(folder) and all(p.name.startswith(path.name) for p in folder.iterdir()):
+        os.chmod(folder, 0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for p in (path, *(path.with_name(path.name + c) for c in COMPANIONS)):
+        mode = _loose(p)
+        if mode is not None:
+            os.chmod(p, mode & 0o700)
+
+
+def _loose(path: Path) -> int | None:
+    """The permission bits of `path` when group or others have any; None otherwise (or when
+    there is no such file)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return None
+    return mode if mode & 0o077 else None
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose failures are StateErrors named after their cause (`fault`)."""
+
+    path = Path()
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise fault(self.path, exc) from exc
+
+
+def _connect(target: str, path: Path, **kw: Any) -> _Connection:
+    db = sqlite3.connect(target, isolation_level=None, factory=_Connection, **kw)
+    assert isinstance(db, _Connection)
+    db.path = path
+    return db
+
+
 def _copy_of(path: Path) -> sqlite3.Connection:
     """An in-memory copy of the state file (empty when there is none). The file is read through
     an ordinary connection that never writes (query_only): a read-only (`mode=ro`) connection
     would leave the WAL's -wal and -shm files behind, and this one, when it is the last to
     close, removes them as any sheetsync run does."""
-    copy = sqlite3.connect(":memory:", isolation_level=None)
+    copy = _connect(":memory:", path)
     if not path.exists():
         return copy
     try:
@@ -80,15 +183,12 @@ class State:
             if read_only:
                 self.db = _copy_of(path)
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                _private(path)
                 # A daemon keeps a sheet's State open across polls, which run on the
                 # scheduler's threads (one at a time per sheet).
-                self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.OperationalError) as exc:
-            verb = "read" if read_only else "create"
-            raise StateError(f"cannot {verb} the state file {path}: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise _unusable(path, exc) from None
+                self.db = _connect(str(path), path, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise fault(path, exc) from None
         try:
             if not read_only:
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -100,9 +200,9 @@ class State:
         except StateError:
             self.db.close()
             raise
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             self.db.close()
-            raise _unusable(path, exc) from None
+            raise fault(path, exc) from None
 
     # --- schema --------------------------------------------------------------------------------
 
@@ -138,14 +238,18 @@ class State:
         self._depth += 1
         try:
             yield
+            if self._depth == 1:
+                self.db.execute("COMMIT")
         except BaseException:
-            self._depth -= 1
-            if self._depth == 0:
-                self.db.execute("ROLLBACK")
+            if self._depth == 1:
+                if self.db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    try:
+                        self.db.execute("ROLLBACK")
+                    except StateError:
+                        pass  # the error being raised says what is wrong
             raise
-        self._depth -= 1
-        if self._depth == 0:
-            self.db.execute("COMMIT")
+        finally:
+            self._depth -= 1
 
     def close(self) -> None:
         self.db.close()
@@ -190,15 +294,26 @@ class State:
 
     # --- intents -------------------------------------------------------------------------------
 
-    def add_intent(self, sheet: str, op: str, body: dict[str, Any], idempotency_key: str) -> int:
-        """Record a write BEFORE it is sent, so a crash leaves something to replay."""
+    def add_intent(self, sheet: str, intent: Intent) -> Intent:
+        """Record a write BEFORE it is sent, so a crash leaves something to replay: the intent
+        as given (its request and all), with the id it was stored under."""
         with self.transaction():
             cur = self.db.execute(
-                "INSERT INTO intents (sheet, op, body, idempotency_key, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (sheet, op, json.dumps(body, sort_keys=True), idempotency_key, utc_iso(self.clock)),
+                "INSERT INTO intents (sheet, op, body, idempotency_key, created_at, endpoint, "
+                "path, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sheet, intent.op, json.dumps(intent.body), intent.idempotency_key,
+                 utc_iso(self.clock), intent.endpoint, intent.path, intent.content),
+            )  # fmt: skip
+        return dataclasses.replace(intent, id=int(cur.lastrowid or 0))
+
+    def update_intent(self, intent: Intent) -> None:
+        """Store an intent's new key and request (before they are sent)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE intents SET idempotency_key = ?, endpoint = ?, path = ?, content = ? "
+                "WHERE id = ?",
+                (intent.idempotency_key, intent.endpoint, intent.path, intent.content, intent.id),
             )
-        return int(cur.lastrowid or 0)
 
     def resolve_intent(self, intent_id: int) -> None:
         with self.transaction():
@@ -206,10 +321,11 @@ class State:
 
     def pending_intents(self, sheet: str) -> list[Intent]:
         rows = self.db.execute(
-            "SELECT id, op, body, idempotency_key FROM intents WHERE sheet = ? ORDER BY id",
+            "SELECT id, op, body, idempotency_key, endpoint, path, content FROM intents "
+            "WHERE sheet = ? ORDER BY id",
             (sheet,),
         )
-        return [Intent(int(r[0]), r[1], json.loads(r[2]), r[3]) for r in rows]
+        return [Intent(int(r[0]), r[1], json.loads(r[2]), *r[3:]) for r in rows]
 
     # --- runs ----------------------------------------------------------------------------------
 

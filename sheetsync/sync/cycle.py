@@ -19,7 +19,7 @@ from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
-from sheetsync.errors import AuthError, RateLimited, RetriableError, ScopeError, SheetChanged
+from sheetsync.errors import ApiError, RateLimited, SheetChanged, StateError
 from sheetsync.rows.parse import parse_sheet
 from sheetsync.rows.records import RowIssue, SheetRows, WaitingRow
 from sheetsync.sheet.base import SheetData, SheetSource
@@ -32,7 +32,7 @@ from sheetsync.sync.execute.campaigns import resolve_mailboxes
 from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.execute.steps import STEPS
 from sheetsync.sync.outcomes import project_events, ticked
-from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan
+from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan, steps_locked
 from sheetsync.sync.rowcache import RowCache
 from sheetsync.sync.writeback import address, project
 
@@ -222,8 +222,10 @@ class SheetSync:
             ex.run(plan)
             if self.rest_outcomes:
                 rest_outcomes.refresh(ex, rows, self.sheet)
-        except (AuthError, ScopeError, RetriableError) as exc:
-            fatal = exc  # what was done is still written back; then it is raised
+        except (ApiError, StateError) as exc:
+            # a refused key, retries run out, an answer that cannot be read, the state file
+            # failing (disk full, I/O error): what was done is still written back, then raised
+            fatal = exc
 
         report = CycleReport(sheet=name, started_at=started_at, **asdict(ex.counts))
         report.rows_read = rows.rows_read
@@ -273,14 +275,15 @@ class SheetSync:
         touched |= self.state.written(name)
         _drop_unsaved(items, sizes, touched)
         self._cache.remember(look, focus, plan, proj, items, touched, stops)
+        scopes = sorted(ex.missing_scopes)
         self._run_id = self.state.record_run(
-            name, {**report.to_json(), "issues": _issue_lines(rows)}
+            name, {**report.to_json(), "issues": _issue_lines(rows), "missing_scopes": scopes}
         )
         return report
 
     def _bookkeep(self, plan: Plan, items: Items, ex: Executor) -> None:
         """Settle counters, statuses set without a call, and the safety brake, in state."""
-        dirty: dict[tuple[str, str], Item] = {}
+        dirty: dict[tuple[str, str], Item] = {(it.role, it.key): it for it in plan.moved}
         for role, d in plan.diffs.items():
             known = items[role]
             for key, ch in d.changes.items():
@@ -337,7 +340,7 @@ def _errors(rows: SheetRows, items: Items) -> int:
                 n += 1
     for c in rows.campaigns:
         it = items["campaigns"].get(c.key)
-        if it and it.remote_id and it.data.get("steps_hash") not in (None, c.steps_hash):
+        if it and it.remote_id and steps_locked(c, it.data):
             n += 1
     return n
 

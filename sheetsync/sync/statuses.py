@@ -7,7 +7,11 @@ take their texts from here, so one wording is used everywhere and a test can nam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Any
+
+from sheetsync.sheet.layout import CAMPAIGNS, PROSPECTS, STEPS
 
 SYNCED = "synced"
 EXISTS = "exists"
@@ -27,6 +31,7 @@ OUTCOMES = {
     "unsubscribed": 5,
     "suppressed": 5,
 }
+NOT_ENROLLED = "not enrolled"  # Enrolled unticked, and never enrolled: nothing to do
 
 SETTLING = "waiting: settling (changed since the last poll)"
 DEFERRED = "waiting: rate budget spent; continues next poll"
@@ -38,11 +43,16 @@ STEPS_LOCKED = (
     "WarmySender, or put the old steps back"
 )
 NO_DRAFT_AGAIN = "error: a started campaign cannot go back to Draft; set State to Paused"
+NO_PAUSE_DRAFT = (
+    "error: a draft campaign cannot be paused (it never ran); set State to Draft, or to Running "
+    "to start it"
+)
 LIST_UNENROLL = "error: the API cannot unenroll a list; unenroll its prospects one by one"
 NO_PROSPECT_ROUTE = (
-    "synced: change not sent: WarmySender has no route to update a prospect (HTTP {status}); "
-    "change it in WarmySender"
+    "error: not sent: WarmySender has no route to update a prospect (HTTP {status}); change it "
+    "in WarmySender by hand, or put the old value back"
 )
+LOCKED_PREFIX = "error: the API cannot change "
 
 
 OPEN_AND_SAVE = "open the workbook in Excel or LibreOffice and save it"
@@ -151,8 +161,11 @@ def not_enrolled(outcome: str) -> str:
     return f"error: WarmySender did not enroll it ({outcome})"
 
 
-def internal(message: str) -> str:
-    return f"error: internal error, please report it: {message}"
+def replay_refused(message: str) -> str:
+    return (
+        f"waiting: WarmySender refused to repeat an earlier request ({message}); sheetsync "
+        f"tries again next poll"
+    )
 
 
 # --- the campaign row's Last Change ---------------------------------------------------------
@@ -169,3 +182,137 @@ def unenrolled_change(unenrolled: int, processed: int, confirmed: str | None = N
     """`confirmed`: how held unenrolls were released (a key of CONFIRMED), None if not held."""
     text = f"\u2212{unenrolled} unenrolled ({unenrolled} of {processed} processed)"
     return f"{text}, {CONFIRMED.get(confirmed, 'confirmed')}" if confirmed else text
+
+
+# --- what differs between a row and WarmySender ------------------------------------------------
+
+# API field -> the sheet column it comes from (default headers), for statuses in sheet terms
+COLUMNS: dict[str, str] = {
+    **{
+        api: CAMPAIGNS.column(f).header
+        for api, f in (
+            ("name", "name"),
+            ("channel", "channel"),
+            ("mailboxIds", "mailboxes"),
+            ("dailySendLimit", "daily_send_limit"),
+            ("timezone", "timezone"),
+            ("scheduleDays", "schedule_days"),
+            ("sendingWindowStart", "window_start"),
+            ("sendingWindowEnd", "window_end"),
+            ("trackOpens", "track_opens"),
+            ("trackClicks", "track_clicks"),
+            ("stopOnReply", "stop_on_reply"),
+            ("stopOnBounce", "stop_on_bounce"),
+            ("startDate", "start_date"),
+            ("endDate", "end_date"),
+        )
+    },
+    **{
+        api: PROSPECTS.column(f).header
+        for api, f in (
+            ("email", "email"),
+            ("firstName", "first_name"),
+            ("lastName", "last_name"),
+            ("company", "company"),
+            ("role", "role"),
+            ("phone", "phone"),
+            ("linkedinUrl", "linkedin_url"),
+        )
+    },
+    "customFields": "custom field columns",
+}
+STEP_COLUMNS = {
+    api: STEPS.column(f).header
+    for api, f in (("subject", "subject"), ("bodyHtml", "body"), ("delayDays", "delay_days"))
+}
+_STEP_PATH = re.compile(r"\bsteps\[(\d+)\](?:\.(\w+))?")
+_CAMEL = re.compile(r"\b(" + "|".join(k for k in COLUMNS if k != k.lower()) + r")\b")
+_PLAIN = re.compile(r"(^|[;:] )(" + "|".join(k for k in COLUMNS if k == k.lower()) + r")\b")
+
+
+def in_sheet_terms(text: str) -> str:
+    """An API message with its field paths as the sheet names them: `steps[0].subject` is
+    "Step 1 Subject", `dailySendLimit` is "Daily Send Limit" (Step 1 is stepIndex 0)."""
+
+    def step(m: re.Match[str]) -> str:
+        n = int(m.group(1)) + 1
+        field = m.group(2)
+        if field is None or field == "stepIndex":
+            return f"Step {n}"
+        return f"Step {n} {STEP_COLUMNS.get(field, field)}"
+
+    text = _STEP_PATH.sub(step, text)
+    text = _CAMEL.sub(lambda m: COLUMNS[m.group(1)], text)
+    return _PLAIN.sub(lambda m: m.group(1) + COLUMNS[m.group(2)], text)
+
+
+def shown(value: Any) -> str:
+    """A value as the sheet would show it, for a status."""
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={shown(v)}" for k, v in value.items())
+    return str(value)
+
+
+# (API field, the sheet's value, WarmySender's value)
+Difference = tuple[str, Any, Any]
+
+
+def differences(diffs: Sequence[Difference]) -> str:
+    """`Daily Send Limit: 80 in the sheet, 50 in WarmySender; …`"""
+    return "; ".join(
+        f"{COLUMNS.get(f, f)}: {shown(mine)} in the sheet, {shown(theirs)} in WarmySender"
+        for f, mine, theirs in diffs
+    )
+
+
+def pause_first(diffs: Sequence[Difference]) -> str:
+    return f"{PAUSE_FIRST} ({differences(diffs)})" if diffs else PAUSE_FIRST
+
+
+def locked(diffs: Sequence[Difference]) -> str:
+    """A create-only field (Mailboxes, Channel, Timezone) differs from WarmySender's."""
+    names = [COLUMNS.get(f, f) for f, _, _ in diffs]
+    cols = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return (
+        f"{LOCKED_PREFIX}{cols} of a campaign that exists ({differences(diffs)}); put "
+        f"WarmySender's value back, change it in WarmySender, or add a campaign row with a new "
+        f"name"
+    )
+
+
+def is_drift(status: str) -> bool:
+    """A status saying what differs from WarmySender: replaced when a read finds it settled."""
+    return status == SYNCED or status.startswith((PAUSE_FIRST, LOCKED_PREFIX))
+
+
+_EXISTS_DIFFERS = "waiting: WarmySender already had this email with other values"
+
+
+def exists_differs(diffs: Sequence[Difference]) -> str:
+    return f"{_EXISTS_DIFFERS} ({differences(diffs)}); the sheet's values are sent next"
+
+
+def is_exists(status: str) -> bool:
+    """The row was linked to a prospect WarmySender already had (and still says so)."""
+    return status == EXISTS or status.startswith(_EXISTS_DIFFERS)
+
+
+def missing_scope(scope: str) -> str:
+    return (
+        f"error: the WarmySender API key lacks the {scope} scope: create a key with {scope} "
+        f"in WarmySender (Settings > API Keys) and use it instead; this row is tried again "
+        f"every poll"
+    )
+
+
+def campaign_gone(ident: str) -> str:
+    return (
+        f"error: WarmySender has no campaign {ident} any more (deleted there?); edit this row "
+        f"to create it again"
+    )

@@ -18,7 +18,7 @@ from sheetsync.sheet.base import CellValue, CellWrite, KeyColumns, SheetData
 from sheetsync.sheet.layout import PROGRESS_FIELDS, match_headers
 from sheetsync.state import Item
 from sheetsync.sync import statuses
-from sheetsync.sync.plan import HOLDS
+from sheetsync.sync.plan import HOLDS, steps_locked
 from sheetsync.sync.statuses import STEPS_LOCKED
 
 KEY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -140,7 +140,7 @@ def project(
         if it is None or not it.status:
             continue
         status = it.status
-        steps_changed = it.remote_id and it.data.get("steps_hash") not in (None, c.steps_hash)
+        steps_changed = it.remote_id and steps_locked(c, it.data)
         target = f"sheet:{c.key}"
         hold = holds[target].data if target in holds else {}
         if hold.get("status"):

@@ -274,3 +274,22 @@ def test_column_map_warnings_and_missing_fields(setup: Path) -> None:
         'URL \u2192 fix: to use it, set [sheet.columns.prospects] linkedin_url = "LinkedIn link" '
         "in the config (or add it to custom_fields to send it as a custom field)",
     ]
+
+
+def test_check_reads_mailboxes_with_the_function_sync_uses(setup: Path) -> None:
+    """`check` predicts `sync`: the same split (commas, semicolons, newlines) and the same error
+    for a cell sync cannot read (tests/engine/test_truth.py syncs the same cells)."""
+
+    def mailboxes(wb: openpyxl.Workbook) -> None:
+        ws = wb["Campaigns"]
+        col = [c.value for c in ws[1]].index("Mailboxes") + 1
+        ws.cell(row=2, column=col).value = "alex@outreach-demo.example; sam@outreach-demo.example"
+        ws.cell(row=3, column=1).value = "Broken"
+        ws.cell(row=3, column=col).value = "#REF!"
+
+    edit(setup.parent / "book.xlsx", mailboxes)
+    code, lines = run(setup, DEMO_KEY)
+    bad = [ln for ln in lines if ln.startswith(f"{BAD} sheet 'demo' mailboxes")]
+    assert len(bad) == 1, lines
+    assert "row 3: Mailboxes shows the spreadsheet error #REF!" in bad[0]
+    assert code == 1

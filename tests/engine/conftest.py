@@ -46,16 +46,17 @@ def people(n: int, start: int = 0) -> list[list[object]]:
 
 
 def default_tabs(n: int = 3, *, state: str = "Running") -> dict[str, list[list[object]]]:
+    """Fresh lists every time (header rows too): a test may append columns to its own copy."""
     return {
-        "Prospects": [HEADERS["Prospects"], *people(n)],
-        "Campaigns": [HEADERS["Campaigns"], ["Q1 Launch", MBX, 50, "09:00", "17:00", state]],
+        "Prospects": [[*HEADERS["Prospects"]], *people(n)],
+        "Campaigns": [[*HEADERS["Campaigns"]], ["Q1 Launch", MBX, 50, "09:00", "17:00", state]],
         "Steps": [
-            HEADERS["Steps"],
+            [*HEADERS["Steps"]],
             ["Q1 Launch", 1, 0, "Hello {{firstName}}", "<p>Hi</p>"],
             ["Q1 Launch", 2, 2, "Following up", "<p>Again</p>"],
         ],
         "Enrollments": [
-            HEADERS["Enrollments"],
+            [*HEADERS["Enrollments"]],
             *([f"p{i}@example.com", "Q1 Launch", True] for i in range(n)),
         ],
         "Sync Log": [["Time"]],

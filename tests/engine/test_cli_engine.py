@@ -127,14 +127,33 @@ def test_refused_key_exits_3_with_one_line_and_is_recorded(
     setup: tuple[Path, XlsxBook, Sandbox], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg, book, _sandbox = setup
-    monkeypatch.setenv("WARMYSENDER_API_KEY", DEMO_READONLY_KEY)
+    unknown = "wsk_revoked_or_never_issued_0009"
+    monkeypatch.setenv("WARMYSENDER_API_KEY", unknown)
     result = CliRunner().invoke(cli, ["--config", str(cfg), "sync"])
     assert result.exit_code == 3
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: acme: ")
-    assert "Traceback" not in result.output and DEMO_READONLY_KEY not in result.output
+    assert "Traceback" not in result.output and unknown not in result.output
     status = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
     assert "failed:" in status.output
+
+
+def test_a_key_without_write_scopes_says_so_on_every_row_and_in_status(
+    setup: tuple[Path, XlsxBook, Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, book, _sandbox = setup
+    monkeypatch.setenv("WARMYSENDER_API_KEY", DEMO_READONLY_KEY)
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "sync"])
+    assert result.exit_code == 1  # done, rows failed: not a service failure
+    assert "Traceback" not in result.output and DEMO_READONLY_KEY not in result.output
+    rows = book.values("Prospects")
+    status_col = rows[0].index("Sync Status")
+    assert "lacks the prospects:write scope" in str(rows[1][status_col])
+    campaigns = book.values("Campaigns")
+    assert "lacks the campaigns:write scope" in str(campaigns[1][campaigns[0].index("Sync Status")])
+    status = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
+    assert "scopes the API key lacks" in status.output
+    assert "│ prospects:write │" in status.output and "│ campaigns:write │" in status.output
 
 
 def test_missing_key_is_a_config_error(

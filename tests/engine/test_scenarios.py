@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import httpx
@@ -211,15 +212,18 @@ def test_settings_change_on_a_running_campaign_waits_for_a_pause(h: Harness) -> 
     r = h.poll()
     assert r.api_calls == 0
     row = h.row("Campaigns", "Campaign", LAUNCH)
-    assert row["Sync Status"] == "waiting: pause the campaign to change its settings"
+    assert row["Sync Status"] == (
+        "waiting: pause the campaign to change its settings "
+        "(Daily Send Limit: 80 in the sheet, 50 in WarmySender)"
+    )
+    assert campaigns(h)[0]["dailySendLimit"] == 50
     h.book.set_cell("Campaigns", 2, 5, "Paused")
-    r = h.poll()
-    assert r.campaigns_paused == 1
-    r = h.poll()
-    assert r.campaigns_updated == 1
+    r = h.poll()  # paused, then changed, in the same poll: no poll says "pause first"
+    assert (r.campaigns_paused, r.campaigns_updated) == (1, 1)
     assert campaigns(h)[0]["dailySendLimit"] == 80
     assert campaigns(h)[0]["status"] == "paused"
     assert h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == "synced"
+    assert h.poll().api_calls == 0
 
 
 def test_steps_changed_after_creation_explains_the_api_cannot(h: Harness) -> None:
@@ -407,16 +411,40 @@ def test_new_prospect_is_created_then_enrolled_in_the_same_cycle(h: Harness) -> 
     assert h.row("Enrollments", "Email", "new@example.com")["Enrollment Status"] == "enrolled"
 
 
+class Refuse(httpx.BaseTransport):
+    """WarmySender answering `status` to `method` on the paths matching the pattern `part`;
+    everything else goes to the sandbox."""
+
+    def __init__(
+        self, method: str, part: str, status: int, code: str, message: str = "refused by the test"
+    ) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.method, self.part, self.status, self.code = method, part, status, code
+        self.message = message
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == self.method and re.search(self.part, request.url.path):
+            body = {"error": {"code": self.code, "message": self.message}}
+            return httpx.Response(self.status, json=body)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def test_a_fatal_refusal_stops_the_cycle_but_writes_back_what_was_done(h: Harness) -> None:
-    from sheetsync.errors import ScopeError
+    from sheetsync.errors import AuthError
 
     h.make()
-    ws = h.sandbox._workspaces[0]  # noqa: SLF001 (take campaigns:write away from the key)
-    scopes = ws.keys[next(iter(ws.keys))]["scopes"]
-    for name in list(ws.keys):
-        ws.keys[name]["scopes"] = [s for s in scopes if s != "campaigns:write"]
-    with pytest.raises(ScopeError):
-        h.sync()
+    # the key is revoked between the prospects and the campaigns of one cycle
+    h.http = httpx.Client(transport=Refuse("POST", "/campaigns$", 401, "unauthorized"))
+    try:
+        with pytest.raises(AuthError):
+            h.sync()
+    finally:
+        h.restart()
+        h.http.close()
+        h.http = None
     assert len(h.ws()["prospects"]) == 4 + 3 and campaigns(h) == []
     assert h.row("Prospects", "Email", "p0@example.com")["Sync Status"] == "synced"
 
@@ -428,35 +456,23 @@ def test_progress_is_reported(h: Harness) -> None:
     assert seen and seen[-1][0] == seen[-1][1] and len(seen) == seen[-1][1]
 
 
-class NoProspectPatch(httpx.BaseTransport):
-    """A WarmySender without PATCH /prospects/{id}: 405, everything else to the sandbox."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "PATCH" and "/prospects/" in request.url.path:
-            body = {"error": {"code": "method_not_allowed", "message": "no such route"}}
-            return httpx.Response(405, json=body)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def test_prospect_change_without_an_update_route_says_it_was_not_sent(h: Harness) -> None:
     h.make()
-    h.http = httpx.Client(transport=NoProspectPatch())
+    h.http = httpx.Client(transport=Refuse("PATCH", "/prospects/[^/]+$", 405, "method_not_allowed"))
     try:
         h.sync()
         assert h.book is not None
         h.book.set_cell("Prospects", 2, 3, "Globex")
         r = h.poll()
-        assert r.prospects_updated == 0 and r.errors == 0
+        assert r.prospects_updated == 0 and r.errors == 1  # never `synced` while it differs
         status = str(h.row("Prospects", "Email", "p0@example.com")["Sync Status"])
-        assert status.startswith("synced: change not sent") and "HTTP 405" in status
+        assert status.startswith("error: not sent") and "HTTP 405" in status
         assert prospect(h, "p0@example.com")["company"] == "Acme"
         assert h.poll().api_calls == 0  # not retried until the row changes again
+        h.book.set_cell("Prospects", 2, 3, "Acme")  # the old value back: in step again
+        r = h.poll()
+        assert (r.api_calls, r.errors) == (0, 0)
+        assert h.row("Prospects", "Email", "p0@example.com")["Sync Status"] == "synced"
     finally:
         h.restart()
         h.http.close()

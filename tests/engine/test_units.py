@@ -10,7 +10,7 @@ import pytest
 from sheetsync.clock import FakeClock
 from sheetsync.errors import StateError
 from sheetsync.sheet.base import KeyColumns
-from sheetsync.state import SCHEMA_VERSION, Item, State
+from sheetsync.state import SCHEMA_VERSION, Intent, Item, State
 from sheetsync.sync.diff import diff
 from sheetsync.sync.writeback import Projection, Target, address
 
@@ -50,15 +50,18 @@ def test_garbage_state_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_intents_survive_until_resolved_and_runs_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with State(path, clock=FakeClock()) as s:
-        first = s.add_intent("a", "create_prospect", {"key": "x"}, "create-prospect:1")
-        s.add_intent("a", "enroll", {"rows": {}}, "enroll:2")
+        first = s.add_intent("a", Intent(0, "create_prospect", {"key": "x"}, "create-prospect:1"))
+        body = b'{"prospectIds":["p2","p1"]}'
+        enroll = Intent(0, "enroll", {"rows": {}}, "enroll:2", "POST /x", "/x", body)
+        s.add_intent("a", enroll)
     with State(path) as s:
         pending = s.pending_intents("a")
         assert [(i.op, i.idempotency_key) for i in pending] == [
             ("create_prospect", "create-prospect:1"),
             ("enroll", "enroll:2"),
         ]
-        s.resolve_intent(first)
+        assert (pending[1].endpoint, pending[1].path, pending[1].content) == ("POST /x", "/x", body)
+        s.resolve_intent(first.id)
         assert [i.op for i in s.pending_intents("a")] == ["enroll"]
         s.record_run("a", {"errors": 0})
         s.record_failure("a", "WarmySender refused the key")

@@ -22,13 +22,16 @@ from typing import Any
 import openpyxl
 import pytest
 
+from sheetsync.clock import FakeClock
 from sheetsync.config import Config, load_config
-from sheetsync.sandbox import DEMO_KEY, Sandbox, SandboxServer
+from sheetsync.sandbox import DEMO_KEY, Faults, Sandbox, SandboxServer
 from sheetsync.sandbox.service import Reply
 from sheetsync.sandbox.workspace import Workspace
 from sheetsync.state import State
 from sheetsync.sync.cycle import open_sync
 from sheetsync.testing.sheets_emulator import SheetsEmulator
+from tests.engine.conftest import Harness
+from tests.engine.conftest import seed as engine_seed
 
 WAIT_S = 60.0  # the bound on every subprocess; a crash-free sync takes about a second
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -41,11 +44,13 @@ DRAFT = "Partner Pilot"
 WRITES = ("POST", "PATCH", "DELETE")
 GOOGLE_TOKEN = "ya29.reliability-test-token"
 
+# Emails NOT in sorted order (ben before ana): a batch's ids must go out again in the order they
+# were first sent, whatever order the state file keeps its rows in.
 TABS: dict[str, list[list[object]]] = {
     "Prospects": [
         ["Email", "First Name", "Last Name", "Company"],
-        ["ana@alpha.example", "Ana", "Alvarez", "Alpha"],
         ["ben@beta.example", "Ben", "Berg", "Beta"],
+        ["ana@alpha.example", "Ana", "Alvarez", "Alpha"],
         [BOUNCED, "Bob", "Gray", "Globex"],
         ["cho@gamma.example", "Cho", "Chen", "Gamma"],
     ],
@@ -62,14 +67,24 @@ TABS: dict[str, list[list[object]]] = {
     ],
     "Enrollments": [
         ["Email", "List ID", "Campaign", "Enrolled"],
-        ["ana@alpha.example", None, RUNNING, True],
         ["ben@beta.example", None, RUNNING, True],
+        ["ana@alpha.example", None, RUNNING, True],
         [BOUNCED, None, RUNNING, True],
         ["cho@gamma.example", None, DRAFT, True],
         [None, LIST_ID, DRAFT, True],
     ],
     "Sync Log": [["Time"]],
 }
+# The second sync's edits, one per write kind the first sync does not make: a prospect's field
+# (PATCH /prospects), a Draft campaign's setting (PATCH /campaigns), the running campaign set to
+# Paused (POST …/pause) and two enrollments unticked, ben before ana (DELETE …/enrollments).
+EDITS: list[tuple[str, str, str, object]] = [
+    ("Prospects", "ben@beta.example", "Company", "Beta Labs"),
+    ("Campaigns", DRAFT, "Daily Send Limit", 25),
+    ("Campaigns", RUNNING, "State", "Paused"),
+    ("Enrollments", "ben@beta.example", "Enrolled", False),
+    ("Enrollments", "ana@alpha.example", "Enrolled", False),
+]
 # What the sheet asks for: prospects that must exist once, and per campaign the enrolled emails
 SHEET_PROSPECTS = [str(r[0]) for r in TABS["Prospects"][1:]]
 SHEET_CAMPAIGNS = (RUNNING, DRAFT)
@@ -99,6 +114,7 @@ class KillingSandbox(Sandbox):
         self.armed = threading.Event()
         self.killed = False
         self.before: dict[int, Callable[[KillingSandbox], None]] = {}  # change the world
+        self.endpoints: list[str] = []  # the route template of every API request, in order
         self._count_lock = threading.Lock()
 
     def workspace(self) -> Workspace:
@@ -114,6 +130,7 @@ class KillingSandbox(Sandbox):
         if change is not None:
             change(self)  # e.g. the key is revoked right before this request arrives
         reply = super().handle(method, target, headers, body)
+        self.endpoints.append(reply.endpoint)
         if n == self.kill_at:
             assert self.armed.wait(WAIT_S)
             assert self.proc is not None
@@ -214,6 +231,17 @@ class Folder:
         self.sandbox.kill_at = 0
         return result
 
+    def edit(self) -> None:
+        """Make the EDITS in the workbook (status columns and all else kept)."""
+        wb = openpyxl.load_workbook(self.book)
+        for title, key, header, value in EDITS:
+            ws = wb[title]
+            headers = [c.value for c in ws[1]]
+            for row in ws.iter_rows(min_row=2):
+                if row[0].value == key:
+                    row[headers.index(header)].value = value
+        wb.save(self.book)
+
     def table(self, tab: str) -> list[dict[str, object]]:
         if self.emu is not None:
             rows = self.emu.values(self.sid, tab)
@@ -281,7 +309,7 @@ def check_invariants(folder: Folder, reference: dict[str, Any]) -> None:
                 list_emails = lists[str(row["List ID"])]["emails"]
                 wanted[str(row["Campaign"])].update(str(e).lower() for e in list_emails)
     for c in ws["campaigns"]:
-        got = [by_id[e["prospectId"]] for e in c["enrollments"]]
+        got = [by_id[e["prospectId"]] for e in c["enrollments"] if e["status"] != "unenrolled"]
         assert len(got) == len(set(got)), f"{c['name']}: enrolled twice: {got}"
         assert set(got) == wanted[c["name"]], f"{c['name']}: enrolled {sorted(got)}"
 
@@ -312,6 +340,7 @@ class Reference:
     points: dict[str, int]
     requests: int
     report: dict[str, Any]
+    endpoints: list[str]
 
 
 @pytest.fixture(scope="session")
@@ -331,7 +360,26 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
         assert again.code == 0, again.stderr
         assert json.loads(again.stdout)["api_calls"] <= 1  # a settled sheet: nothing to send
         assert folder.statuses() == statuses
-    return Reference(statuses, points, requests, report)
+    return Reference(statuses, points, requests, report, folder.sandbox.endpoints[:requests])
+
+
+@pytest.fixture(scope="session")
+def edited(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    """The crash-free second sync after the EDITS (its points are not counted)."""
+    path = tmp_path_factory.mktemp("edited")
+    with SandboxServer(KillingSandbox()) as server:
+        folder = Folder(path, server)
+        assert folder.sync().code == 0
+        folder.edit()
+        before = folder.sandbox.api_requests
+        result = folder.sync()
+        assert result.code == 0, result.stderr
+        report = json.loads(result.stdout.splitlines()[0])
+        requests = folder.sandbox.api_requests - before
+        statuses = folder.statuses()
+        assert folder.pending_writes() == []
+        endpoints = folder.sandbox.endpoints[before : before + requests]
+    return Reference(statuses, {}, requests, report, endpoints)
 
 
 @pytest.fixture
@@ -369,3 +417,61 @@ def google_reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
         writes = emulator.writes
         statuses: dict[str, Any] = folder.statuses()
         return {**statuses, "write requests": writes}
+
+
+# --- in process: one workbook, a FakeClock, and a sandbox the test can steer ------------------
+
+
+Hook = Callable[[str, str], "Reply | None"]
+
+
+class HookedSandbox(Sandbox):
+    """The sandbox, with `before(method, route)` that may answer an API request instead of it,
+    and `after(method, route, reply)` that may replace the answer once the work is done (route:
+    the path below /api/v1, e.g. "/campaigns/cmp_1/start"). `received` lists every API request
+    as (method, route, body bytes)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(engine_seed(), clock=clock, faults=Faults())
+        self.before: Hook | None = None
+        self.after: Callable[[str, str, Reply], Reply] | None = None
+        self.received: list[tuple[str, str, bytes]] = []
+
+    def workspace(self) -> Workspace:
+        return self._workspaces[0]
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        route = target.split("?", 1)[0].removeprefix("/api/v1")
+        if target.startswith("/api/v1/"):
+            self.received.append((method, route, body))
+        if self.before is not None and target.startswith("/api/v1/"):
+            early = self.before(method, route)
+            if early is not None:
+                return early
+        reply = super().handle(method, target, headers, body)
+        if self.after is not None and target.startswith("/api/v1/"):
+            reply = self.after(method, route, reply)
+        return reply
+
+
+def refusal(status: int, code: str, message: str) -> Reply:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return Reply(status, body)
+
+
+REUSED = refusal(
+    409, "idempotency_key_reused", "this Idempotency-Key was already used with another body"
+)
+
+
+@pytest.fixture
+def hx(tmp_path: Path) -> Iterator[Harness]:
+    """One xlsx workbook synced in this process against a HookedSandbox, on a FakeClock."""
+    clock = FakeClock()
+    sandbox = HookedSandbox(clock)
+    with SandboxServer(sandbox) as server:
+        harness = Harness(tmp_path, clock, sandbox, server, None, "xlsx")
+        try:
+            yield harness
+        finally:
+            harness.restart()

@@ -427,7 +427,7 @@ CASES: list[Case] = [
             P: [person("n0@example.com"), person("n1@example.com")],
             E: [enrol("n0@example.com", enrolled="no"), enrol("n1@example.com", enrolled=0)],
         },
-        {P: ["synced", "synced"], E: ["unenrolled", "unenrolled"]},
+        {P: ["synced", "synced"], E: ["not enrolled", "not enrolled"]},
         check=lambda h: _enrolled(h, []),
     ),
     Case(
@@ -656,7 +656,7 @@ CASES: list[Case] = [
     Case(
         "unticked-checkbox-only-row-is-blank",
         {E: [{"Enrolled": False}, enrol("p0@example.com", "Other Campaign", False)]},
-        {E: [None, "unenrolled"]},
+        {E: [None, "not enrolled"]},
     ),
     # --- headers (the sheet still syncs) --------------------------------------------------
     Case(

@@ -11,6 +11,12 @@ workbook, checked by the first test so the sweep always covers every point):
 - write: after every state commit of the API work, before the write-back touches the workbook;
 - zip N: during the xlsx save, after the N-th part of the new workbook is written to the temp file;
 - replace / replaced: right before and right after the temp file is renamed over the workbook.
+
+Then a second sync after an edit of each kind the first one does not write (a prospect's field,
+a Draft campaign's setting, Running → Paused, two enrollments unticked), killed after the server
+did the work of each of its requests: with the first sync, every write kind is killed once
+between the server's work and the stored answer. The emails are not in sorted order, so a batch
+replayed in another order than it was first sent would be refused (409) and caught here.
 """
 
 from __future__ import annotations
@@ -25,13 +31,25 @@ import pytest
 from sheetsync.testing.sheets_emulator import WRITE_KINDS, SheetsEmulator
 from tests.reliability.conftest import (
     WAIT_S,
+    WRITES,
     Folder,
     Reference,
     check_invariants,
     remote_writes,
 )
 
-POINTS = {"request": 12, "commit": 25, "write": 1, "zip": 13, "replace": 1, "replaced": 1}
+POINTS = {"request": 13, "commit": 28, "write": 1, "zip": 13, "replace": 1, "replaced": 1}
+EDIT_REQUESTS = 4  # requests of the second sync (PATCH prospect, PATCH campaign, DELETE, pause)
+API_WRITES = {
+    "POST /prospects",  # create prospect
+    "PATCH /prospects/{id}",  # update prospect
+    "POST /campaigns",  # create campaign
+    "PATCH /campaigns/{id}",  # update campaign
+    "POST /campaigns/{id}/start",
+    "POST /campaigns/{id}/pause",
+    "POST /campaigns/{id}/enrollments",  # enroll
+    "DELETE /campaigns/{id}/enrollments",  # unenroll
+}
 GOOGLE_WRITES = 1  # write requests of the first cycle on the Google source (checked below)
 SWEEP = [(kind, n) for kind, count in POINTS.items() for n in range(1, count + 1)]
 
@@ -78,6 +96,29 @@ def test_killed_again_during_the_recovery_run(folder: Folder, reference: Referen
     check_invariants(folder, reference.statuses)
     again = folder.sync()
     assert json.loads(again.stdout)["api_calls"] <= 1
+
+
+def test_the_two_syncs_kill_every_write_kind_after_the_server_did_it(
+    reference: Reference, edited: Reference
+) -> None:
+    assert edited.requests == EDIT_REQUESTS, "update EDIT_REQUESTS to sweep them all"
+    assert (edited.report["prospects_updated"], edited.report["campaigns_updated"]) == (1, 1)
+    assert (edited.report["campaigns_paused"], edited.report["unenrolled"]) == (1, 2)
+    writes = {e for e in reference.endpoints + edited.endpoints if e.split(" ")[0] in WRITES}
+    assert writes == API_WRITES
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", range(1, EDIT_REQUESTS + 1))
+def test_killed_after_the_server_did_an_edit_then_rerun(
+    folder: Folder, edited: Reference, n: int
+) -> None:
+    assert folder.sync().code == 0
+    folder.edit()
+    crash(folder, "request", n)
+    rerun = folder.sync()
+    assert rerun.code == 0, rerun.stderr
+    check_invariants(folder, edited.statuses)
 
 
 def test_the_google_write_back_is_swept_request_by_request(

@@ -131,8 +131,9 @@ def env(key: str = API_KEY) -> dict[str, str]:
     return {"WARMYSENDER_API_KEY": key, "SHEETSYNC_GOOGLE_TOKEN": GOOGLE_TOKEN}
 
 
-def failing_cycle(w: dict[str, Any], key: str) -> list[str]:
-    """One cycle on a FakeClock (retries cost no real time); the error's texts."""
+def failing_cycle(w: dict[str, Any], key: str, *, fails: bool = True) -> list[str]:
+    """One cycle on a FakeClock (retries cost no real time); the error's texts (with
+    `fails=False`, a cycle whose refusals land in the rows: the row statuses)."""
     config = load_config(w["cfg"], env=env(key))
     shown: list[str] = []
     with open_sync(config, config.sheets[0], clock=FakeClock()) as ss:
@@ -143,7 +144,10 @@ def failing_cycle(w: dict[str, Any], key: str) -> list[str]:
             shown += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
             ss.state.record_failure("acme", str(exc))
         else:
-            pytest.fail("the cycle should have failed")
+            if fails:
+                pytest.fail("the cycle should have failed")
+            for role in ("prospects", "campaigns", "enrollments"):
+                shown += [it.status for it in ss.state.items("acme", role).values()]
     return shown
 
 
@@ -182,7 +186,9 @@ def test_no_secret_anywhere(world: dict[str, Any], tmp_path: Path) -> None:
             book.save(w["sid"])
         else:
             xl.insert_rows(w["sid"], "Prospects", 7, [["new@example.com", "New"]])
-        shown += failing_cycle(w, READ_KEY)  # 403 insufficient scope on POST /prospects
+        # 403 insufficient scope on POST /prospects: the new row says so
+        shown += failing_cycle(w, READ_KEY, fails=False)
+        assert any("lacks the prospects:write scope" in t for t in shown)
         w["sandbox"].faults = Faults(error_rate=1.0)
         shown += failing_cycle(w, API_KEY)  # 5xx storm until the retry deadline
         w["sandbox"].faults = Faults()
@@ -290,3 +296,28 @@ def test_formula_looking_values_are_stored_as_text(h: Harness) -> None:
     assert h.row("Sync Log", "Sheet", EVIL_NAME)["Created"] == 3  # the name, as text
     assert h.row("Prospects", "Email", "p0@example.com")["First Name"] == EVIL_NAME
     assert formulas(h) == []  # every "=" value above is stored as text
+
+
+# --- a key typed where its variable's name belongs --------------------------------------------
+
+
+@pytest.mark.parametrize("typed", [API_KEY, f"export WARMYSENDER_API_KEY={API_KEY}"])
+def test_a_key_typed_into_api_key_env_is_never_shown(tmp_path: Path, typed: str) -> None:
+    """`api_key_env` is the variable's NAME; a user who puts the key itself there gets a config
+    error that says so, from every command, and the key is shown nowhere."""
+    cfg = tmp_path / "sheetsync.toml"
+    book = XlsxBook(tmp_path / "book.xlsx", default_tabs(1))
+    cfg.write_text(
+        f'[warmysender]\nbase_url = "http://127.0.0.1:9/api/v1"\napi_key_env = "{typed}"\n'
+        f'[[sheet]]\nname = "acme"\nsource = "xlsx"\nspreadsheet = "{book.path}"\n',
+        encoding="utf-8",
+    )
+    shown = []
+    runner = CliRunner(env={"WARMYSENDER_API_KEY": ""})
+    for args in (["sync"], ["check"], ["plan"], ["status"], ["run"], ["init"]):
+        with Capture() as logs:
+            result = runner.invoke(cli, ["--config", str(cfg), *args])
+        shown += [result.stdout, result.stderr, logs.output()]
+        assert result.exit_code in (1, 2), (args, result.output)
+        assert "api_key_env: must be the NAME of the environment variable" in result.output
+    assert [leaks(t) for t in shown if leaks(t)] == []

@@ -88,13 +88,19 @@ def test_key_revoked_mid_cycle_exits_3_and_the_rerun_after_a_new_key_converges(
     check_invariants(folder, reference.statuses)
 
 
-def test_missing_scope_names_the_scope_and_exits_3(folder: Folder, reference: Reference) -> None:
+def test_missing_scope_stops_only_what_needs_it_and_the_rows_say_which(
+    folder: Folder, reference: Reference
+) -> None:
     scopes = key_record(folder)["scopes"]
     key_record(folder)["scopes"] = [s for s in scopes if s != "enrollments:write"]
-    one_error_line(folder.sync(), 3, "enrollments:write")
+    first = folder.sync()
+    assert first.code == 1 and "Traceback" not in first.stderr  # done, rows failed
     assert_consistent(folder)
     ws = folder.remote()
     assert len(ws["campaigns"]) == 2 and not any(c["enrollments"] for c in ws["campaigns"])
+    assert {c["status"] for c in ws["campaigns"]} == {"running", "draft"}
+    shown = {str(r.get("Enrollment Status")) for r in folder.table("Enrollments")}
+    assert all("lacks the enrollments:write scope" in s for s in shown), shown
 
     key_record(folder)["scopes"] = scopes
     again = folder.sync()

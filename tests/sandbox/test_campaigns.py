@@ -306,3 +306,22 @@ def test_paused_campaign_does_not_send(env: Env) -> None:
     env.api.post(f"/campaigns/{cid}/enrollments", json={"emails": ["lena@umbrella.example"]})
     env.clock.advance(86400)
     assert env.api.get(f"/campaigns/{cid}").json()["data"]["stats"]["sent"] == 0
+
+
+def test_an_app_edit_changes_a_running_campaign_without_lifecycle_rules(env: Env) -> None:
+    cid = env.api.post("/campaigns", json=campaign_body()).json()["data"]["id"]
+    assert env.api.post(f"/campaigns/{cid}/start").json()["data"]["status"] == "running"
+    change = {"id": cid, "dailySendLimit": 7, "timezone": "Europe/Berlin", "channel": "linkedin"}
+    answer = env.admin.post("/campaigns", json={**change, "mailboxIds": ["mbx_demo_2"]})
+    assert answer.status_code == 200
+    data = env.api.get(f"/campaigns/{cid}").json()["data"]
+    assert (data["dailySendLimit"], data["timezone"], data["channel"]) == (
+        7,
+        "Europe/Berlin",
+        "linkedin",
+    )
+    assert (data["mailboxIds"], data["status"]) == (["mbx_demo_2"], "running")
+    refused = env.admin.post("/campaigns", json={"id": cid, "steps": []})
+    assert refused.status_code == 422 and "steps" in refused.json()["error"]["message"]
+    missing = env.admin.post("/campaigns", json={"id": "cmp_nope", "name": "x"})
+    assert missing.status_code == 404

@@ -1,22 +1,55 @@
 """The Campaigns tab's steps: create (or adopt by name after a lost state file), the sending
-window PATCH right after a create, settings updates, start/pause, and monitoring reads."""
+window PATCH right after a create, settings updates, start/pause, and the reads that compare a
+linked campaign with its row (on adopting it, for state from an older sheetsync, and the
+periodic monitor read).
+
+What WarmySender holds is kept in the item's data, as sent or as read back: `settings` (the
+PATCH-able fields), `fixed` (channel, timezone and the mailboxes as [id, email] pairs, which the
+API cannot change) and `steps_hash`. `plan.drift` compares a row with it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from sheetsync.api.client import (
+    Request,
+    campaign_action_request,
+    create_campaign_request,
+    update_campaign_request,
+)
 from sheetsync.api.models import Campaign, Mailbox
+from sheetsync.api.parse import present
+from sheetsync.errors import NotFound, PaymentRequired, RowError
+from sheetsync.rows.campaigns import steps_digest
 from sheetsync.rows.records import CampaignRecord
 from sheetsync.state import Intent, Item, content_key, fresh_key
 from sheetsync.sync import statuses
 from sheetsync.sync.execute.executor import Executor
-from sheetsync.sync.plan import MAILBOX_CHECKED, RUNNING, Action
+from sheetsync.sync.plan import MAILBOX_CHECKED, RUNNING, Action, drift
+
+# The PATCH-able fields a campaign read reports (the guide's PATCH list, plus the stop-on
+# settings the sandbox documents as PATCH-able); anything else cannot change once created.
+SETTINGS = (
+    "name",
+    "dailySendLimit",
+    "sendingWindowStart",
+    "sendingWindowEnd",
+    "scheduleDays",
+    "trackOpens",
+    "trackClicks",
+    "stopOnReply",
+    "stopOnBounce",
+    "startDate",
+    "endDate",
+)
+EDITABLE = ("draft", "paused")
 
 
-def resolve_mailboxes(c: CampaignRecord, boxes: Sequence[Mailbox]) -> list[str] | str:
-    """Mailbox ids, or the `error:` status saying which mailbox is wrong."""
-    ids: list[str] = []
+def resolve_mailboxes(c: CampaignRecord, boxes: Sequence[Mailbox]) -> list[Mailbox] | str:
+    """The mailboxes a row names, or the `error:` status saying which mailbox is wrong."""
+    found: list[Mailbox] = []
     for ref in c.mailboxes:
         want = ref.strip().casefold()
         box = next((m for m in boxes if want in (m.id.casefold(), m.email.casefold())), None)
@@ -26,8 +59,8 @@ def resolve_mailboxes(c: CampaignRecord, boxes: Sequence[Mailbox]) -> list[str] 
             return statuses.mailbox_disconnected(box.email)
         if not box.sending_enabled:
             return statuses.sending_disabled(box.email)
-        ids.append(box.id)
-    return ids
+        found.append(box)
+    return found
 
 
 def _stats(it: Item, camp: Campaign) -> None:
@@ -46,15 +79,16 @@ def act_create(ex: Executor, a: Action) -> None:
     it = ex.item("campaigns", a.key)
     if a.fields.get("recheck") and _mailbox_ids(ex, it, c) is None:
         return  # the mailbox is still wrong: only GET /mailboxes was spent
-    if it.remote_id is None and not it.data.get("looked_up"):
-        match = [x for x in ex.remote_campaigns() if x.name.strip().casefold() == c.key]
-        if match:  # the state file was lost: adopt the campaign of that name
-            _adopt(ex, it, c, match[0])
+    if it.remote_id is None:
+        found = _made_before(ex, c)
+        if found is not None:
+            _adopt(ex, it, c, found)
             return
     boxes = _mailbox_ids(ex, it, c)
     if boxes is None:
         return
-    body: dict[str, Any] = {"name": c.name, "channel": c.channel, "mailboxIds": boxes}
+    ids = list(dict.fromkeys(b.id for b in boxes))
+    body: dict[str, Any] = {"name": c.name, "channel": c.channel, "mailboxIds": ids}
     body["steps"] = [
         {
             "stepIndex": s.number - 1,
@@ -65,14 +99,35 @@ def act_create(ex: Executor, a: Action) -> None:
         for s in c.steps
     ]
     body.update(c.settings)
+    body.update(c.fixed)
     key = content_key("create-campaign", ex.sheet, c.key, body)
     payload = {"key": c.key, "body": body, "hash": c.hash}
-    payload.update(settings=c.settings, steps_hash=c.steps_hash)
+    pairs = {b.id: [b.id, b.email] for b in boxes}
+    fixed = {
+        "channel": c.channel,
+        "timezone": c.fixed.get("timezone"),
+        "mailboxes": [*pairs.values()],
+    }
+    payload.update(settings=c.settings, steps_hash=c.steps_hash, fixed=fixed)
     ex.send("create_campaign", payload, key)
     _patch_window(ex, c.key)
 
 
-def _mailbox_ids(ex: Executor, it: Item, c: CampaignRecord) -> list[str] | None:
+def _made_before(ex: Executor, c: CampaignRecord) -> Campaign | None:
+    """The campaign this row already is, when state does not know it (the state file was lost,
+    or another sheet made it): the one of its name, else the one its Campaign ID cell names if
+    no row has that campaign's name (a row renamed while the state file was gone)."""
+    remote = ex.remote_campaigns()
+    for x in remote:
+        if x.name.strip().casefold() == c.key:
+            return x
+    for x in remote:
+        if c.remote_id == x.id and x.name.strip().casefold() not in ex.campaigns:
+            return x
+    return None
+
+
+def _mailbox_ids(ex: Executor, it: Item, c: CampaignRecord) -> list[Mailbox] | None:
     """The mailbox ids of `c`, or None when a mailbox refuses the create: then the row says
     which, and the time of this check is kept so the planner checks again after
     monitor_seconds (GET /mailboxes is read once per cycle)."""
@@ -87,34 +142,120 @@ def _mailbox_ids(ex: Executor, it: Item, c: CampaignRecord) -> list[str] | None:
 
 
 def _adopt(ex: Executor, it: Item, c: CampaignRecord, remote: Campaign) -> None:
+    """The state file was lost (or another sheet made the campaign): link the row to the
+    campaign of its name, read it back and make it hold what the row says."""
     it.data.pop(MAILBOX_CHECKED, None)
     it.remote_id = remote.id
-    it.hash = c.hash
-    it.data.update(settings=c.settings, steps_hash=c.steps_hash, api_status=remote.status)
-    _stats(it, remote)
+    camp = _read(ex, it, c)
+    if camp is None:
+        return
+    if camp.status in ("running", "active", "scheduled", "paused"):
+        it.data["wanted"] = "paused" if camp.status == "paused" else "running"
+    _reconcile(ex, it, c, camp)
+
+
+def _read(ex: Executor, it: Item, c: CampaignRecord) -> Campaign | None:
+    """GET /campaigns/{id} of a linked row; None when WarmySender refused (the row says why;
+    a campaign deleted in WarmySender is unlinked, and created again once the row changes)."""
+    ex.slot()
+    ident = str(it.remote_id)
+    try:
+        return ex.api.get_campaign(ident)
+    except NotFound:
+        it.remote_id = None
+        it.hash = c.hash
+        it.data = {}
+        ex.set_status(it, statuses.campaign_gone(ident))
+    except RowError as exc:
+        ex.set_status(it, statuses.error(statuses.in_sheet_terms(exc.message)))
+    ex.save(it)
+    return None
+
+
+def _hold(ex: Executor, it: Item, camp: Campaign) -> None:
+    """Keep what WarmySender holds for `it` (its fields as read; mailbox addresses from GET
+    /mailboxes only when its mailboxes are not the ones already known)."""
+    raw = camp.raw
+    settings = {**present(raw, SETTINGS), "name": camp.name}
+    fixed: dict[str, Any] = present(raw, ("timezone",))
+    if camp.channel is not None:
+        fixed["channel"] = camp.channel
+    if present(raw, ("mailboxIds",)):
+        known = (it.data.get("fixed") or {}).get("mailboxes") or []
+        pairs = {b[0]: b for b in known}
+        if set(camp.mailbox_ids) - set(pairs):
+            pairs = {m.id: [m.id, m.email] for m in ex.mailboxes()}
+        fixed["mailboxes"] = [pairs.get(i, [i, ""]) for i in dict.fromkeys(camp.mailbox_ids)]
+    it.data.update(settings=settings, fixed=fixed, api_status=camp.status)
+    if "steps" in raw:
+        steps = sorted(camp.steps, key=lambda s: s.step_index)
+        made = ((s.step_index + 1, s.delay_days, s.subject, s.body_html) for s in steps)
+        it.data["steps_hash"] = f"sent:{steps_digest(made)}"
+    _stats(it, camp)
     it.data["monitored_at"] = ex.clock.time()
-    if remote.status in ("running", "active", "scheduled", "paused"):
-        it.data["wanted"] = "paused" if remote.status == "paused" else "running"
-    ex.set_status(it, statuses.SYNCED)
+
+
+def _reconcile(ex: Executor, it: Item, c: CampaignRecord, camp: Campaign) -> None:
+    """Compare the row with the campaign as read: send the PATCH-able differences (draft or
+    paused), or say what differs and why it cannot be sent."""
+    _hold(ex, it, camp)
+    patch, locked = drift(c, it.data)
+    if patch and camp.status in EDITABLE:
+        it.hash = None  # acted on once the PATCH lands
+        ex.save(it)
+        _send_update(ex, c, it, {f: mine for f, mine, _ in patch})
+        return
+    if locked:
+        status = statuses.locked(locked)
+    elif patch:
+        status = statuses.pause_first(patch)
+    elif statuses.is_drift(it.status) or not it.status:
+        status = statuses.SYNCED
+    else:
+        status = it.status  # e.g. a refused start: not about these fields
+    # a difference waiting for a pause is looked at again every poll (no call until it can go)
+    it.hash = None if patch else c.hash
+    ex.set_status(it, status)
     ex.save(it)
 
 
+def request_create(b: dict[str, Any]) -> Request:
+    return create_campaign_request(b["body"])
+
+
 def do_create(ex: Executor, intent: Intent) -> None:
+    _created(ex, intent, ex.call(intent).campaign())
+
+
+def heal_create(ex: Executor, intent: Intent) -> bool:
+    """After a 409 for the create's key: the campaign read back by name."""
+    ex.slot()
+    name = str(intent.body["body"]["name"]).strip().casefold()
+    match = [c for c in ex.api.list_campaigns() if c.name.strip().casefold() == name]
+    if not match:
+        return False
+    _created(ex, intent, match[0])
+    return True
+
+
+def _created(ex: Executor, intent: Intent, camp: Campaign) -> None:
     b = intent.body
-    camp = ex.api.create_campaign(b["body"], idempotency_key=intent.idempotency_key)
     it = ex.item("campaigns", b["key"])
     it.remote_id = camp.id
     it.hash = b["hash"]
     it.data.pop(MAILBOX_CHECKED, None)
-    it.data.update(settings=b["settings"], steps_hash=b["steps_hash"])
-    it.data.update(api_status=camp.status, stats=dict(camp.stats), enrolled=0)
-    ex.set_status(it, statuses.SYNCED)
-    ex.counts.campaigns_created += 1
     window = {
         k: v
         for k, v in b["settings"].items()
         if k in ("sendingWindowStart", "sendingWindowEnd") and camp.raw.get(k) != v
     }
+    held = {k: v for k, v in b["settings"].items() if k not in window}
+    it.data.update(settings=held, steps_hash=b["steps_hash"])
+    if "fixed" in b:  # (an intent of an older sheetsync has none: read back when it matters)
+        it.data["fixed"] = b["fixed"]
+    it.data.update(api_status=camp.status, stats=dict(camp.stats), enrolled=0)
+    ex.set_status(it, statuses.SYNCED)
+    ex.counts.campaigns_created += 1
     if window:  # the create body does not carry the sending window: PATCH it right after
         it.data["window_pending"] = window
     ex.done(intent, it)
@@ -129,7 +270,7 @@ def _patch_window(ex: Executor, key: str) -> None:
     if it.remote_id is None or not window:
         return
     payload = {"key": key, "id": it.remote_id, "fields": window, "hash": it.hash}
-    payload.update(settings=it.data["settings"], window=True)
+    payload.update(settings={**it.data["settings"], **window}, window=True)
     ex.send("update_campaign", payload, fresh_key("update-campaign"))
 
 
@@ -139,20 +280,34 @@ def act_update(ex: Executor, a: Action) -> None:
     if a.fields.get("window_pending"):
         _patch_window(ex, a.key)
         return
-    payload = {"key": c.key, "id": it.remote_id, "fields": a.fields, "hash": c.hash}
-    payload["settings"] = c.settings
+    if str(it.data.get("api_status", "")) in RUNNING:  # the pause planned before did not happen
+        ex.set_status(it, statuses.pause_first(drift(c, it.data)[0]))
+        ex.save(it)
+        return
+    _send_update(ex, c, it, a.fields)
+
+
+def _send_update(ex: Executor, c: CampaignRecord, it: Item, fields: dict[str, Any]) -> None:
+    payload = {"key": c.key, "id": it.remote_id, "fields": fields, "hash": c.hash}
+    payload["settings"] = {**(it.data.get("settings") or {}), **fields}
     ex.send("update_campaign", payload, fresh_key("update-campaign"))
+
+
+def request_update(b: dict[str, Any]) -> Request:
+    return update_campaign_request(b["id"], b["fields"])
 
 
 def do_update(ex: Executor, intent: Intent) -> None:
     b = intent.body
-    camp = ex.api.update_campaign(b["id"], b["fields"], idempotency_key=intent.idempotency_key)
+    camp = ex.call(intent).campaign()
     it = ex.item("campaigns", b["key"])
     it.hash = b["hash"]
     it.data["settings"] = b["settings"]
     it.data["api_status"] = camp.status
     it.data.pop("window_pending", None)
-    ex.set_status(it, statuses.SYNCED)
+    c = ex.campaigns.get(b["key"])
+    locked = drift(c, it.data)[1] if c is not None else []
+    ex.set_status(it, statuses.locked(locked) if locked else statuses.SYNCED)
     if not b.get("window"):
         ex.counts.campaigns_updated += 1
     ex.done(intent, it)
@@ -176,22 +331,62 @@ def _state_change(ex: Executor, a: Action, op: str) -> None:
     running = str(it.data.get("api_status", "")) in RUNNING
     if (op == "start") == running:  # already so (e.g. adopted by name after a lost state)
         it.data["wanted"] = a.fields["wanted"]
+        ex.supersede(it, statuses.SYNCED)
         ex.save(it)
         return
     payload = {"key": a.key, "id": it.remote_id, "wanted": a.fields["wanted"]}
     ex.send(op, payload, fresh_key(f"{op}-campaign"))
 
 
+def request_start(b: dict[str, Any]) -> Request:
+    return campaign_action_request(b["id"], "start")
+
+
+def request_pause(b: dict[str, Any]) -> Request:
+    return campaign_action_request(b["id"], "pause")
+
+
 def do_start(ex: Executor, intent: Intent) -> None:
-    camp = ex.api.start_campaign(intent.body["id"], idempotency_key=intent.idempotency_key)
-    ex.counts.campaigns_started += 1
-    _changed_state(ex, intent, camp)
+    if _state_call(ex, intent):
+        ex.counts.campaigns_started += 1
 
 
 def do_pause(ex: Executor, intent: Intent) -> None:
-    camp = ex.api.pause_campaign(intent.body["id"], idempotency_key=intent.idempotency_key)
-    ex.counts.campaigns_paused += 1
+    if _state_call(ex, intent):
+        ex.counts.campaigns_paused += 1
+
+
+def _state_call(ex: Executor, intent: Intent) -> bool:
+    """Start or pause; True when this call changed the campaign. A refusal (already running,
+    completed, no steps…) reads the campaign back: if it is already as wanted, that is the
+    outcome; if not, its real status is kept and the refusal raised for the row's `error:`
+    (a 402 is not read back: the subscription is what is wrong)."""
+    try:
+        camp = ex.call(intent).campaign()
+    except PaymentRequired:
+        raise
+    except RowError:
+        if not read_back(ex, intent):
+            raise
+        return False
     _changed_state(ex, intent, camp)
+    return True
+
+
+def read_back(ex: Executor, intent: Intent) -> bool:
+    """GET the campaign of a start or pause and keep its status; True (and the intent done)
+    when it is already in the state the intent wanted."""
+    ex.slot()
+    camp = ex.api.get_campaign(intent.body["id"])
+    it = ex.item("campaigns", intent.body["key"])
+    it.data["api_status"] = camp.status
+    it.data["monitored_at"] = ex.clock.time()
+    _stats(it, camp)
+    wanted = intent.body["wanted"]
+    if camp.status not in (RUNNING if wanted == "running" else ("paused",)):
+        return False
+    _changed_state(ex, intent, camp)
+    return True
 
 
 def _changed_state(ex: Executor, intent: Intent, camp: Campaign) -> None:
@@ -199,16 +394,16 @@ def _changed_state(ex: Executor, intent: Intent, camp: Campaign) -> None:
     it.data.update(wanted=intent.body["wanted"], api_status=camp.status)
     it.data["monitored_at"] = ex.clock.time()
     _stats(it, camp)
-    if statuses.is_error(it.status):
-        ex.set_status(it, statuses.SYNCED)
+    ex.supersede(it, statuses.SYNCED)
     ex.done(intent, it)
 
 
 def act_monitor(ex: Executor, a: Action) -> None:
+    """GET /campaigns/{id}: progress counts, and the row compared with the campaign as read, so
+    a change made in WarmySender's app is seen (kind `monitor`, every monitor_seconds for a
+    running campaign, and `reconcile`, once for a row linked by an older sheetsync)."""
     it = ex.item("campaigns", a.key)
-    ex.slot()
-    camp = ex.api.get_campaign(str(it.remote_id))
-    it.data["api_status"] = camp.status
-    _stats(it, camp)
-    it.data["monitored_at"] = ex.clock.time()
-    ex.save(it)
+    c = ex.campaigns[a.key]
+    camp = _read(ex, it, c)
+    if camp is not None:
+        _reconcile(ex, it, c, camp)

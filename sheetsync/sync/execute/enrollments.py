@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sheetsync.api.client import Request, enroll_request, unenroll_request
 from sheetsync.errors import RowError
 from sheetsync.rows.records import ProspectRecord
 from sheetsync.state import Intent, Item, fresh_key
@@ -56,11 +57,14 @@ def _batch(ex: Executor, a: Action, op: str) -> None:
         h = rec.hash if rec else it.hash
         if isinstance(cid, RowError):
             it.hash = h
+            it.data["target"] = a.key  # acted on again once the reference names another
             ex.set_status(it, statuses.error(cid.message))
             waiting.append(it)
             continue
         if cid is None:
-            ex.set_status(it, statuses.campaign_not_created(a.key.split(":", 1)[1]))
+            ref = a.key.split(":", 1)[1]
+            named = ex.campaigns[ref].name if ref in ex.campaigns else ref
+            ex.set_status(it, statuses.campaign_not_created(named))
             waiting.append(it)
             continue
         email = rec.email if rec else it.data.get("email")
@@ -96,16 +100,19 @@ def _batch(ex: Executor, a: Action, op: str) -> None:
         ex.send(op, payload, fresh_key(op))
 
 
+def request_enroll(b: dict[str, Any]) -> Request:
+    pids, emails, lists = _ids(b["rows"])
+    return enroll_request(b["campaign_id"], prospect_ids=pids, emails=emails, list_ids=lists)
+
+
+def request_unenroll(b: dict[str, Any]) -> Request:
+    pids, emails, _ = _ids(b["rows"])
+    return unenroll_request(b["campaign_id"], prospect_ids=pids, emails=emails)
+
+
 def do_enroll(ex: Executor, intent: Intent) -> None:
     b = intent.body
-    pids, emails, lists = _ids(b["rows"])
-    res = ex.api.enroll(
-        b["campaign_id"],
-        prospect_ids=pids,
-        emails=emails,
-        list_ids=lists,
-        idempotency_key=intent.idempotency_key,
-    )
+    res = ex.call(intent).enroll_result()
     by_id = {o.prospect_id: o.status for o in res.outcomes or () if o.prospect_id}
     by_email = {(o.email or "").lower(): o.status for o in res.outcomes or () if o.email}
     missing = {m.strip().lower() for m in res.not_found} | set(res.not_found)
@@ -114,7 +121,7 @@ def do_enroll(ex: Executor, intent: Intent) -> None:
     for key, row in b["rows"].items():
         it = ex.item("enrollments", key)
         it.hash = row["hash"]
-        it.data.update(target=b["target"], email=row["email"])
+        it.data.update(target=b["target"], email=row["email"], list_id=row["list_id"])
         it.data["prospect_id"] = row.get("prospect_id")
         outcome = by_id.get(row.get("prospect_id")) or by_email.get(row["email"] or "")
         if outcome is None and missing & {row.get("prospect_id"), row["email"]}:
@@ -139,13 +146,7 @@ def do_enroll(ex: Executor, intent: Intent) -> None:
 
 def do_unenroll(ex: Executor, intent: Intent) -> None:
     b = intent.body
-    pids, emails, _ = _ids(b["rows"])
-    res = ex.api.unenroll(
-        b["campaign_id"],
-        prospect_ids=pids,
-        emails=emails,
-        idempotency_key=intent.idempotency_key,
-    )
+    res = ex.call(intent).unenroll_result()
     its: list[Item] = []
     for key, row in b["rows"].items():
         it = ex.item("enrollments", key)

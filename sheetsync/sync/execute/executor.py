@@ -1,10 +1,14 @@
 """Performs a plan through the WarmySender client, within the cycle's rate budget.
 
-Every write is an intent: recorded in state (operation, body, Idempotency-Key) BEFORE it is
-sent, and resolved together with its outcome in one transaction. Pending intents of a crashed or
-cut-off cycle are replayed first with the SAME key, so the server answers with the original
-result and nothing is created twice. Creates use content-derived keys; every other write gets a
-fresh key per intent (`state.content_key`, `state.fresh_key`).
+Every write is an intent: recorded in state (operation, body, Idempotency-Key, and the request
+exactly as it goes on the wire) BEFORE it is sent, and resolved together with its outcome in one
+transaction. Pending intents of a crashed or cut-off cycle are replayed first: the SAME bytes
+with the SAME key, so the server answers with the original result and nothing is created twice.
+Creates use content-derived keys; every other write gets a fresh key per intent
+(`state.content_key`, `state.fresh_key`). Should WarmySender still refuse a key as used with
+another body (409; an intent kept by an older sheetsync, or a key the server forgot and another
+request reused), the intent heals: the object is read back, or the request is sent again under
+a fresh key; it is never turned into a row error.
 
 This module keeps the order of the work (`run`), the rate budget (`slot`), the intents (`send`,
 `replay`, `done`) and the reads shared by the roles; what each role sends and how its answer
@@ -15,10 +19,10 @@ maps to the action and intent kinds. The role modules import this one, never the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from sheetsync.api.client import WarmySenderClient
+from sheetsync.api.client import Answer, Request, WarmySenderClient
 from sheetsync.api.models import (
     Campaign,
     Mailbox,
@@ -35,10 +39,25 @@ from sheetsync.errors import (
     StateConflict,
 )
 from sheetsync.rows.records import CampaignRecord, EnrollmentRecord, ProspectRecord, SheetRows
-from sheetsync.state import Intent, Item, State
+from sheetsync.state import Intent, Item, State, fresh_key
 from sheetsync.sync import statuses
 from sheetsync.sync.counts import Counts
 from sheetsync.sync.plan import Action, Plan
+
+# The scope each action needs for its write (or, for a monitor, its read). A key refused for
+# a scope stops only the actions that need it; the rest of the cycle runs.
+SCOPES = {
+    "create_prospect": "prospects:write",
+    "update_prospect": "prospects:write",
+    "create_campaign": "campaigns:write",
+    "update_campaign": "campaigns:write",
+    "start": "campaigns:write",
+    "pause": "campaigns:write",
+    "monitor": "campaigns:read",
+    "reconcile": "campaigns:read",
+    "enroll": "enrollments:write",
+    "unenroll": "enrollments:write",
+}
 
 
 class Budget(Protocol):
@@ -52,10 +71,14 @@ class Stop(Exception):
 @dataclass(frozen=True)
 class Steps:
     """What the executor does per kind: `acts` turn a planned Action into intents (or a status),
-    `dos` perform one intent's call and store its outcome (also when it is replayed)."""
+    `requests` build an intent's request from its body, `dos` perform one intent's call and
+    store its outcome (also when it is replayed), and `heals` read the object back after a 409
+    for a reused key (True: its outcome is stored; False: the write is sent again)."""
 
     acts: Mapping[str, Callable[[Executor, Action], None]]
+    requests: Mapping[str, Callable[[dict[str, Any]], Request]]
     dos: Mapping[str, Callable[[Executor, Intent], None]]
+    heals: Mapping[str, Callable[[Executor, Intent], bool]]
 
 
 class Executor:
@@ -98,6 +121,7 @@ class Executor:
             self.enrollments.setdefault(e.key, e)
         self._mailboxes: list[Mailbox] | None = None
         self._remote: list[Campaign] | None = None
+        self.missing_scopes: set[str] = set()  # scopes the key was refused for this cycle
 
     # --- budget and state ----------------------------------------------------------------------
 
@@ -119,6 +143,13 @@ class Executor:
         if it.status != status or not it.synced_at:
             it.status = status
             it.synced_at = utc_iso(self.clock)
+
+    def supersede(self, it: Item, status: str) -> None:
+        """After an action that succeeded without redoing the row (a start, a pause): `status`
+        replaces what the action made obsolete, its earlier refusal (`error:`) or its deferral,
+        and nothing else (`waiting: pause the campaign…` still holds after a pause)."""
+        if statuses.is_error(it.status) or it.status == statuses.DEFERRED:
+            self.set_status(it, status)
 
     def save(self, *its: Item) -> None:
         with self.state.transaction():
@@ -144,14 +175,27 @@ class Executor:
     def send(self, op: str, body: dict[str, Any], key: str) -> None:
         """Record the intent, perform it, apply the outcome and resolve it in one commit."""
         self.slot()
-        intent_id = self.state.add_intent(self.sheet, op, body, key)
-        self._perform(Intent(intent_id, op, body, key))
+        request = self.steps.requests[op](body)
+        pending = Intent(0, op, body, key, request.endpoint, request.path, request.body)
+        self._perform(self.state.add_intent(self.sheet, pending))
 
     def replay(self) -> None:
-        """Re-send the intents a previous cycle left open, with their original keys."""
+        """Re-send the intents a previous cycle left open: their bytes, with their keys."""
         for intent in self.state.pending_intents(self.sheet):
             self.slot()
-            self._perform(intent)
+            if intent.content is None:  # kept by an older sheetsync: the request is rebuilt
+                intent = self._rekeyed(intent, intent.idempotency_key)
+            try:
+                self._perform(intent)
+            except ScopeError as exc:
+                self._refused(exc, SCOPES.get(intent.op, ""), self._rows_of(intent))
+
+    def call(self, intent: Intent) -> Answer:
+        """Send the intent's request, as kept, with its key."""
+        assert intent.endpoint is not None and intent.path is not None
+        assert intent.content is not None
+        request = Request(intent.endpoint, intent.path, intent.content)
+        return self.api.send(request, intent.idempotency_key)
 
     def done(self, intent: Intent, *its: Item) -> None:
         """Save the outcome of `intent` and resolve it, in one transaction."""
@@ -168,23 +212,67 @@ class Executor:
             raise
         except RetriableError:
             raise  # may have been done: left open, replayed next cycle with the same key
-        except IdempotencyConflict as exc:
-            self._fail(intent, statuses.internal(exc.message))
+        except IdempotencyConflict:
+            self._heal(intent)
         except RowError as exc:
             self._fail(intent, statuses.error(_plain(exc)), exc)
 
-    def _fail(self, intent: Intent, status: str, exc: RowError | None = None) -> None:
+    def _heal(self, intent: Intent) -> None:
+        """WarmySender refused the intent's key as used with another request. Read the object
+        back and store what it shows; if it shows nothing done, send the request again under a
+        fresh key (a create that is not there is created once; the other writes set a state,
+        so doing them again is harmless). A second refusal leaves the intent open, and its rows
+        say so."""
+        self.slot()
+        heal = self.steps.heals.get(intent.op)
+        if heal is not None and heal(self, intent):
+            return
+        again = self._rekeyed(intent, fresh_key(intent.op.replace("_", "-")))
+        try:
+            self.steps.dos[again.op](self, again)
+        except IdempotencyConflict as exc:
+            self._fail(again, statuses.replay_refused(exc.message), resolve=False)
+        except RowError as exc:
+            self._fail(again, statuses.error(_plain(exc)), exc)
+
+    def _rekeyed(self, intent: Intent, key: str) -> Intent:
+        """The intent with `key` and its request built from its body, stored before it is sent."""
+        request = self.steps.requests[intent.op](intent.body)
+        again = replace(intent, idempotency_key=key, endpoint=request.endpoint,
+                        path=request.path, content=request.body)  # fmt: skip
+        self.state.update_intent(again)
+        return again
+
+    def _rows_of(self, intent: Intent) -> list[Item]:
+        b = intent.body
+        if intent.op in ("enroll", "unenroll"):
+            return [self.item("enrollments", key) for key in b["rows"]]
+        role = "prospects" if intent.op.endswith("prospect") else "campaigns"
+        return [self.item(role, b["key"])]
+
+    def _refused(self, exc: ScopeError, scope: str, its: list[Item]) -> None:
+        """The key lacks a scope: the rows say which (their content is not marked as acted on,
+        so they go again once the key has it)."""
+        scope = exc.missing_scope or scope
+        self.missing_scopes.add(scope)
+        for it in its:
+            self.set_status(it, statuses.missing_scope(scope))
+        self.save(*its)
+
+    def _fail(
+        self, intent: Intent, status: str, exc: RowError | None = None, *, resolve: bool = True
+    ) -> None:
+        """The intent's rows get `status` and count as acted on (the planner leaves them); the
+        intent is resolved, or left open (`resolve=False`) to be replayed next poll."""
         b = intent.body
         with self.state.transaction():
             if intent.op in ("enroll", "unenroll"):
-                for key, row in b["rows"].items():
-                    it = self.item("enrollments", key)
-                    it.hash = row["hash"]
+                for it in self._rows_of(intent):
+                    it.hash = b["rows"][it.key]["hash"]
                     self.set_status(it, status)
                     self.state.put(self.sheet, it)
             else:
-                role = "prospects" if intent.op.endswith("prospect") else "campaigns"
-                it = self.item(role, b["key"])
+                (it,) = self._rows_of(intent)
                 if intent.op == "update_campaign" and isinstance(exc, StateConflict):
                     self.set_status(it, statuses.PAUSE_FIRST)  # started under us: not done yet
                 elif (
@@ -201,7 +289,8 @@ class Executor:
                         it.data["wanted"] = b["wanted"]
                     self.set_status(it, status)
                 self.state.put(self.sheet, it)
-            self.state.resolve_intent(intent.id)
+            if resolve:
+                self.state.resolve_intent(intent.id)
 
     # --- the plan ------------------------------------------------------------------------------
 
@@ -214,8 +303,13 @@ class Executor:
                 it.data["wanted"] = a.fields["wanted"]
                 self.save(it)
         for i, action in enumerate(work):
+            scope = SCOPES.get(action.kind, "")
             try:
+                if scope in self.missing_scopes:
+                    raise ScopeError(statuses.missing_scope(scope), missing_scope=scope)
                 self.steps.acts[action.kind](self, action)
+            except ScopeError as exc:
+                self._refused(exc, scope, self._action_items(action))
             except (Stop, RateLimited):
                 # a 429 that outlasts the retry deadline: WarmySender's budget is spent (others
                 # share the workspace); its intent stays open and is replayed next poll
@@ -224,15 +318,16 @@ class Executor:
             if self.progress is not None:
                 self.progress(i + 1, len(work))
 
+    def _action_items(self, a: Action) -> list[Item]:
+        if a.kind in ("enroll", "unenroll"):
+            return [self.item("enrollments", k) for k in a.rows]
+        return [self.item("prospects" if a.kind.endswith("prospect") else "campaigns", a.key)]
+
     def _defer(self, rest: list[Action]) -> None:
         for a in rest:
             if a.kind == "monitor":
                 continue
-            if a.kind in ("enroll", "unenroll"):
-                its = [self.item("enrollments", k) for k in a.rows]
-            else:
-                role = "prospects" if a.kind.endswith("prospect") else "campaigns"
-                its = [self.item(role, a.key)]
+            its = self._action_items(a)
             for it in its:
                 self.set_status(it, statuses.DEFERRED)
             self.counts.deferred += len(its)
@@ -240,5 +335,5 @@ class Executor:
 
 
 def _plain(exc: RowError) -> str:
-    text = exc.message.rstrip(".")
+    text = statuses.in_sheet_terms(exc.message.rstrip("."))
     return f"{text}: {exc.fix}" if exc.fix else text
