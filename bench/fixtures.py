@@ -1,10 +1,11 @@
 """The benchmark's world: the WarmySender sandbox and the Google Sheets emulator on 127.0.0.1, in
-this process, and a spreadsheet of N prospects on the emulator that the real engine syncs.
+this process, spreadsheets of N prospects on the emulator, and the real daemon (`sheetsync run`'s
+Daemon, with the real engine) polling them.
 
-    with World(clock=FakeClock(), rate_limit=1_000_000) as w:
-        w.make_sheet(1000)
-        sync = w.open_sync()          # one long-lived SheetSync, as the daemon keeps one
-        sync.cycle()
+    with World(clock=FakeClock()) as w:
+        w.make_sheet(campaign_tabs(1000))
+        daemon = w.daemon(w.config())   # as `sheetsync run` builds it
+        daemon.run_due()                # the polls that are due, as the interval trigger fires
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sheetsync.api.ratelimit import RateLimiter
+from sheetsync.api.ratelimit import forget_limiters
+from sheetsync.app.daemon import Daemon
 from sheetsync.clock import Clock
-from sheetsync.config import Config, SheetConfig, parse_config
+from sheetsync.config import Config, parse_config
 from sheetsync.sandbox import DEMO_KEY, Faults, Sandbox, SandboxServer, demo_seed
 from sheetsync.sandbox.service import Reply
-from sheetsync.sync.cycle import SheetSync, open_sync
+from sheetsync.state import State
 from sheetsync.testing.sheets_emulator import SheetsEmulator
 
 TOKEN = "ya29.bench-token-not-secret"
 MAILBOX = "alex@outreach-demo.example"
 CAMPAIGN = "Bench Launch"
-UNLIMITED = 1_000_000  # a quota or rate limit the setup phase never reaches
+UNLIMITED = 1_000_000  # a rate limit the setup phase never reaches
+GOOGLE_QUOTA = 60  # Google's reads and writes a minute per user, enforced by the emulator
 
 PROSPECT_HEADERS = ["Email", "First Name", "Last Name", "Company", "Role", "Industry"]
 CAMPAIGN_HEADERS = ["Campaign", "Mailboxes", "Daily Send Limit", "Window Start", "Window End"]
@@ -46,12 +49,15 @@ def prospect_row(i: int, version: int = 0) -> list[object]:
 
 
 def campaign_tabs(
-    prospects: int, *, enrolled: int = 0, state: str = "Draft"
+    prospects: int, *, enrolled: int = 0, state: str = "Draft", first: int = 0
 ) -> dict[str, list[list[object]]]:
-    """The five tabs: `prospects` prospects, one campaign with two steps, and Enrollments rows
-    for the first `enrolled` prospects."""
+    """The five tabs: `prospects` prospects (numbered from `first`), one campaign with two steps,
+    and Enrollments rows for the first `enrolled` prospects."""
     return {
-        "Prospects": [PROSPECT_HEADERS, *(prospect_row(i) for i in range(prospects))],
+        "Prospects": [
+            PROSPECT_HEADERS,
+            *(prospect_row(i) for i in range(first, first + prospects)),
+        ],
         "Campaigns": [CAMPAIGN_HEADERS, [CAMPAIGN, MAILBOX, 50, "09:00", "17:00", state]],
         "Steps": [
             STEP_HEADERS,
@@ -60,7 +66,7 @@ def campaign_tabs(
         ],
         "Enrollments": [
             ENROLLMENT_HEADERS,
-            *([email(i), CAMPAIGN, True] for i in range(enrolled)),
+            *([email(i), CAMPAIGN, True] for i in range(first, first + enrolled)),
         ],
         "Sync Log": [["Time"]],
     }
@@ -88,19 +94,23 @@ class CountingSandbox(Sandbox):
 class World:
     """Sandbox + emulator + a temp dir for the state file. A context manager; closes all."""
 
-    def __init__(self, *, clock: Clock, rate_limit: int = UNLIMITED) -> None:
+    def __init__(
+        self, *, clock: Clock, rate_limit: int = UNLIMITED, google_quota: int = GOOGLE_QUOTA
+    ) -> None:
+        forget_limiters()  # the daemon's limiters are per workspace and process: start afresh
         self.clock = clock
         self.sandbox = CountingSandbox(seed(rate_limit), clock=clock, faults=Faults())
         self.server = SandboxServer(self.sandbox)
         self.emu = SheetsEmulator(
             clock=clock,
             tokens={TOKEN},
-            read_quota_per_min=UNLIMITED,
-            write_quota_per_min=UNLIMITED,
+            read_quota_per_min=google_quota,
+            write_quota_per_min=google_quota,
         )
         self._tmp = tempfile.TemporaryDirectory(prefix="sheetsync-bench-")
         self.dir = Path(self._tmp.name)
         self.spreadsheet = ""
+        self.daemons: list[Daemon] = []
         self.top: dict[str, Any] = {}  # more top-level config tables, e.g. [webhooks]
         self.server.start()
         try:
@@ -116,47 +126,54 @@ class World:
         self.close()
 
     def close(self) -> None:
+        for daemon in self.daemons:
+            daemon.close()
         self.emu.close()
         self.server.close()
         self._tmp.cleanup()
+        forget_limiters()
 
     @property
     def workspace(self) -> Any:
-        return self.sandbox._workspaces[0]  # noqa: SLF001 (the bench changes the plan's limit)
-
-    def set_rate_limit(self, per_minute: int) -> None:
-        self.workspace.rate_limit = per_minute
+        return self.sandbox._workspaces[0]  # noqa: SLF001 (the bench reads its counters)
 
     def make_sheet(self, tabs: dict[str, list[list[object]]]) -> str:
         self.spreadsheet = self.emu.create_spreadsheet(tabs, title="Bench")
         return self.spreadsheet
 
-    def config(self, **sheet: Any) -> Config:
+    def config(
+        self, sheets: list[dict[str, Any]] | None = None, *, name: str = "bench", **sheet: Any
+    ) -> Config:
+        """The config `sheetsync run` would read: one [[sheet]] `name` on the latest spreadsheet
+        (with `sheet`'s keys), or the given [[sheet]] tables."""
+        if sheets is None:
+            sheets = [{"name": name, "spreadsheet": self.spreadsheet, **sheet}]
         data: dict[str, Any] = {
             "warmysender": {"base_url": self.server.base_url},
             "google": {"auth": "token", "sheets_base_url": self.emu.base_url},
             "state": {"path": str(self.dir / "state.db")},
             "sheet": [
-                {
-                    "name": "bench",
-                    "source": "google",
-                    "spreadsheet": self.spreadsheet,
-                    "custom_fields": ["Industry"],
-                    "settle_polls": 0,
-                    **sheet,
-                }
+                {"source": "google", "custom_fields": ["Industry"], "settle_polls": 0, **s}
+                for s in sheets
             ],
         }
         data.update(self.top)
         env = {"WARMYSENDER_API_KEY": DEMO_KEY, "SHEETSYNC_GOOGLE_TOKEN": TOKEN}
         return parse_config(data, path=self.dir / "sheetsync.toml", env=env)
 
-    def open_sync(self, limiter: RateLimiter | None = None, **sheet: Any) -> SheetSync:
-        config = self.config(**sheet)
-        return open_sync(config, config.sheets[0], clock=self.clock, limiter=limiter)
+    def daemon(self, config: Config) -> Daemon:
+        """The daemon of `sheetsync run` on this world's clock (closed with the world)."""
+        daemon = Daemon(config, clock=self.clock)
+        self.daemons.append(daemon)
+        return daemon
 
-    def sheet_config(self, **sheet: Any) -> SheetConfig:
-        return self.config(**sheet).sheets[0]
+    def last_report(self, config: Config, sheet: str) -> dict[str, Any]:
+        """The report of the sheet's latest cycle, as recorded in the state file."""
+        with State(config.state_path) as state:
+            runs = state.recent_runs(sheet, 1)
+        if not runs or runs[0].report is None:
+            raise RuntimeError(f"{sheet}: no finished cycle recorded: {runs}")
+        return runs[0].report
 
     def edit_prospects(self, rows: list[int], version: int, *, spreadsheet: str = "") -> None:
         """A person edits the Company cell of these prospect indexes (row = index + 2)."""
@@ -164,6 +181,9 @@ class World:
         sid = spreadsheet or self.spreadsheet
         for i in rows:
             self.emu.set_cell(sid, "Prospects", i + 2, col, prospect_row(i, version)[col])
+
+    def api_calls(self) -> int:
+        return sum(self.workspace.by_endpoint.values())
 
     def http_429s(self) -> int:
         return self.sandbox.statuses[429]

@@ -95,7 +95,7 @@ def write_config(folder: Path, urls: dict[str, str], sheets: list[str], poll_s: 
     text = (
         f'[warmysender]\nbase_url = "{urls["api"]}"\n'
         f'[google]\nauth = "token"\nsheets_base_url = "{urls["sheets"]}"\n'
-        f"quota_per_minute = {google_per_min}\n"
+        f"reads_per_minute = {google_per_min}\nwrites_per_minute = {google_per_min}\n"
         f'[state]\nurl = "{urls["state"]}"\n'
     )
     for i, sid in enumerate(sheets):
@@ -304,7 +304,7 @@ def bench_store(pg: Server, size: int) -> list[dict[str, Any]]:
     for store in ("sqlite", "postgresql"):
         note(f"store: {size:,} rows on {store}")
         clock = FakeClock()
-        with World(clock=clock) as world:
+        with World(clock=clock, google_quota=UNLIMITED) as world:
             world.make_sheet(campaign_tabs(size))
             config = world.config()
             state = None

@@ -74,7 +74,10 @@ class GoogleConfig:
     sheets_base_url: str | None = None
     token: Secret | None = None  # SHEETSYNC_GOOGLE_TOKEN, for auth = "token"
     timeout_s: float = 30.0
-    quota_per_minute: int = 60  # per credential, reads and writes each (workers share it)
+    # Google's per-user quota, shared by every Google sheet of a daemon (one credential), or
+    # of every worker of a PostgreSQL state signed in with it
+    reads_per_minute: int = 60
+    writes_per_minute: int = 60
 
 
 @dataclass(frozen=True)
@@ -177,11 +180,7 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str])
     )
 
     g = r.table(data, "google")
-    r.only(
-        g,
-        "google",
-        {"auth", "credentials_file", "sheets_base_url", "timeout_s", "quota_per_minute"},
-    )
+    r.only(g, "google", _GOOGLE_KEYS)
     auth = r.choice(g, "google.auth", AUTH_MODES, "service_account")
     creds = r.string(g, "google.credentials_file", "") or env.get(
         "GOOGLE_APPLICATION_CREDENTIALS", ""
@@ -194,7 +193,8 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str])
         sheets_base_url=r.url(g, "google.sheets_base_url", "") if base_url else None,
         token=Secret(token) if token else None,
         timeout_s=r.number(g, "google.timeout_s", 30.0, minimum=1),
-        quota_per_minute=r.integer(g, "google.quota_per_minute", 60, minimum=1),
+        reads_per_minute=r.integer(g, "google.reads_per_minute", 60, minimum=1),
+        writes_per_minute=r.integer(g, "google.writes_per_minute", 60, minimum=1),
     )
 
     st = r.table(data, "state")
@@ -322,6 +322,10 @@ def _workers(r: _Reader, w: Mapping[str, Any]) -> WorkersConfig:
     return WorkersConfig(heartbeat_seconds=beat, failover_seconds=failover)
 
 
+_GOOGLE_KEYS = {
+    "auth", "credentials_file", "sheets_base_url", "timeout_s", "reads_per_minute",
+    "writes_per_minute",
+}  # fmt: skip
 _SHEET_KEYS = {
     "name", "source", "spreadsheet", "poll_seconds", "settle_polls", "monitor_seconds",
     "custom_fields", "on_row_removed", "max_unenroll_fraction", "log_rows", "tabs", "columns",

@@ -294,7 +294,7 @@ def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
 
     On a PostgreSQL state ([state] url) it is one worker, as `sheetsync worker`.
     """
-    from sheetsync.app.daemon import Daemon
+    from sheetsync.app.daemon import Daemon, collector_policy
 
     config = ctx.load()
     _setup_logging(config, verbose, log_format)
@@ -305,6 +305,7 @@ def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
         run_worker(config)
         return
     _writing(config, config.sheets, "run")
+    collector_policy()
     Daemon(config).run_forever()
 
 
@@ -406,21 +407,23 @@ def _postgres(config: Config) -> Config:
 @pass_ctx
 @_friendly
 def status(ctx: Ctx) -> None:
-    """Recent runs, deferred work and rows in error, per sheet.
+    """Per sheet: how often it is polled, recent runs, deferred work and rows in error.
 
     On a PostgreSQL state, also per sheet the worker of the last cycle, the next due time and
     the failures in a row.
     """
     from rich.console import Console
 
+    from sheetsync.app.pace import paces
     from sheetsync.app.report import status_tables
     from sheetsync.state.connect import open_state
 
     config = ctx.load()
     console = Console(highlight=False)
+    pace = paces(config)
     with open_state(config, read_only=True) as state:
         for sheet in config.sheets:
-            for table in status_tables(state, sheet.name):
+            for table in status_tables(state, sheet.name, pace[sheet.name]):
                 console.print(table)
     if config.state_url is not None:
         from sheetsync.app.report import sheets_table

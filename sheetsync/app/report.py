@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from sheetsync.app.pace import Pace
 from sheetsync.state.base import Store
 from sheetsync.sync.cycle import DryRun
 from sheetsync.sync.plan import Action
@@ -84,9 +85,14 @@ def _value(value: object) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def status_tables(state: Store, sheet: str, *, runs: int = 5) -> list[Table]:
-    """Recent runs, then deferred/held rows and rows in error, then the last failure."""
+def status_tables(state: Store, sheet: str, pace: Pace, *, runs: int = 5) -> list[Table]:
+    """How often the sheet is polled, recent runs, deferred/held rows and rows in error, then
+    the last failure."""
     out: list[Table] = []
+    schedule = Table(title=f"{sheet}: sheetsync run polls it", title_justify="left")
+    schedule.add_column("Every")
+    schedule.add_row(pace.describe().removeprefix("every "))
+    out.append(schedule)
     recent = Table(title=f"{sheet}: recent runs", title_justify="left")
     for col in ("When", "Result", "Created", "Enrolled", "Errors", "Deferred", "API calls"):
         recent.add_column(col)

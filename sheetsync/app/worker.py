@@ -68,6 +68,8 @@ from sheetsync.config import Config, Secret, SheetConfig
 from sheetsync.errors import ConfigError, ServiceError, SheetBusy, SheetsyncError, StateError
 from sheetsync.sheet.base import SheetSource
 from sheetsync.sheet.connect import open_source
+from sheetsync.sheet.google.auth import load_credentials
+from sheetsync.sheet.google.quota import Quota
 from sheetsync.state.postgres import PostgresState, connect, connect_pool, schema_lock, shown
 from sheetsync.sync.counts import cycle_line
 from sheetsync.sync.cycle import SheetSync, open_sync
@@ -134,8 +136,9 @@ def prepare_engine(pool: ConnectionPool) -> None:
 
 class Runtime:
     """What one worker process keeps: an open SheetSync per sheet it has polled (so the engine's
-    memos and the Google source's metadata last between polls, as in the daemon), and the
-    limiters it shares with the other workers."""
+    row cache and the Google source's metadata last between polls, as in the daemon; a sync
+    reads its items again when another worker ran the sheet since), and the limiters it shares
+    with the other workers."""
 
     def __init__(
         self, config: Config, name: str, pool: ConnectionPool, clock: Clock | None = None
@@ -149,6 +152,7 @@ class Runtime:
         self.secrets = secrets_of(config)
         self._open: dict[str, tuple[SheetSync, SheetSource]] = {}
         self._limiters: dict[str, SharedRateLimiter] = {}
+        self._quota: Quota | None = None
         self._lock = threading.Lock()
 
     def state(self) -> PostgresState:
@@ -164,10 +168,21 @@ class Runtime:
                 self._limiters[key] = found
             return found
 
-    def google_quota(self, credential: str, kind: str) -> None:
-        per_minute = self.config.google.quota_per_minute
-        limiter = self.limiter(f"google:{credential}:{kind}", per_minute, margin_s=GOOGLE_MARGIN_S)
-        limiter.acquire()
+    def google_quota(self) -> Quota:
+        """The read and write budgets of the config's Google credential, shared by every worker
+        signed in with it (keyed by its account, or its auth mode when it has none)."""
+        if self._quota is None:
+            g = self.config.google
+            who = load_credentials(g).account or g.auth
+            reads, writes = (
+                self.limiter(f"google:{who}:{kind}", per_minute, margin_s=GOOGLE_MARGIN_S)
+                for kind, per_minute in (
+                    ("read", g.reads_per_minute),
+                    ("write", g.writes_per_minute),
+                )
+            )
+            self._quota = Quota(reads=reads, writes=writes)
+        return self._quota
 
     def warmysender_limiter(self) -> SharedRateLimiter:
         """The budget of the config's API key, that is of its workspace (one config, one key),
@@ -186,7 +201,8 @@ class Runtime:
         found = self._open.get(sheet.name)
         if found is not None:
             return found[0]
-        source = open_source(sheet, self.config.google, clock=self.clock, quota=self.google_quota)
+        quota = self.google_quota() if sheet.source == "google" else None
+        source = open_source(sheet, self.config.google, clock=self.clock, quota=quota)
         try:
             sync = open_sync(
                 self.config,

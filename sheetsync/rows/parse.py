@@ -28,7 +28,7 @@ from __future__ import annotations
 from sheetsync.config import SheetConfig
 from sheetsync.rows.campaigns import parse_campaigns
 from sheetsync.rows.enrollments import parse_enrollments
-from sheetsync.rows.prospects import ProspectMemo, parse_prospects
+from sheetsync.rows.prospects import parse_prospects
 from sheetsync.rows.reader import Tab, find_tab
 from sheetsync.rows.records import SheetRows
 from sheetsync.rows.waiting import waiting_rows, withhold_campaigns
@@ -36,20 +36,17 @@ from sheetsync.sheet.base import SheetData
 
 INPUT_ROLES = ("prospects", "campaigns", "steps", "enrollments")
 
-__all__ = ["ProspectMemo", "parse_sheet"]
+__all__ = ["parse_sheet"]
 
 
-def parse_sheet(
-    data: SheetData, sheet: SheetConfig, *, memo: ProspectMemo | None = None
-) -> SheetRows:
-    """Validate and normalise every tab of one read into records and row issues. With a `memo`
-    kept between polls, only prospect rows whose cells changed are parsed again."""
+def parse_sheet(data: SheetData, sheet: SheetConfig) -> SheetRows:
+    """Validate and normalise every tab of one read into records and row issues."""
     tabs: dict[str, Tab] = {}
     for role in (*INPUT_ROLES, "sync_log"):
         tab = find_tab(data, sheet.tab(role), sheet=sheet.name)
         if tab is not None:
             tabs[role] = tab
-    prospects, p_issues, stopped = parse_prospects(tabs["prospects"], memo)
+    prospects, p_issues, stopped = parse_prospects(tabs["prospects"])
     campaigns, steps, c_issues = parse_campaigns(tabs["campaigns"], tabs["steps"])
     enrollments, e_issues = parse_enrollments(tabs["enrollments"])
     header_issues = [i for role in INPUT_ROLES for i in tabs[role].header_issues()]

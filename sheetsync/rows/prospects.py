@@ -25,7 +25,6 @@
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Callable
 from functools import partial
@@ -63,53 +62,17 @@ _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 Parsed = tuple[str | None, str | None, dict[str, Any] | None, str, tuple[str, ...], bool]
 
 
-# A row's input cells with their types (True, 1 and 1.0 are equal in Python, not in a cell).
-Cells = tuple[tuple[object, ...], tuple[type, ...]]
-# A memo entry: the cells (the first object seen, reused as the key), what they parse to, and
-# the record made from them (reused while its row and sync_off stay the same).
-Entry = tuple[Cells, Parsed, ProspectRecord | None]
-
-
-class ProspectMemo:
-    """The parsed rows of the previous read, by their input cells, so that a poll parses only
-    the rows whose cells changed. Emptied when the header row or the tab spec changes; keeps
-    only the rows of the latest read. An unchanged row reuses its objects, so a poll leaves
-    nothing new behind for the garbage collector."""
-
-    def __init__(self) -> None:
-        self.signature: object = None
-        self.rows: dict[Cells, Entry] = {}
-
-
-def parse_prospects(
-    tab: Tab, memo: ProspectMemo | None = None
-) -> tuple[list[ProspectRecord], list[RowIssue], frozenset[str]]:
+def parse_prospects(tab: Tab) -> tuple[list[ProspectRecord], list[RowIssue], frozenset[str]]:
     """The records, the row issues, and the emails whose Stop box is ticked."""
     records: list[ProspectRecord] = []
     issues: list[RowIssue] = []
     stopped: set[str] = set()
     first: dict[str, int] = {}  # key -> row that claimed it
-    inputs = [i for c in tab.spec.inputs if (i := tab.headers.get(c.field)) is not None]
-    width = max(inputs) + 1
-    pick = operator.itemgetter(*inputs, width - 1)  # always a tuple, even for one input
-    signature = (tab.spec, tuple(tab.header_row))
-    old: dict[Cells, Entry] = {}
-    if memo is not None and memo.signature == signature:
-        old = memo.rows
-    seen: dict[Cells, Entry] = {}
     has_sync = tab.has("sync")
-    for row, values in tab.numbered:  # a Line is made only for a row parsed or ticked
-        sync_off = has_sync and _ticked(Line(tab, row, values)) is not True
-        padded = values
-        if len(values) < width:
-            padded = [*values, *([None] * (width - len(values)))]
-        picked = pick(padded)
-        cells: Cells = (picked, tuple(map(type, picked)))
-        entry = seen.get(cells) or old.get(cells)
-        if entry is None:
-            entry = (cells, _parse_row(Line(tab, row, values)), None)
-        seen[entry[0]] = entry
-        key, early, body, hash_, left_out, stop = entry[1]
+    for line in tab.lines:
+        row = line.row
+        sync_off = has_sync and _ticked(line) is not True
+        key, early, body, hash_, left_out, stop = _parse_row(line)
         if stop and key:
             stopped.add(key)
         if early is not None:
@@ -123,13 +86,7 @@ def parse_prospects(
                 continue
             first[key] = row
         assert body is not None
-        record = entry[2]
-        if record is None or record.row != row or record.sync_off != sync_off:
-            record = ProspectRecord(row, key, body, hash_, sync_off=sync_off, left_out=left_out)
-            seen[entry[0]] = (entry[0], entry[1], record)
-        records.append(record)
-    if memo is not None:
-        memo.signature, memo.rows = signature, seen
+        records.append(ProspectRecord(row, key, body, hash_, sync_off=sync_off, left_out=left_out))
     return records, issues, frozenset(stopped)
 
 

@@ -180,8 +180,7 @@ class Line:
 def find_tab(data: SheetData, spec: TabSpec, *, sheet: str) -> Tab | None:
     """The tab whose title matches `spec.title` case- and space-insensitively, its required
     headers checked. None for a missing optional tab; TabNotFound for a missing required one."""
-    want = header_key(spec.title)
-    title = next((t for t in data.tabs if header_key(t) == want), None)
+    title = find_title(data, spec)
     if title is None:
         if spec.optional:
             return None
@@ -193,6 +192,12 @@ def find_tab(data: SheetData, spec: TabSpec, *, sheet: str) -> Tab | None:
         if col.required and headers.get(col.field) is None:
             raise HeaderError(title, col.header, sheet=sheet)
     return Tab(spec, title, headers, header_row, rows[1:], pending=title in data.uncomputed)
+
+
+def find_title(data: SheetData, spec: TabSpec) -> str | None:
+    """The title of the tab of the read that `spec` names (case- and space-insensitively)."""
+    want = header_key(spec.title)
+    return next((t for t in data.tabs if header_key(t) == want), None)
 
 
 def _and(items: Sequence[str]) -> str:

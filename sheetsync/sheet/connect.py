@@ -12,7 +12,7 @@ from sheetsync.clock import Clock
 from sheetsync.config import GoogleConfig, SheetConfig
 from sheetsync.sheet.base import SheetSource
 from sheetsync.sheet.google.auth import load_credentials
-from sheetsync.sheet.google.quota import Quota, meter
+from sheetsync.sheet.google.quota import Quota
 from sheetsync.sheet.google.source import GoogleSource, rebase_session
 from sheetsync.sheet.xlsx import XlsxSource
 
@@ -29,8 +29,8 @@ def open_source(
 ) -> SheetSource:
     """The source for one [[sheet]]. For Google, `session` replaces the AuthorizedSession (it
     must then add the Authorization header itself); `interactive` allows the OAuth browser
-    sign-in; `sheets_base_url` reroutes requests (proxies, the test emulator); `quota` is waited
-    on before every request, with the credential's account (or auth mode) as its key."""
+    sign-in; `sheets_base_url` reroutes requests (proxies, the test emulator); `quota` is the
+    Google quota this source shares with the others of its credential."""
     if sheet.source == "xlsx":
         return XlsxSource(Path(sheet.spreadsheet))
     auth = load_credentials(google, token_path=token_path, interactive=interactive)
@@ -38,8 +38,6 @@ def open_source(
         session = AuthorizedSession(auth.credentials)  # type: ignore[no-untyped-call]
     if google.sheets_base_url:
         rebase_session(session, google.sheets_base_url)
-    if quota is not None:
-        meter(session, auth.account or google.auth, quota)
     client = HTTPClient(auth.credentials, session=session)
     client.set_timeout(google.timeout_s)
     return GoogleSource(
@@ -48,4 +46,5 @@ def open_source(
         clock=clock,
         account=auth.account,
         fix_for_401=auth.fix_for_401(),
+        quota=quota,
     )

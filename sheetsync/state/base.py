@@ -43,6 +43,11 @@ class Store(Protocol):
 
     def put(self, sheet: str, item: Item) -> None: ...
 
+    def written(self, sheet: str) -> set[tuple[str, str]]:
+        """The (role, key) of the items of `sheet` this store put (or whose Outcome it stored)
+        since the last call: the rows the engine's row cache must look at again."""
+        ...
+
     def known(self, sheet: str) -> bool: ...
 
     def add_intent(self, sheet: str, intent: Intent) -> Intent:
@@ -55,7 +60,15 @@ class Store(Protocol):
 
     def pending_intents(self, sheet: str) -> list[Intent]: ...
 
-    def record_run(self, sheet: str, report: dict[str, Any]) -> None: ...
+    def record_run(self, sheet: str, report: dict[str, Any]) -> int:
+        """Record a finished cycle; returns its id."""
+        ...
+
+    def last_run_id(self, sheet: str) -> int:
+        """The id of the sheet's latest run or failure (0: none). A kept SheetSync compares it
+        with the id of its own last run: a newer one means another process (a worker, `sheetsync
+        sync`) ran the sheet since, and the sync reads its items from the store again."""
+        ...
 
     def record_failure(self, sheet: str, message: str) -> None: ...
 

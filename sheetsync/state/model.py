@@ -8,7 +8,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sheetsync.clock import Clock
 
@@ -28,17 +28,6 @@ class Item:
     remote_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
-    if not TYPE_CHECKING:
-
-        def __getattr__(self, name):
-            # An item loaded from the file decodes its `data` JSON on first access: an
-            # unchanged row's data is never read in a poll (only its hash, id and status).
-            raw = self.__dict__.pop("_raw", None) if name == "data" else None
-            if raw is None:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            self.data = data = json.loads(raw)
-            return data
-
 
 # A row of the items table as stored: key, hash, seen_hash, settle, status, synced_at,
 # remote_id, data (JSON text).
@@ -46,27 +35,11 @@ Stored = tuple[str, str | None, str | None, int, str, str, str | None, str]
 
 
 def item_from_row(role: str, r: Stored) -> Item:
-    """A fresh Item for a stored row, its `data` decoded on first access."""
-    it = object.__new__(Item)
-    it.__dict__ = {
-        "role": role,
-        "key": r[0],
-        "hash": r[1],
-        "seen_hash": r[2],
-        "settle": r[3],
-        "status": r[4],
-        "synced_at": r[5],
-        "remote_id": r[6],
-        "_raw": r[7],
-    }
-    return it
+    return Item(role, r[0], r[1], r[2], int(r[3]), r[4], r[5], r[6], json.loads(r[7]))
 
 
 def item_row(item: Item) -> Stored:
-    if "data" in item.__dict__:
-        data = json.dumps(item.data, sort_keys=True)
-    else:
-        data = item.__dict__["_raw"]  # never decoded nor replaced: the JSON as stored
+    data = json.dumps(item.data, sort_keys=True)
     return (
         item.key,
         item.hash,

@@ -158,6 +158,7 @@ class PostgresState:
         self._pinned: psycopg.Connection[Any] | None = None
         self._depth = 0
         self._empty = False  # read_only before any worker created the schema
+        self._written: set[tuple[str, str, str]] = set()  # (sheet, role, key) put, see written()
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -306,6 +307,14 @@ class PostgresState:
             "remote_id = EXCLUDED.remote_id, data = EXCLUDED.data",
             (sheet, item.role, *item_row(item)),
         )
+        self._written.add((sheet, item.role, item.key))
+
+    def written(self, sheet: str) -> set[tuple[str, str]]:
+        """The (role, key) of the items of `sheet` put through this store since the last call
+        (the engine's row cache forgets what it knew about those rows)."""
+        mine = {w for w in self._written if w[0] == sheet}
+        self._written -= mine
+        return {(role, key) for _, role, key in mine}
 
     def known(self, sheet: str) -> bool:
         """Whether this sheet was polled before (False: first poll, nothing to settle against)."""
@@ -347,13 +356,22 @@ class PostgresState:
 
     # --- runs ----------------------------------------------------------------------------------
 
-    def record_run(self, sheet: str, report: dict[str, Any]) -> None:
-        self._write(
+    def record_run(self, sheet: str, report: dict[str, Any]) -> int:
+        """Record a finished cycle; returns its id (see `last_run_id`)."""
+        row = self._write(
             "INSERT INTO runs (sheet, at, ok, report, worker, started, finished) "
-            "VALUES (%s, %s, 1, %s, %s, %s, %s)",
+            "VALUES (%s, %s, 1, %s, %s, %s, %s) RETURNING id",
             (sheet, utc_iso(self.clock), json.dumps(report), self.worker,
              *run_times(self.clock, report)),
         )  # fmt: skip
+        assert row is not None
+        return int(row[0])
+
+    def last_run_id(self, sheet: str) -> int:
+        """The id of the sheet's latest run or failure (0: none): one newer than this process
+        recorded means another worker ran the sheet meanwhile."""
+        row = self._one("SELECT MAX(id) FROM runs WHERE sheet = %s", (sheet,))
+        return int(row[0] or 0) if row else 0
 
     def record_failure(self, sheet: str, message: str) -> None:
         """A cycle that stopped on an error (the workers and `sync` record it for `status`)."""
@@ -452,3 +470,4 @@ class PostgresState:
                 "DO UPDATE SET outcome = EXCLUDED.outcome, event_at = EXCLUDED.event_at",
                 [(sheet, key, o, at) for key, (o, at) in outcomes.items()],
             )
+        self._written.update((sheet, "enrollments", key) for key in outcomes)  # shown by the row

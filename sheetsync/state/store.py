@@ -36,7 +36,6 @@ from sheetsync.state.model import (
     Item,
     Registration,
     Run,
-    Stored,
     StoredEvent,
     item_from_row,
     item_row,
@@ -189,18 +188,15 @@ class State:
         self.clock = clock or SystemClock()
         self.worker = worker
         self._depth = 0
-        # The stored rows of the items table by (sheet, role), kept between polls so that a
-        # long-lived SheetSync does not read and decode every row again each poll. `put` keeps
-        # it current; a rollback drops it; a commit by any other connection (another process,
-        # another State on the same file) changes `PRAGMA data_version` and drops it too.
-        self._rows: dict[tuple[str, str], dict[str, Stored]] = {}
-        self._data_version: int | None = None
+        self._written: set[tuple[str, str, str]] = set()  # (sheet, role, key) put, see written()
         try:
             if read_only:
                 self.db = _copy_of(path)
             else:
                 _private(path)
-                self.db = _connect(str(path), path)
+                # A daemon keeps a sheet's State open across polls, which run on the
+                # scheduler's threads (one at a time per sheet).
+                self.db = _connect(str(path), path, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise fault(path, exc) from None
         try:
@@ -256,7 +252,6 @@ class State:
                 self.db.execute("COMMIT")
         except BaseException:
             if self._depth == 1:
-                self._rows.clear()  # the copy may hold rows that were never committed
                 if self.db.in_transaction:  # SQLite may have rolled back already (disk full)
                     try:
                         self.db.execute("ROLLBACK")
@@ -283,32 +278,29 @@ class State:
     # --- rows ----------------------------------------------------------------------------------
 
     def items(self, sheet: str, role: str) -> dict[str, Item]:
-        """Fresh Items (the caller may change them; only `put` stores a change)."""
-        version = self.db.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._data_version:
-            self._rows.clear()  # another connection committed: its changes are read again
-            self._data_version = version
-        stored = self._rows.get((sheet, role))
-        if stored is None:
-            rows = self.db.execute(
-                "SELECT key, hash, seen_hash, settle, status, synced_at, remote_id, data "
-                "FROM items WHERE sheet = ? AND role = ?",
-                (sheet, role),
-            )
-            stored = {r[0]: (*r[:3], int(r[3]), *r[4:]) for r in rows}
-            self._rows[(sheet, role)] = stored
-        return {key: item_from_row(role, r) for key, r in stored.items()}
+        """The rows sheetsync knows of one role of a sheet, read from the file (the caller may
+        change them; only `put` stores a change)."""
+        rows = self.db.execute(
+            "SELECT key, hash, seen_hash, settle, status, synced_at, remote_id, data "
+            "FROM items WHERE sheet = ? AND role = ?",
+            (sheet, role),
+        )
+        return {r[0]: item_from_row(role, r) for r in rows}
 
     def put(self, sheet: str, item: Item) -> None:
-        row = item_row(item)
         with self.transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sheet, item.role, *row),
+                (sheet, item.role, *item_row(item)),
             )
-            stored = self._rows.get((sheet, item.role))
-            if stored is not None:
-                stored[item.key] = row
+        self._written.add((sheet, item.role, item.key))
+
+    def written(self, sheet: str) -> set[tuple[str, str]]:
+        """The (role, key) of the items of `sheet` put since the last call (the engine's row
+        cache forgets what it knew about those rows)."""
+        mine = {w for w in self._written if w[0] == sheet}
+        self._written -= mine
+        return {(role, key) for _, role, key in mine}
 
     def known(self, sheet: str) -> bool:
         """Whether this sheet was polled before (False: first poll, nothing to settle against)."""
@@ -352,14 +344,22 @@ class State:
 
     # --- runs ----------------------------------------------------------------------------------
 
-    def record_run(self, sheet: str, report: dict[str, Any]) -> None:
+    def record_run(self, sheet: str, report: dict[str, Any]) -> int:
+        """Record a finished cycle; returns its id (see `last_run_id`)."""
         with self.transaction():
-            self.db.execute(
+            cur = self.db.execute(
                 "INSERT INTO runs (sheet, at, ok, report, worker, started, finished) "
                 "VALUES (?, ?, 1, ?, ?, ?, ?)",
                 (sheet, utc_iso(self.clock), json.dumps(report), self.worker,
                  *run_times(self.clock, report)),
             )  # fmt: skip
+        return int(cur.lastrowid or 0)
+
+    def last_run_id(self, sheet: str) -> int:
+        """The id of the sheet's latest run or failure (0: none): a newer one than a process
+        recorded itself means another process synced the sheet meanwhile."""
+        row = self.db.execute("SELECT MAX(id) FROM runs WHERE sheet = ?", (sheet,)).fetchone()
+        return int(row[0] or 0)
 
     def record_failure(self, sheet: str, message: str) -> None:
         """A cycle that stopped on an error (the daemon and `sync` record it for `status`)."""
@@ -466,3 +466,4 @@ class State:
                 "INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?)",
                 [(sheet, key, o, at) for key, (o, at) in outcomes.items()],
             )
+        self._written.update((sheet, "enrollments", key) for key in outcomes)  # shown by the row

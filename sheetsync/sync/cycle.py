@@ -7,10 +7,9 @@ dry run (API reads only; no API writes, no sheet writes, no state changes).
 
 from __future__ import annotations
 
-import gc
+import itertools
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,10 +20,11 @@ from sheetsync.api.ratelimit import Limiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
 from sheetsync.errors import ApiError, RateLimited, SheetChanged, StateError
-from sheetsync.rows.parse import ProspectMemo, parse_sheet
+from sheetsync.rows.parse import parse_sheet
 from sheetsync.rows.records import RowIssue, SheetRows, WaitingRow
 from sheetsync.sheet.base import SheetData, SheetSource
 from sheetsync.sheet.connect import open_source
+from sheetsync.sheet.google.quota import Quota
 from sheetsync.state import Item
 from sheetsync.state.base import Store
 from sheetsync.state.connect import open_state
@@ -35,7 +35,8 @@ from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.execute.steps import STEPS
 from sheetsync.sync.outcomes import project_events, ticked
 from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan, steps_locked
-from sheetsync.sync.writeback import ProjectionMemo, address, project
+from sheetsync.sync.rowcache import RowCache
+from sheetsync.sync.writeback import address, project
 
 log = logging.getLogger(__name__)
 ROLES = ("prospects", "campaigns", "steps", "enrollments")
@@ -77,8 +78,12 @@ class SheetSync:
         self.source = source
         self.clock = clock
         self._owned = owned
-        self._memo = ProspectMemo()  # unchanged rows are not parsed again next poll
-        self._projected = ProjectionMemo()  # nor compared with their status cells again
+        # The sheet's items, read from the state file at the first poll and kept current by the
+        # puts of the executor (which changes them in place); read again after a failed cycle
+        # or when another process recorded a run of this sheet since this one's last.
+        self._items: Items | None = None
+        self._run_id = 0
+        self._cache = RowCache()
 
     def __enter__(self) -> SheetSync:
         return self
@@ -93,19 +98,23 @@ class SheetSync:
 
     # --- the cycle -----------------------------------------------------------------------------
 
-    def _read(self) -> tuple[SheetData, SheetRows]:
-        titles = [self.sheet.tab(r).title for r in READ_ROLES]
-        data = self.source.read(titles)
-        return data, parse_sheet(data, self.sheet, memo=self._memo)
+    def _read(self) -> SheetData:
+        return self.source.read([self.sheet.tab(r).title for r in READ_ROLES])
 
-    def _items(self) -> Items:
-        return {r: self.state.items(self.sheet.name, r) for r in (*ROLES, HOLDS)}
+    def _load(self) -> Items:
+        name = self.sheet.name
+        if self._items is None or self.state.last_run_id(name) != self._run_id:
+            self._items = {r: self.state.items(name, r) for r in (*ROLES, HOLDS)}
+            self._run_id = self.state.last_run_id(name)
+            self._cache.clear()
+            self.state.written(name)
+        return self._items
 
     def plan(self) -> DryRun:
-        data, rows = self._read()
+        rows = parse_sheet(self._read(), self.sheet)
         plan = make_plan(
             rows,
-            self._items(),
+            self._load(),
             self.sheet,
             first_poll=not self.state.known(self.sheet.name),
             confirm_unenroll=False,
@@ -146,7 +155,11 @@ class SheetSync:
     ) -> CycleReport:
         """One poll, while holding the sheet (`Store.exclusive`: one cycle of it at a time)."""
         with self.state.exclusive(self.sheet.name):
-            return self._cycle(confirm_unenroll, progress)
+            try:
+                return self._cycle(confirm_unenroll, progress)
+            except BaseException:
+                self._items = None  # in memory may differ from the state: read it again next time
+                raise
 
     def _cycle(
         self, confirm_unenroll: bool, progress: Callable[[int, int], None] | None
@@ -158,9 +171,11 @@ class SheetSync:
         reads0, writes0 = self.source.counts.reads, self.source.counts.writes
         first_poll = not self.state.known(name)
 
-        with gc_paused():
-            data, rows = self._read()
-            items = self._items()
+        items = self._load()
+        sizes = {role: len(known) for role, known in items.items()}
+        data = self._read()
+        look = self._cache.look(data, self.sheet)
+        rows, focus = look.parse()
         self.source.check_writable()  # e.g. a workbook open in Excel: stop before any API call
         ticks = project_events(
             self.state,
@@ -182,23 +197,30 @@ class SheetSync:
             steps=STEPS,
             progress=progress,
         )
+        touched: set[tuple[str, str]] = set()
         fatal: Exception | None = None
         confirmed: set[str] = set()  # Confirm boxes acted on: the write-back clears them
+        stops = rows.stopped | ticks  # emails whose Stop box is ticked, or is to be
         try:
             try:
                 ex.replay()
             except (Stop, RateLimited):
                 pass  # the plan below finds no budget either and defers its work
-            with gc_paused():
-                plan = make_plan(
-                    rows,
-                    items,
-                    self.sheet,
-                    first_poll=first_poll,
-                    confirm_unenroll=confirm_unenroll,
-                    now=self.clock.time(),
-                    stopped=ticks,
-                )
+            # Quiet rows the plan must see after all: their items changed (a replay, an event's
+            # Outcome), their Stop box is to be ticked, or their person is stopped.
+            touched = self.state.written(name) | {("prospects", k) for k in ticks}
+            if look.forget(touched, emails=stops):
+                rows, focus = look.parse()
+            plan = make_plan(
+                focus,
+                items,
+                self.sheet,
+                first_poll=first_poll,
+                confirm_unenroll=confirm_unenroll,
+                now=self.clock.time(),
+                stopped=ticks,
+                unchanged=look.unchanged(),
+            )
             self._bookkeep(plan, items, ex)
             confirmed = plan.confirmed
             ex.run(plan)
@@ -211,7 +233,7 @@ class SheetSync:
 
         report = CycleReport(sheet=name, started_at=started_at, **asdict(ex.counts))
         report.rows_read = rows.rows_read
-        report.errors = _errors(rows, items)
+        report.errors = _errors(focus, items)
         report.api_calls = self.api.total_calls - calls0
         log_row = None
         if report.changed:
@@ -220,20 +242,21 @@ class SheetSync:
             names = {f"sheet:{c.key}": c.name for c in rows.campaigns}
             requests = reads + self.source.counts.writes - writes0 + 1
             log_row = sync_log_row(report, ex.changes, requests, names)
-        with gc_paused():
-            now_iso = utc_iso(self.clock)
-            proj = project(
-                data,
-                rows,
-                self.sheet,
-                items,
-                now_iso=now_iso,
-                log_row=log_row,
-                memo=self._projected,
-                clear=confirmed,
-                outcomes=self.state.outcomes(name),
-                stop_ticks=ticks,
-            )
+        touched |= self.state.written(name)
+        if look.forget(touched):  # e.g. Outcomes the REST reads found for quiet rows
+            rows, focus = look.parse()
+        proj = project(
+            data,
+            focus,
+            self.sheet,
+            items,
+            now_iso=utc_iso(self.clock),
+            log_row=log_row,
+            only=look.only(),
+            clear=confirmed,
+            outcomes=self.state.outcomes(name),
+            stop_ticks=ticks,
+        )
         written = True
         if proj.targets or proj.headers or proj.extra:
             keyed = proj.key_columns()
@@ -253,8 +276,11 @@ class SheetSync:
         report.duration_s = round(self.clock.monotonic() - t0, 3)
         if fatal is not None:
             raise fatal  # the caller records the failure (record_failure) with its message
+        touched |= self.state.written(name)
+        _drop_unsaved(items, sizes, touched)
+        self._cache.remember(look, focus, plan, proj, items, touched, stops)
         scopes = sorted(ex.missing_scopes)
-        self.state.record_run(
+        self._run_id = self.state.record_run(
             name, {**report.to_json(), "issues": _issue_lines(rows), "missing_scopes": scopes}
         )
         return report
@@ -289,18 +315,14 @@ class SheetSync:
             ex.save(*dirty.values())
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: parsing, loading and planning 100,000 rows allocate
-    so many objects that the collector ran again and again over every live object (half the
-    CPU of an unchanged 100,000-row poll). Reference counting still frees what is dropped."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+def _drop_unsaved(items: Items, sizes: dict[str, int], written: set[tuple[str, str]]) -> None:
+    """Drop the items the executor added in memory during a cycle and never stored (e.g. the
+    lookup of a campaign not created yet): the next poll sees the state file's rows, no more."""
+    for role, known in items.items():
+        added = list(itertools.islice(reversed(known), len(known) - sizes[role]))
+        for key in added:
+            if (role, key) not in written:
+                del known[key]
 
 
 def _errors(rows: SheetRows, items: Items) -> int:
@@ -341,9 +363,11 @@ def open_sync(
     source: SheetSource | None = None,
     state: Store | None = None,
     read_only: bool = False,
+    quota: Quota | None = None,
 ) -> SheetSync:
     """A SheetSync for `sheet`, opening the state (unless given), the API client and the
-    source. `read_only` (for `plan()`): the state is never created or changed."""
+    source. `read_only` (for `plan()`): the state is never created or changed. `quota`: the
+    Google quota shared with the other sheets of the credential."""
     clock = clock or SystemClock()
     owned: list[Any] = []
     if state is None:
@@ -360,7 +384,7 @@ def open_sync(
         )
         owned.append(api)
         if source is None:
-            source = open_source(sheet, config.google, clock=clock)
+            source = open_source(sheet, config.google, clock=clock, quota=quota)
             owned.append(source)
     except BaseException:
         for thing in reversed(owned):

@@ -8,7 +8,7 @@ sheet (no state) everything acts at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -58,8 +58,11 @@ def diff(
     *,
     settle_polls: int,
     first_poll: bool,
+    unchanged: Collection[str] = (),
 ) -> Diff:
-    """`rows` is (key, hash) per record, first occurrence of a key winning."""
+    """`rows` is (key, hash) per record, first occurrence of a key winning. `unchanged` are keys
+    of `items` whose rows are left out of `rows` because they are known unchanged (the engine's
+    row cache): they are not in `changes` and not removed either."""
     changes: dict[str, Change] = {}
     for key, h in rows:
         if key in changes:
@@ -71,5 +74,7 @@ def diff(
         kind: Kind = "new" if item is None or item.hash is None else "changed"
         ready, left = settle(item, h, settle_polls=settle_polls, first_poll=first_poll)
         changes[key] = Change(key, kind, ready, h, left)
-    removed = tuple(k for k in items if k not in changes)
+    removed: tuple[str, ...] = ()
+    if len(unchanged) + sum(1 for k in changes if k in items) < len(items):  # some are gone
+        removed = tuple(k for k in items if k not in changes and k not in unchanged)
     return Diff(changes, removed)

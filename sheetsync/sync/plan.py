@@ -98,11 +98,20 @@ def make_plan(
     confirm_unenroll: bool,
     now: float,
     stopped: Collection[str] = (),
+    unchanged: Mapping[str, Collection[str]] | None = None,
 ) -> Plan:
-    plan = Plan(moved=relink(rows, items))
+    """`unchanged`: per role, the keys of rows left out of `rows` because the engine's row cache
+    knows them unchanged and settled (nothing to plan for them; not removed either)."""
+    plan = Plan(moved=relink(rows, items, unchanged or {}))
 
     def d(role: str, pairs: list[tuple[str, str]]) -> Diff:
-        out = diff(pairs, items[role], settle_polls=sheet.settle_polls, first_poll=first_poll)
+        out = diff(
+            pairs,
+            items[role],
+            settle_polls=sheet.settle_polls,
+            first_poll=first_poll,
+            unchanged=(unchanged or {}).get(role, ()),
+        )
         plan.diffs[role] = out
         return out
 
@@ -492,7 +501,11 @@ def _target_moved(item: Item | None, target: str) -> bool:
 # --- renamed rows --------------------------------------------------------------------------
 
 
-def relink(rows: SheetRows, items: Mapping[str, dict[str, Item]]) -> list[Item]:
+def relink(
+    rows: SheetRows,
+    items: Mapping[str, dict[str, Item]],
+    unchanged: Mapping[str, Collection[str]],
+) -> list[Item]:
     """Re-key the state of renamed rows in `items`; returns every item changed (to save).
 
     A campaign row whose name state does not know, with a Campaign ID cell holding the id of a
@@ -500,7 +513,8 @@ def relink(rows: SheetRows, items: Mapping[str, dict[str, Item]]) -> list[Item]:
     new key (the next plan PATCHes the name), and the enrollments of the old name target the new
     one. An Enrollments row with no active enrollment takes over the active enrollment of a row
     that is gone, for the same prospect (or list) and the same campaign: renaming a campaign on
-    the Enrollments tab changes the rows' keys, never who is enrolled."""
+    the Enrollments tab changes the rows' keys, never who is enrolled. The rows in `unchanged`
+    (left out of `rows` by the row cache) are still there."""
     moved: list[Item] = []
     citems = items["campaigns"]
     names = {c.key for c in rows.campaigns}
@@ -512,7 +526,7 @@ def relink(rows: SheetRows, items: Mapping[str, dict[str, Item]]) -> list[Item]:
         if by_id is None:
             by_id = {it.remote_id: it for it in citems.values() if it.remote_id}
         old = by_id.get(c.remote_id)
-        if old is None or old.key in names:
+        if old is None or old.key in names or old.key in unchanged.get("campaigns", ()):
             continue  # unknown id, or a copied row: the old row is still there
         new = _move(citems, old, c.key, moved)
         by_id[c.remote_id] = new
@@ -521,11 +535,13 @@ def relink(rows: SheetRows, items: Mapping[str, dict[str, Item]]) -> list[Item]:
             if it.data.get("target") == before:
                 it.data["target"] = after
                 moved.append(it)
-    moved += _relink_enrollments(rows, items)
+    moved += _relink_enrollments(rows, items, unchanged.get("enrollments", ()))
     return moved
 
 
-def _relink_enrollments(rows: SheetRows, items: Mapping[str, dict[str, Item]]) -> list[Item]:
+def _relink_enrollments(
+    rows: SheetRows, items: Mapping[str, dict[str, Item]], unchanged: Collection[str]
+) -> list[Item]:
     eitems = items["enrollments"]
     loose = [
         e
@@ -537,7 +553,7 @@ def _relink_enrollments(rows: SheetRows, items: Mapping[str, dict[str, Item]]) -
     keys = {e.key for e in rows.enrollments}
     orphans: dict[tuple[str, str], Item] = {}
     for key, it in eitems.items():
-        if key not in keys and it.data.get("active"):
+        if key not in keys and it.data.get("active") and key not in unchanged:
             who = it.data.get("email") or f"list:{it.data.get('list_id')}"
             orphans[(str(it.data.get("target")), who)] = it
     if not orphans:

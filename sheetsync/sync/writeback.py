@@ -9,7 +9,7 @@ Stop header added when the tab has none. Everything goes out in ONE write.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sheetsync.config import SheetConfig
@@ -28,6 +28,7 @@ KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "enrollments": ("email", "list_id", "campaign"),
 }
 STATUS_FIELD = {"enrollments": "enrollment_status"}
+STATUS_ROLES = tuple(KEY_FIELDS)
 Value = str | int | float | bool | None
 Identity = tuple[str, ...]
 
@@ -79,43 +80,6 @@ def identity(row: Sequence[CellValue], cols: Sequence[int]) -> Identity:
     return tuple(norm(row[i]) if i < len(row) else "" for i in cols)
 
 
-# A row that needed no write: its cells as read, the values it was to show (None: none), and
-# the types of both, or None when they are all text or empty. `True == 1` in Python but not in
-# a cell, hence the types; cells equal to text or None are of the same type, hence None.
-Clean = tuple[
-    Sequence[CellValue], tuple[type, ...] | None, dict[str, Value] | None, tuple[type, ...] | None
-]
-_PLAIN = frozenset({str, type(None)})
-
-
-class ProjectionMemo:
-    """Per tab, the rows of the previous projection that needed no write. A row whose cells
-    (inputs and status cells alike) and wanted values are the same this poll needs none again,
-    so a long-lived SheetSync compares only the rows that changed. A status cell a person
-    edited differs from the cells as read before, so it is compared (and restored) again.
-    Emptied per tab when its header row changes; keeps only the latest projection."""
-
-    def __init__(self) -> None:
-        self.tabs: dict[str, tuple[object, dict[int, Clean]]] = {}
-
-
-def _types(values: Sequence[object]) -> tuple[type, ...] | None:
-    types = tuple(map(type, values))
-    return None if _PLAIN.issuperset(types) else types
-
-
-def _clean(cells: Sequence[CellValue], values: dict[str, Value] | None) -> Clean:
-    vtypes = _types(list(values.values())) if values is not None else None
-    return (cells, _types(cells), values, vtypes)
-
-
-def _same_types(was: Clean, cells: Sequence[CellValue], values: dict[str, Value] | None) -> bool:
-    """Of cells and values equal to `was`: whether their types are the same too."""
-    return (was[1] is None or was[1] == tuple(map(type, cells))) and (
-        was[3] is None or values is None or was[3] == tuple(map(type, values.values()))
-    )
-
-
 def project(
     data: SheetData,
     rows: SheetRows,
@@ -124,17 +88,18 @@ def project(
     *,
     now_iso: str,
     log_row: Sequence[Value] | None = None,
-    memo: ProjectionMemo | None = None,
+    only: Mapping[str, Iterable[int]] | None = None,
     clear: Collection[str] = (),
     outcomes: Mapping[str, tuple[str, str]] | None = None,
     stop_ticks: Collection[str] = (),
 ) -> Projection:
-    """The cells whose value should change, with their tab's new status headers. With a `memo`
-    kept between polls, rows unchanged since a projection that found them right are skipped.
-    `clear`: campaign keys whose Confirm box was acted on; their box is set to FALSE.
-    `outcomes`: enrollment key -> (Outcome, Last Event At); `stop_ticks`: prospect keys whose
-    Stop box sheetsync ticks (stop_on_reply). These two boxes are the only input cells
-    sheetsync writes."""
+    """The cells whose value should change, with their tab's new status headers. `only` names,
+    per tab title, the sheet rows to compare: the engine's row cache knows that the tab's
+    other rows want status values and show them already. A tab it does not name is compared
+    whole when some row wants a value in it. `clear`: campaign keys whose Confirm box was acted
+    on; their box is set to FALSE. `outcomes`: enrollment key -> (Outcome, Last Event At);
+    `stop_ticks`: prospect keys whose Stop box sheetsync ticks (stop_on_reply). These two
+    boxes are the only input cells sheetsync writes."""
     out = Projection()
     outcomes = outcomes or {}
     wanted: dict[str, dict[int, dict[str, Value]]] = {}  # role -> sheet row -> values
@@ -219,10 +184,12 @@ def project(
         status = statuses.uncomputed(w.labels, w.tab, w.source_row)
         want(w.role, w.row, {STATUS_FIELD.get(w.role, "sync_status"): status})
 
-    for role, by_row in wanted.items():
+    for role in STATUS_ROLES:
         tab = rows.titles.get(role, sheet.tab(role).title)
         table = data.tabs.get(tab)
-        if not table:
+        rows_to_check = only.get(tab) if only is not None else None
+        by_row = wanted.get(role, {})
+        if not table or (role not in wanted and rows_to_check is None):
             continue
         header = list(table[0])
         out.read_header[tab] = [norm(h) for h in header]
@@ -241,35 +208,16 @@ def project(
         out.columns[tab] = cols
         key_cols = [cols[f] for f in KEY_FIELDS[role] if f in cols]
         status_cols = [cols[c.field] for c in sheet.tab(role).statuses if c.field in hm.index]
-        signature = (role, tuple(header), tuple(type(h) for h in header), sheet.tab(role))
-        prev = memo.tabs.get(tab) if memo is not None else None
-        before = prev[1] if prev is not None and prev[0] == signature else {}
-        clean: dict[int, Clean] = {}  # rows that need no write, for the next poll's memo
         changes: list[tuple[int, dict[str, Value]]] = []
         status_field = STATUS_FIELD.get(role, "sync_status")
-        for row in range(2, len(table) + 1):
+        for row in range(2, len(table) + 1) if rows_to_check is None else rows_to_check:
             cells = table[row - 1]
-            wanted_values = by_row.get(row)
-            was = before.get(row)
-            if (
-                was is not None
-                and was[0] == cells
-                and was[2] == wanted_values
-                and (
-                    (was[1] is None and was[3] is None)  # text only: equal is the same
-                    or _same_types(was, cells, wanted_values)
-                )
-            ):
-                clean[row] = was  # same cells, same values: no write now either
-                continue
-            vals = wanted_values
+            vals = by_row.get(row)
             if vals is None:
                 if any(identity(cells, key_cols)):
-                    clean[row] = _clean(cells, None)
                     continue
                 # a row emptied of its keys: stale statuses
                 if not any(i < len(cells) and cells[i] not in (None, "") for i in status_cols):
-                    clean[row] = _clean(cells, None)
                     continue
                 vals = {c.field: None for c in sheet.tab(role).statuses}
             current = cells[cols[status_field]] if cols[status_field] < len(cells) else None
@@ -286,10 +234,6 @@ def project(
             }
             if changed:
                 changes.append((row, changed))
-            elif wanted_values is not None:
-                clean[row] = _clean(cells, wanted_values)
-        if memo is not None:
-            memo.tabs[tab] = (signature, clean)
         if not changes:
             continue
         counter: dict[Identity, int] = {}

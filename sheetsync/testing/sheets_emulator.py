@@ -6,6 +6,12 @@ recorded traffic in tests/emulator/recordings/. It also enforces
 bearer tokens, sharing, per-minute read/write quotas on an injectable clock, injected faults, and
 calls a hook before each request so a test can "edit the sheet" between two requests.
 
+Quotas are per user (token): at most `read_quota_per_min` reads and `write_quota_per_min` writes
+in any 60 s, then 429 RESOURCE_EXHAUSTED as Google sends it. Google refills its per-minute
+quotas every minute; a sliding 60 s window is stricter, so a client that never gets a 429 here
+never gets one from Google (its per-project quota, 300 a minute, is not enforced).
+`answered` counts the HTTP statuses answered (e.g. `answered[429]`).
+
     with SheetsEmulator(clock=FakeClock()) as emu:
         sid = emu.create_spreadsheet({"Prospects": [["Email"], ["a@x.io"]]})
         # point a client at emu.base_url instead of https://sheets.googleapis.com
@@ -73,6 +79,7 @@ class SheetsEmulator:
         self.write_quota_per_min = write_quota_per_min
         self.tokens = tokens
         self.counts: collections.Counter[str] = collections.Counter()
+        self.answered: collections.Counter[int] = collections.Counter()
         self.hook: Callable[[str, SheetsEmulator], None] | None = None
         self.formula_value = "#ERROR!"  # what an opaque (non-arithmetic) formula reads as
         self._books: dict[str, Book] = {}
@@ -268,6 +275,7 @@ class SheetsEmulator:
     def reset_counts(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.answered.clear()
 
     def fail_next(self, kind: str, status: int, n: int = 1) -> None:
         """Answer the next `n` requests of `kind` ("values.batchGet", or "*" for any) with a
@@ -381,8 +389,11 @@ class SheetsEmulator:
                     raise ApiFailure(403)
                 self._check_quota(kind, who)
                 payload = _json(body) if method in ("POST", "PUT") else {}
-                return 200, self._serve(kind, book, rng, params, ranges, payload)
+                served = self._serve(kind, book, rng, params, ranges, payload)
+                self.answered[200] += 1
+                return 200, served
             except ApiFailure as failure:
+                self.answered[failure.code] += 1
                 return failure.code, failure.body()
 
     def _serve(

@@ -58,10 +58,18 @@ def read_range(book: Book, text: str, params: dict[str, str]) -> dict[str, Any]:
     )
     tab, rng = book.parse_range(text)
     r0, c0, r1, c1 = _clipped(tab, rng)
+    # Cells beyond the data are empty and trimmed away: render only up to the data's extent.
+    rend = min(r1, len(tab.rows))
     if major == "ROWS":
-        grid = [[render(tab.cell(r, c), vopt, dopt) for c in range(c0, c1)] for r in range(r0, r1)]
+        grid = [
+            [render(tab.cell(r, c), vopt, dopt) for c in range(c0, min(c1, len(tab.rows[r])))]
+            for r in range(r0, rend)
+        ]
     else:
-        grid = [[render(tab.cell(r, c), vopt, dopt) for r in range(r0, r1)] for c in range(c0, c1)]
+        cend = min(c1, max((len(tab.rows[r]) for r in range(r0, rend)), default=c0))
+        grid = [
+            [render(tab.cell(r, c), vopt, dopt) for r in range(r0, rend)] for c in range(c0, cend)
+        ]
     out: dict[str, Any] = {"range": f"{q(tab.title)}!{a1(r0, c0, r1, c1)}", "majorDimension": major}
     values = trim(grid)
     if values:

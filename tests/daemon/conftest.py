@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from sheetsync.api.ratelimit import RateLimiter, forget_limiters
 from sheetsync.clock import Clock, FakeClock
 from sheetsync.config import Config, SheetConfig, parse_config
+from sheetsync.sheet.google.quota import Quota
 from sheetsync.sync.counts import CycleReport
 
 API_KEY = "wsk_test_daemon_secret_key_42"
@@ -38,15 +38,7 @@ class FakeSync:
         self.engine = engine
         self.sheet = sheet
 
-    def __enter__(self) -> FakeSync:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.engine.closed += 1
 
     def cycle(self, *, confirm_unenroll: bool = False) -> CycleReport:
@@ -76,7 +68,8 @@ class FakeSync:
 
 class FakeEngine:
     """open_sync for the daemon: each sheet's cycles follow `script[name]` (a number of seconds
-    the cycle takes on the clock, or an exception it raises), then `default` seconds."""
+    the cycle takes on the clock, or an exception it raises), then `default` seconds.
+    `limiters[name]` are the limiters each opening of the sheet got."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -91,13 +84,15 @@ class FakeEngine:
         self.running = 0
         self.max_running = 0
         self.closed = 0
+        self.opened = 0
 
     def __call__(
-        self, config: Config, sheet: SheetConfig, clock: Clock, limiter: RateLimiter
+        self, config: Config, sheet: SheetConfig, clock: Clock, limiter: RateLimiter, quota: Quota
     ) -> FakeSync:
         assert clock is self.clock
         with self.lock:
             self.limiters.setdefault(sheet.name, []).append(limiter)
+            self.opened += 1
         return FakeSync(self, sheet)
 
 

@@ -4,6 +4,8 @@ against the sandbox."""
 
 from __future__ import annotations
 
+import pytest
+
 from sheetsync.app.daemon import Daemon
 from tests.engine.conftest import Harness, h, sandbox, server  # noqa: F401 (fixtures)
 from tests.engine.test_confirm import (
@@ -18,9 +20,13 @@ from tests.engine.test_confirm import (
 )
 
 
-def test_the_box_releases_a_held_unenroll_under_run(h: Harness) -> None:  # noqa: F811
+def test_the_box_releases_a_held_unenroll_under_run(
+    h: Harness,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> None:
     h.make(confirm_tabs(12))
     daemon = Daemon(h.config, clock=h.clock)
+    request.addfinalizer(daemon.close)  # the daemon keeps the sheet's connections open
 
     def poll() -> None:
         assert daemon.run_due() == [("test", "ok")]

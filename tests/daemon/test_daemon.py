@@ -3,8 +3,11 @@ failing sheets with backoff, the failure record, and one limiter per workspace."
 
 from __future__ import annotations
 
+import gc
 import logging
+import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,9 +15,9 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sheetsync.app.daemon import Daemon, backoff_s, jitter_s, record_failure
+from sheetsync.app.daemon import Daemon, backoff_s, collector_policy, jitter_s, record_failure
 from sheetsync.clock import FakeClock, SystemClock
-from sheetsync.config import Config, SheetConfig
+from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import AuthError, ConfigError, ServiceError, SheetNotFound
 from sheetsync.state import State
 from sheetsync.sync.counts import cycle_line
@@ -57,7 +60,9 @@ def test_each_sheet_polls_at_its_own_interval(
     assert engine.starts["slow"] == [1, 150, 301, 450, 601]
     assert engine.max_running == 1
     assert engine.confirm and not any(engine.confirm)  # the daemon never releases held unenrolls
-    assert engine.closed == 16  # every cycle's SheetSync was closed
+    assert (engine.opened, engine.closed) == (2, 0)  # one sync per sheet, kept between polls
+    d.close()
+    assert engine.closed == 2
 
 
 def test_a_slow_cycle_is_followed_at_once_not_dropped(
@@ -268,11 +273,11 @@ def test_one_limiter_per_workspace_and_a_sheet_without_one_asks_again(
         on_failure=Failures(),
     )
     drive(d, clock, until=60, step=60)
-    lim = engine.limiters
-    assert lim["a"][0] is lim["b"][0] is lim["a"][1] is lim["b"][1]
-    assert lim["c"][0] is lim["c"][1] and lim["c"][0] is not lim["a"][0]
+    lim = engine.limiters  # one entry per opening of the sheet's sync
+    assert len(lim["a"]) == len(lim["b"]) == len(lim["c"]) == 1
+    assert lim["a"][0] is lim["b"][0] and lim["c"][0] is not lim["a"][0]
     assert lim["d"][0] is not lim["a"][0]  # workspace unknown: a limiter of its own meanwhile
-    assert lim["d"][1] is lim["a"][0]  # found on the next tick: shares ws_1's
+    assert lim["d"][1] is lim["a"][0]  # found on the next tick: opened again with ws_1's
     assert sorted(asked) == ["a", "b", "c", "d", "d"]  # GET /me once per sheet once known
 
 
@@ -334,3 +339,69 @@ def test_cycle_line_shows_only_non_zero_counts() -> None:
     assert cycle_line(quiet) == "acme: 1 row; no changes; 0.1s, 0 API calls, 0 sheet reads, " + (
         "0 sheet writes"
     )
+
+
+def test_the_collector_policy_of_run_young_collections_every_50000_allocations() -> None:
+    before = gc.get_threshold()
+    try:
+        collector_policy()
+        assert gc.get_threshold() == (50_000, 20, 100) and gc.isenabled()
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_sighup_reloads_the_config_file_and_reopens_what_changed(
+    tmp_path: Path, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WARMYSENDER_API_KEY", API_KEY)
+    engine.clock = SystemClock()
+    engine.default = 0.0
+    path = tmp_path / "sheetsync.toml"
+
+    def write(sheets: dict[str, int]) -> None:
+        text = '[warmysender]\nbase_url = "http://127.0.0.1:9/api/v1"\n'
+        for name, poll in sheets.items():
+            text += f'[[sheet]]\nname = "{name}"\nsource = "xlsx"\nspreadsheet = "{name}.xlsx"\n'
+            text += f"poll_seconds = {poll}\n"
+        path.write_text(text, encoding="utf-8")
+
+    write({"a": 60, "b": 60})
+    d = Daemon(
+        load_config(path),
+        clock=engine.clock,
+        open_sync=engine,
+        identify=ws_of({"a": "ws", "b": "ws", "c": "ws"}),
+        on_failure=Failures(),
+    )
+
+    def until(check: Callable[[], bool]) -> None:
+        for _ in range(500):
+            with engine.lock:
+                if check():
+                    return
+            threading.Event().wait(0.01)
+        pytest.fail("the daemon did not get there")
+
+    t = threading.Thread(target=d.run_forever, kwargs={"handle_signals": False})
+    t.start()
+    try:
+        until(lambda: {"a", "b"} <= set(engine.starts))
+        kept_a = d.runs["a"].sync
+        write({"a": 60, "c": 600})  # a sheet added: refused (run locks its sheets at start)
+        d._on_hangup(signal.SIGHUP, None)  # as the signal handler does
+        threading.Event().wait(0.3)
+        assert set(d.runs) == {"a", "b"}
+        write({"a": 120})  # b removed, a's poll changed
+        d._on_hangup(signal.SIGHUP, None)
+        until(lambda: engine.closed == 2)  # b's sync closed, a's closed to open it again
+        until(lambda: engine.opened == 3)
+        assert set(d.runs) == {"a"} and d.runs["a"].sync is not kept_a
+        assert d.runs["a"].pace.poll_s == 120
+        path.write_text("not toml [", encoding="utf-8")
+        d._on_hangup(signal.SIGHUP, None)  # a broken file: the running config stays
+        threading.Event().wait(0.3)
+        assert set(d.runs) == {"a"} and t.is_alive()
+    finally:
+        d.stop()
+        t.join(10)
+    assert not t.is_alive() and engine.closed == 3  # at stop: a

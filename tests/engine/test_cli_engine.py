@@ -107,6 +107,7 @@ def test_sync_json_prints_exactly_the_report_keys(setup: tuple[Path, XlsxBook, S
     status = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
     assert status.exit_code == 0
     text = " ".join(status.output.split())
+    assert "acme: sheetsync run polls it" in text and "│ 60 s │" in text
     assert "acme: recent runs" in text and "ok" in text
     assert "prospects │ row 5 │ error:" in text
     assert "last failure" in text and "none" in text

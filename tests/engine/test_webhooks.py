@@ -53,6 +53,7 @@ class Live:
         forget_limiters()
         self.receiver = self._stack.enter_context(receiving(self.h.config, self.h.clock))
         self.daemon = Daemon(self.h.config, clock=self.h.clock)
+        self._stack.callback(self.daemon.close)  # as run does at the end: its sheets' syncs
         return self
 
     def stop(self) -> None:

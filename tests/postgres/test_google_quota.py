@@ -40,7 +40,7 @@ def test_two_workers_keep_to_one_read_quota_per_credential(
     config = parse_config(
         {
             "google": {"auth": "token", "sheets_base_url": emulator.base_url,
-                       "quota_per_minute": QUOTA},
+                       "reads_per_minute": QUOTA},
             "state": {"url": pg_url},
             "sheet": sheets,
         },
@@ -54,7 +54,7 @@ def test_two_workers_keep_to_one_read_quota_per_credential(
         workers = [Runtime(config, f"w{i}", pool, clock=clock) for i, pool in enumerate(pools)]
         for worker, sheet in zip(workers, config.sheets, strict=True):
             sources.append(
-                open_source(sheet, config.google, clock=clock, quota=worker.google_quota)
+                open_source(sheet, config.google, clock=clock, quota=worker.google_quota())
             )
         for _ in range(6):
             for source in sources:

@@ -198,6 +198,7 @@ def test_daemon_keeps_serving_the_other_sheet_while_one_is_unshared(
     emu: SheetsEmulator,
     google_reference: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> None:
     path = gfolder.path
     build_book(path / "good.xlsx", default_tabs(3))
@@ -214,6 +215,7 @@ def test_daemon_keeps_serving_the_other_sheet_while_one_is_unshared(
     emu.share(gfolder.sid, allowed_tokens=set())
     clock = FakeClock()
     daemon = Daemon(config, clock=clock)
+    request.addfinalizer(daemon.close)  # the daemon keeps each sheet's connections open
     outcomes: list[dict[str, str]] = []
     with caplog.at_level(logging.INFO, logger="sheetsync"):
         for _ in range(4):

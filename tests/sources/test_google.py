@@ -94,6 +94,20 @@ def test_polls_cost_one_batchget_and_metadata_only_once(opened: Opened) -> None:
     assert src.counts.reads == 4 and src.counts.writes == 0
 
 
+def test_an_unchanged_answer_is_not_decoded_again_and_a_changed_one_is(opened: Opened) -> None:
+    sid = opened.emu.create_spreadsheet(TABS)
+    src = opened.source(sid)
+    first = src.read(["Prospects", "Campaigns"])
+    again = src.read(["Prospects", "Campaigns"])
+    assert again == first and src.counts.by_kind["values.batchGet"] == 2  # still asked each time
+    assert again.tabs["Prospects"][1] is first.tabs["Prospects"][1]  # the same rows, not decoded
+    src.read_keys({"Prospects": [0]})  # another answer in between changes nothing
+    assert src.read(["Prospects", "Campaigns"]).tabs["Prospects"][1] is first.tabs["Prospects"][1]
+    opened.emu.set_cell(sid, "Prospects", 3, 1, "Bo")
+    changed = src.read(["Prospects", "Campaigns"])
+    assert changed.tabs["Prospects"] == [["Email", "Name"], ["a@x.io", "Ann"], ["b@x.io", "Bo"]]
+
+
 def test_missing_optional_tab_does_not_refetch_metadata_every_poll(opened: Opened) -> None:
     emu = opened.emu
     sid = emu.create_spreadsheet(TABS)

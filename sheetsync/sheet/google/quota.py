@@ -1,38 +1,25 @@
-"""Google's per-credential quota, kept before each request rather than learnt from 429s: a
-transport adapter that waits for a slot of the credential's read budget (GET) or write budget
-(everything else) before every request to the Sheets API. `open_source(..., quota=wait)` mounts
-it; the caller decides where the budget lives (the workers share theirs in PostgreSQL)."""
+"""Google's per-user request quota: 60 read and 60 write requests a minute per user by default
+(a service account is a user; `[google] reads_per_minute` / `writes_per_minute`). Every source
+signed in with one credential shares one `Quota`, and each of their requests takes a slot of it
+first (`GoogleSource`), so a healthy process never causes a 429.
+
+Two backings, one type: `sheetsync run` on SQLite keeps the slots in the process
+(api.ratelimit.RateLimiter, app.daemon.google_quota); the workers of a PostgreSQL state share
+theirs in the database (api.ratelimit.SharedRateLimiter, app.worker.Runtime.google_quota)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import requests
-from requests.adapters import BaseAdapter
-
-from sheetsync.sheet.google.source import GOOGLE_SHEETS_URL
-
-# quota(credential, "read" | "write") returns once a request of that kind may start
-Quota = Callable[[str, str], None]
+from dataclasses import dataclass
+from typing import Protocol
 
 
-class Metered(BaseAdapter):
-    def __init__(self, inner: BaseAdapter, credential: str, quota: Quota) -> None:
-        super().__init__()
-        self.inner = inner
-        self.credential = credential
-        self.quota = quota
+class Slots(Protocol):
+    """A request budget (a RateLimiter or a SharedRateLimiter): `acquire()` waits for a slot."""
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-        self.quota(self.credential, "read" if request.method == "GET" else "write")
-        return self.inner.send(request, *args, **kwargs)
-
-    def close(self) -> None:
-        self.inner.close()
+    def acquire(self) -> bool: ...
 
 
-def meter(session: requests.Session, credential: str, quota: Quota) -> None:
-    """Every request of `session` to the Sheets API waits for `quota` first."""
-    prefix = GOOGLE_SHEETS_URL + "/"
-    session.mount(prefix, Metered(session.get_adapter(prefix), credential, quota))
+@dataclass(frozen=True)
+class Quota:
+    reads: Slots
+    writes: Slots

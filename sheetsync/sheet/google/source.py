@@ -21,22 +21,26 @@ google-sheets-recordings/, test_get_all_values_date_time_render_options):
 
 Writes beyond the grid (a new status column, a row past the last one) first grow the tab with
 appendDimension in one spreadsheets.batchUpdate, so they work whether or not values writes
-auto-grow. 429, 5xx, timeouts and lost connections are retried with full-jitter backoff until a
-deadline on the injected Clock (gspread's BackOffHTTPClient is not used: it never stops and
-ignores the status code); then SheetUnavailable. Other errors become the sheetsync.errors class
-that says what to do.
+auto-grow. With a `Quota` (the daemon shares one among every source of a credential), each
+request first takes a slot of Google's per-user quota (60 reads and 60 writes a minute), so a
+healthy daemon never causes a 429. 429, 5xx, timeouts and lost connections are retried with
+full-jitter backoff until a deadline on the injected Clock (gspread's BackOffHTTPClient is not
+used: it never stops and ignores the status code); then SheetUnavailable. Other errors become
+the sheetsync.errors class that says what to do.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import requests
 from gspread.http_client import HTTPClient
+from gspread.urls import SPREADSHEET_VALUES_BATCH_URL
 from requests.adapters import HTTPAdapter
 
 from sheetsync.clock import Clock, SystemClock
@@ -50,6 +54,7 @@ from sheetsync.sheet.base import (
     CellWrite,
     KeyColumns,
     RequestCounts,
+    Row,
     SheetData,
     TabLayout,
     column_letter,
@@ -70,6 +75,7 @@ from sheetsync.sheet.google.errors import (
     Transient,
     call_once,
 )
+from sheetsync.sheet.google.quota import Quota
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +91,7 @@ MISSING_TAB_RECHECK_S = 600.0  # a tab known to be absent is looked for again at
 QUOTA_LOG_INTERVAL_S = 60.0  # quota (429) warnings are logged at most once a minute
 
 T = TypeVar("T")
+_EMPTY = ("", None)  # Google leaves trailing empty cells out; a row ending in one is trimmed
 
 
 @dataclass
@@ -127,8 +134,10 @@ class GoogleSource:
         fix_for_401: str = "check the Google credentials",
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        quota: Quota | None = None,
     ) -> None:
         self.spreadsheet_id = spreadsheet_id
+        self.quota = quota
         self.client = client
         self.clock = clock or SystemClock()
         self.account = account
@@ -141,6 +150,10 @@ class GoogleSource:
         self._titles: list[str] = []
         self._absent_checked: dict[str, float] = {}  # tab -> monotonic time it was last looked for
         self._quota_logged_at: float | None = None
+        # The latest read's answer (the response body and its values) and its rows, trimmed:
+        # a poll of an unchanged sheet gets the same answer, and neither is made again.
+        self._answer: tuple[bytes, list[list[list[Any]]]] | None = None
+        self._read: tuple[object, dict[str, list[Row]]] | None = None
 
     @property
     def label(self) -> str:
@@ -157,13 +170,17 @@ class GoogleSource:
     def read(self, tabs: Sequence[str]) -> SheetData:
         meta = self._meta_with(tabs)
         present = [t for t in match_titles(tabs, list(meta)) if t in meta]
-        values = self._batch_get(present, [quote_title(t) for t in present])
-        out = {
-            t: trim_rows([trim_row(list(r)) for r in vr])
-            for t, vr in zip(present, values, strict=True)
-            if vr is not None
-        }
-        return SheetData(tabs=out, titles=list(self._titles))
+        values = self._batch_get(present, [quote_title(t) for t in present], remember=True)
+        if self._read is not None and self._read[0] is values:
+            out = self._read[1]  # Google answered as to the previous read: the same rows
+        else:
+            out = {
+                t: trim_rows([r if not r or r[-1] not in _EMPTY else trim_row(r) for r in vr])
+                for t, vr in zip(present, values, strict=True)
+                if vr is not None
+            }
+            self._read = (values, out)
+        return SheetData(tabs=dict(out), titles=list(self._titles))
 
     def read_keys(self, columns: Mapping[str, Sequence[int]]) -> dict[str, KeyColumns]:
         meta = self._meta_with(list(columns))
@@ -334,14 +351,16 @@ class GoogleSource:
             m = self._meta[tab]
             m.rows, m.cols = max(m.rows, rows), max(m.cols, cols)
 
-    def _batch_get(self, tabs: list[str], ranges: list[str]) -> list[list[list[Any]] | None]:
+    def _batch_get(
+        self, tabs: list[str], ranges: list[str], *, remember: bool = False
+    ) -> list[list[list[Any]] | None]:
         """ONE values:batchGet; when a tab vanished since the metadata was cached (Google then
         fails the whole batch), refresh the metadata and try once more without it. A range of a
-        tab that is gone comes back as None."""
+        tab that is gone comes back as None. `remember`: see `_get`."""
         if not ranges:
             return []
         try:
-            return list(self._get(ranges))
+            return cast(list[list[list[Any]] | None], self._get(ranges, remember=remember))
         except (RangeError, GridError):
             self._meta = None
             meta = self._meta_with([])
@@ -350,18 +369,27 @@ class GoogleSource:
             by_index = dict(zip(keep, got, strict=True))
             return [by_index.get(i) for i in range(len(ranges))]
 
-    def _get(self, ranges: list[str]) -> list[list[list[Any]]]:
-        data = self._call(
+    def _get(self, ranges: list[str], *, remember: bool = False) -> list[list[list[Any]]]:
+        """The values of `ranges` (values:batchGet, as gspread's values_batch_get asks). An
+        answer byte for byte the same as the remembered one (the previous `remember` read: an
+        unchanged sheet) is not decoded again: its values are those decoded then."""
+        url = SPREADSHEET_VALUES_BATCH_URL % self.spreadsheet_id
+        params: dict[str, str | int | bool | float | list[str] | None] = dict(READ_PARAMS)
+        params["ranges"] = list(ranges)
+        body = self._call(
             "values.batchGet",
             False,
-            lambda: self.client.values_batch_get(
-                self.spreadsheet_id, list(ranges), dict(READ_PARAMS)
-            ),
+            lambda: self.client.request("get", url, params=params).content,
         )
-        value_ranges = data.get("valueRanges", [])
-        return [list(vr.get("values", [])) for vr in value_ranges] + [
+        if self._answer is not None and self._answer[0] == body:
+            return self._answer[1]
+        value_ranges = json.loads(body).get("valueRanges", [])
+        values = [list(vr.get("values", [])) for vr in value_ranges] + [
             [] for _ in range(len(ranges) - len(value_ranges))
         ]
+        if remember:
+            self._answer = (body, values)
+        return values
 
     # --- requests, retries and errors ------------------------------------------------------
 
@@ -369,6 +397,8 @@ class GoogleSource:
         start = self.clock.monotonic()
         attempt = 0
         while True:
+            if self.quota is not None:
+                (self.quota.writes if write else self.quota.reads).acquire()
             self.counts.count(kind, write=write)
             try:
                 return call_once(
