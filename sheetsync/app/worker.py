@@ -10,10 +10,11 @@ same PostgreSQL database, instead of leases of our own. What each guarantee rest
   itself also holds the sheet's advisory lock in the state (`PostgresState.exclusive`), a fence
   for the one case the queue cannot see: a worker taken for dead that is still running.
 - **Each sheet on its own poll_seconds.** When a cycle ends, its job defers the sheet's next poll
-  with `schedule_at` = its own due time + poll_seconds (at once when the cycle overran; after a
-  failure, the daemon's growing backoff). procrastinate's periodic tasks run on a cron grid,
-  which cannot say "every 45 s"; a chain of scheduled jobs can, to the second (a worker looks
-  for due jobs every FETCH_INTERVAL_S).
+  with `schedule_at` = its own due time + its pace (app.pace: poll_seconds, stretched as in the
+  daemon when the Google sheets together need more reads than the credential's quota; at once
+  when the cycle overran; after a failure, the daemon's growing backoff). procrastinate's
+  periodic tasks run on a cron grid, which cannot say "every 45 s"; a chain of scheduled jobs
+  can, to the second (a worker looks for due jobs every FETCH_INTERVAL_S).
 - **The keeper** is a procrastinate periodic task: every worker runs procrastinate's periodic
   deferrer, and procrastinate defers it once per tick whatever the number of workers (its
   `procrastinate_periodic_defers` table is unique per tick). It hands the polls of dead workers
@@ -63,6 +64,7 @@ from psycopg_pool import ConnectionPool
 from sheetsync.api.ratelimit import SharedRateLimiter
 from sheetsync.app.daemon import backoff_s, jitter_s
 from sheetsync.app.logs import redact, secrets_of
+from sheetsync.app.pace import paces, stretch_note
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Config, Secret, SheetConfig
 from sheetsync.errors import ConfigError, ServiceError, SheetBusy, SheetsyncError, StateError
@@ -291,6 +293,7 @@ def build_app(rt: Runtime) -> procrastinate.App:
     )
     app = procrastinate.App(connector=connector)
     sheets = {s.name: s for s in rt.config.sheets}
+    pace = paces(rt.config)
     failover = rt.config.workers.failover_seconds
     every = keeper_seconds(failover)
 
@@ -304,13 +307,14 @@ def build_app(rt: Runtime) -> procrastinate.App:
         started = time.time()
         outcome = await asyncio.to_thread(rt.cycle, found)
         now = time.time()
+        poll_s = pace[sheet].poll_s
         if outcome == "ok":
-            failures, at = 0, max(due + found.poll_seconds, now)
+            failures, at = 0, max(due + poll_s, now)
         elif outcome == "busy":
             at = now + BUSY_RETRY_S
         else:
             failures += 1
-            at = started + backoff_s(found.poll_seconds, failures)
+            at = started + backoff_s(poll_s, failures)
         await defer_poll(app, sheet, at, failures)
 
     @app.periodic(cron=f"* * * * * */{every}", periodic_id="keeper", priority=KEEPER_PRIORITY)
@@ -426,7 +430,8 @@ async def _serve(app: procrastinate.App, rt: Runtime, concurrency: int) -> bool:
             worker_id = worker.worker_id
             if worker_id is not None:
                 await asyncio.to_thread(rt.register, worker_id)
-                names = ", ".join(f"{s.name} every {s.poll_seconds}s" for s in rt.config.sheets)
+                pace = paces(rt.config)
+                names = ", ".join(f"{n} every {p.poll_s:.0f}s" for n, p in pace.items())
                 log.info(
                     "%s: worker %d on %s, %d at a time: %s; SIGINT or SIGTERM stops",
                     rt.name,
@@ -435,6 +440,9 @@ async def _serve(app: procrastinate.App, rt: Runtime, concurrency: int) -> bool:
                     concurrency,
                     names,
                 )
+                note = stretch_note(rt.config)
+                if note is not None:
+                    log.warning(note)
             await running
         finally:
             signals.uninstall(loop)
@@ -446,7 +454,8 @@ async def _serve(app: procrastinate.App, rt: Runtime, concurrency: int) -> bool:
 
 class _Signals:
     """The first SIGINT/SIGTERM stops fetching and lets the cycles in progress finish; a second
-    one exits at once with 128 + the signal number."""
+    one exits at once with 128 + the signal number. SIGHUP (`systemctl reload` of the unit
+    `sheetsync run` uses) is only logged: a worker does not reload its config."""
 
     def __init__(self, name: str, worker: Worker) -> None:
         self.name = name
@@ -456,10 +465,17 @@ class _Signals:
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.on_signal, signum)
+        loop.add_signal_handler(signal.SIGHUP, self.on_hangup)
 
     def uninstall(self, loop: asyncio.AbstractEventLoop) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
+
+    def on_hangup(self) -> None:
+        log.warning(
+            "%s: SIGHUP: a worker does not reload its config; restart it to use a changed one",
+            self.name,
+        )
 
     def on_signal(self, signum: int) -> None:
         self.count += 1

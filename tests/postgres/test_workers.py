@@ -5,6 +5,7 @@ anything twice, SIGTERM finishing the cycle in progress."""
 
 from __future__ import annotations
 
+import signal
 import statistics
 import time
 from collections import defaultdict
@@ -134,7 +135,7 @@ def test_kill_9_mid_cycle_moves_the_sheet_on_and_nothing_is_done_twice(
     assert len(emails) == len(set(emails))
 
 
-def test_sigterm_finishes_the_cycle_in_progress_then_exits_0(
+def test_sighup_is_only_logged_and_sigterm_finishes_the_cycle_in_progress_then_exits_0(
     tmp_path: Path, pg_url: str, workers: list[Worker]
 ) -> None:
     sandbox = FleetSandbox(rate_limit=600, latency_ms=30)
@@ -143,6 +144,8 @@ def test_sigterm_finishes_the_cycle_in_progress_then_exits_0(
         worker = Worker(tmp_path, "only")
         workers.append(worker)
         worker.started()
+        worker.proc.send_signal(signal.SIGHUP)  # `systemctl reload`: logged, not a stop
+        worker.wait_for(lambda line: "SIGHUP: a worker does not reload its config" in line)
         wait_until(lambda: sandbox.posts >= 1, "the first write")
         signalled = time.time()
         assert worker.stop() == 0
