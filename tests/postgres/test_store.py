@@ -107,6 +107,35 @@ def test_intents_survive_until_resolved_and_runs_are_kept(store: Opener) -> None
         assert rows == [("host-a:7", start - 2.5, start), ("host-a:7", None, start)]
 
 
+def test_run_ids_tell_a_process_that_another_ran_the_sheet(store: Opener) -> None:
+    """What a kept SheetSync relies on: record_run returns the id that last_run_id reports
+    until another run or failure of the sheet is recorded, by any process."""
+    with store() as mine, store() as other:
+        assert mine.last_run_id("a") == 0
+        ran = mine.record_run("a", {"errors": 0})
+        assert ran > 0 and mine.last_run_id("a") == other.last_run_id("a") == ran
+        other.record_run("b", {"errors": 0})  # another sheet: no news for "a"
+        assert mine.last_run_id("a") == ran
+        later = other.record_run("a", {"errors": 0})
+        assert later > ran and mine.last_run_id("a") == later
+        other.record_failure("a", "the sheet was not found")
+        assert mine.last_run_id("a") > later
+
+
+def test_written_names_the_rows_this_store_put_once(store: Opener) -> None:
+    with store() as s, store() as other:
+        s.put("a", Item("prospects", "x@y.io"))
+        s.put("a", Item("campaigns", "q1"))
+        s.put("b", Item("prospects", "x@y.io"))
+        s.put_outcomes("a", {"x@y.io|q1": ("opened", "2026-11-29T10:00:00Z")})
+        other.put("a", Item("prospects", "z@y.io"))  # another process's: not this store's news
+        assert s.written("a") == {
+            ("prospects", "x@y.io"), ("campaigns", "q1"), ("enrollments", "x@y.io|q1"),
+        }  # fmt: skip
+        assert s.written("a") == set()  # said once
+        assert s.written("b") == {("prospects", "x@y.io")}
+
+
 def test_one_transaction_commits_all_or_nothing(store: Opener) -> None:
     with store() as s:
         intent = s.add_intent("a", Intent(0, "create_prospect", {"key": "k1"}, "key:1")).id
