@@ -25,7 +25,7 @@ from sheetsync.rows.records import (
     StepRecord,
 )
 from sheetsync.sandbox import DEMO_KEY, Faults, Sandbox, SandboxServer, demo_seed
-from sheetsync.state import Item, State, content_key
+from sheetsync.state import Intent, Item, State, content_key
 from sheetsync.sync import statuses
 from sheetsync.sync.execute.executor import Executor
 from sheetsync.sync.execute.steps import STEPS
@@ -172,11 +172,13 @@ def test_an_intent_left_open_is_replayed_with_its_key_and_creates_nothing_twice(
     sb, server = sandbox
     row = prospect("lost@x.io", firstName="Lou")
     key = content_key("create-prospect", row.key, row.body)
+    body = {"key": row.key, "body": row.body, "hash": row.hash}
+    request = STEPS.requests["create_prospect"](body)
     state.add_intent(
-        "s", "create_prospect", {"key": row.key, "body": row.body, "hash": row.hash}, key
+        "s", Intent(0, "create_prospect", body, key, request.endpoint, request.path, request.body)
     )
     with client(server, clock, RateLimiter(10_000, clock=clock)) as api:
-        first = api.create_prospect(row.body, idempotency_key=key)  # the answer that was lost
+        first = api.send(request, key).prospect_result()  # the answer that was lost
         ex = executor(api, state, SheetRows(prospects=[row]), clock)
         ex.replay()
     assert [p["email"] for p in workspace(sb)["prospects"]].count("lost@x.io") == 1
@@ -231,6 +233,7 @@ def test_a_prospect_update_the_api_has_no_route_for_is_said_so(
     http = httpx.Client(transport=httpx.MockTransport(handler))
     row = prospect("a@x.io", firstName="Ann")
     item = Item("prospects", "a@x.io", hash="old", status=statuses.SYNCED, remote_id="prs_9")
+    item.data["body"] = {"email": "a@x.io", "firstName": "Anne"}
     items: dict[str, dict[str, Item]] = {r: {} for r in ROLES}
     items["prospects"]["a@x.io"] = item
     with WarmySenderClient(
