@@ -1,6 +1,6 @@
 """A threaded HTTP server that closes at once: it remembers its open connections and shuts the
 idle keep-alive ones down on close, so closing never waits for a client's timeout. The local
-sandbox and the webhook receiver of `sheetsync run` serve with it."""
+sandbox, the webhook receiver of `sheetsync run` and the Sheets emulator serve with it."""
 
 from __future__ import annotations
 

@@ -24,11 +24,12 @@ import json
 import random
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sheetsync.clock import Clock, SystemClock
+from sheetsync.serving import ClosingHTTPServer
 from sheetsync.testing import sheets_values as values_api
 from sheetsync.testing.sheets_book import ApiFailure, Book
 from sheetsync.testing.sheets_grid import (
@@ -108,7 +109,7 @@ class SheetsEmulator:
         if server is None:
             return
         server.shutdown()
-        server.close_connections()
+        server.drop_connections()
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -498,36 +499,10 @@ def _route(method: str, raw_path: str) -> tuple[str, str, str] | None:
     return None
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(ClosingHTTPServer):
     daemon_threads = True
     block_on_close = False
     emulator: SheetsEmulator
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._conns: set[Any] = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._conns_lock:
-            self._conns.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._conns_lock:
-            self._conns.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        import socket
-
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):

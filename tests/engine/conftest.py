@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +277,18 @@ class Harness:
         if self.hooked is not None:
             self.hooked.close()
             self.hooked = None
+
+    @contextmanager
+    def through(self, http: httpx.Client) -> Iterator[None]:
+        """The syncs inside go through `http` (a fault, a kill); then the SheetSync is closed, as
+        by a process that ended, and the next sync goes to the sandbox directly."""
+        self.http = http
+        try:
+            yield
+        finally:
+            self.restart()
+            http.close()
+            self.http = None
 
     def poll(self, **kw: Any) -> CycleReport:
         self.clock.advance(self.config.sheets[0].poll_seconds)

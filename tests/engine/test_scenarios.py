@@ -105,14 +105,9 @@ def test_crash_after_the_call_before_the_commit_creates_nothing_twice(h: Harness
             crashed.append(req.url.path)
             raise KeyboardInterrupt("killed right after POST /campaigns was answered")
 
-    h.http = httpx.Client(event_hooks={"response": [crash]})
-    try:
+    with h.through(httpx.Client(event_hooks={"response": [crash]})):
         with pytest.raises(KeyboardInterrupt):
             h.sync()
-    finally:
-        h.restart()
-        h.http.close()
-        h.http = None
     assert len(campaigns(h)) == 1 and crashed
     r = h.sync()  # replays the open intent with the same key: the server answers the original
     assert len(campaigns(h)) == 1
@@ -446,14 +441,9 @@ def test_a_fatal_refusal_stops_the_cycle_but_writes_back_what_was_done(h: Harnes
 
     h.make()
     # the key is revoked between the prospects and the campaigns of one cycle
-    h.http = httpx.Client(transport=Refuse("POST", "/campaigns$", 401, "unauthorized"))
-    try:
+    with h.through(httpx.Client(transport=Refuse("POST", "/campaigns$", 401, "unauthorized"))):
         with pytest.raises(AuthError):
             h.sync()
-    finally:
-        h.restart()
-        h.http.close()
-        h.http = None
     assert len(h.ws()["prospects"]) == 4 + 3 and campaigns(h) == []
     assert h.row("Prospects", "Email", "p0@example.com")["Sync Status"] == "synced"
 
@@ -467,8 +457,8 @@ def test_progress_is_reported(h: Harness) -> None:
 
 def test_prospect_change_without_an_update_route_says_it_was_not_sent(h: Harness) -> None:
     h.make()
-    h.http = httpx.Client(transport=Refuse("PATCH", "/prospects/[^/]+$", 405, "method_not_allowed"))
-    try:
+    refuse = Refuse("PATCH", "/prospects/[^/]+$", 405, "method_not_allowed")
+    with h.through(httpx.Client(transport=refuse)):
         h.sync()
         assert h.book is not None
         h.book.set_cell("Prospects", 2, 3, "Globex")
@@ -482,10 +472,6 @@ def test_prospect_change_without_an_update_route_says_it_was_not_sent(h: Harness
         r = h.poll()
         assert (r.api_calls, r.errors) == (0, 0)
         assert h.row("Prospects", "Email", "p0@example.com")["Sync Status"] == "synced"
-    finally:
-        h.restart()
-        h.http.close()
-        h.http = None
 
 
 def test_enrolling_an_email_warmysender_does_not_know_is_a_clear_error(h: Harness) -> None:

@@ -439,13 +439,9 @@ def test_statuses_speak_the_sheets_language(h: Harness) -> None:
 def test_an_api_refusal_names_the_sheets_columns_and_step_numbers(h: Harness) -> None:
     h.make(default_tabs(1))
     message = "steps[1].bodyHtml has a link WarmySender blocks; dailySendLimit is over the plan"
-    h.http = httpx.Client(transport=Refuse("POST", "/campaigns$", 422, "validation_error", message))
-    try:
+    refuse = Refuse("POST", "/campaigns$", 422, "validation_error", message)
+    with h.through(httpx.Client(transport=refuse)):
         h.sync()
-    finally:
-        h.restart()
-        h.http.close()
-        h.http = None
     assert h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == (
         "error: WarmySender rejected the data: Step 2 Body has a link WarmySender blocks; "
         "Daily Send Limit is over the plan"

@@ -41,14 +41,9 @@ def crash_after(h: Harness, method: str, suffix: str) -> None:
         if req.method == method and req.url.path.endswith(suffix):
             raise KeyboardInterrupt(f"killed after {method} {suffix} was answered")
 
-    h.http = httpx.Client(event_hooks={"response": [crash]})
-    try:
+    with h.through(httpx.Client(event_hooks={"response": [crash]})):
         with pytest.raises(KeyboardInterrupt):
             h.sync()
-    finally:
-        h.restart()
-        h.http.close()
-        h.http = None
     assert open_intents(h) == 1
 
 

@@ -281,13 +281,8 @@ def test_formula_looking_values_are_stored_as_text(h: Harness) -> None:
     h.make(tabs, name=EVIL_NAME)
     put_text(h, "Prospects", 2, 1, EVIL_NAME)  # p0's First Name
     assert h.table("Prospects")[0]["First Name"] == EVIL_NAME
-    h.http = httpx.Client(transport=ForgeErrors())
-    try:
+    with h.through(httpx.Client(transport=ForgeErrors())):
         r = h.sync()
-    finally:
-        h.restart()
-        h.http.close()
-        h.http = None
     assert r.prospects_created == 2
     [p0] = [p for p in h.ws()["prospects"] if p["email"] == "p0@example.com"]
     assert p0["firstName"] == EVIL_NAME  # sent as the text it is

@@ -173,9 +173,12 @@ def test_an_intent_left_open_is_replayed_with_its_key_and_creates_nothing_twice(
     row = prospect("lost@x.io", firstName="Lou")
     key = content_key("create-prospect", row.key, row.body)
     body = {"key": row.key, "body": row.body, "hash": row.hash}
-    state.add_intent("s", Intent(0, "create_prospect", body, key))
+    request = STEPS.requests["create_prospect"](body)
+    state.add_intent(
+        "s", Intent(0, "create_prospect", body, key, request.endpoint, request.path, request.body)
+    )
     with client(server, clock, RateLimiter(10_000, clock=clock)) as api:
-        first = api.create_prospect(row.body, idempotency_key=key)  # the answer that was lost
+        first = api.send(request, key).prospect_result()  # the answer that was lost
         ex = executor(api, state, SheetRows(prospects=[row]), clock)
         ex.replay()
     assert [p["email"] for p in workspace(sb)["prospects"]].count("lost@x.io") == 1
@@ -230,7 +233,7 @@ def test_a_prospect_update_the_api_has_no_route_for_is_said_so(
     http = httpx.Client(transport=httpx.MockTransport(handler))
     row = prospect("a@x.io", firstName="Ann")
     item = Item("prospects", "a@x.io", hash="old", status=statuses.SYNCED, remote_id="prs_9")
-    item.data["body"] = {"email": "a@x.io"}  # as created: no first name yet
+    item.data["body"] = {"email": "a@x.io", "firstName": "Anne"}
     items: dict[str, dict[str, Item]] = {r: {} for r in ROLES}
     items["prospects"]["a@x.io"] = item
     with WarmySenderClient(

@@ -100,15 +100,16 @@ def test_a_new_prospect_is_created_an_edited_one_updated_with_only_what_changed(
     got = plan(rows, known)
     assert got.actions == [
         Action("create_prospect", "new@x.io", fields={"email": "new@x.io", "firstName": "Nia"}),
+        # Role is blank in the row: an empty cell never clears WarmySender's data
         Action("update_prospect", "old@x.io", fields={"company": "Globex"}),
-    ]  # the Role cell left blank does not clear WarmySender's role
+    ]
     assert got.notes == []
     assert got.diffs["prospects"].changes["same@x.io"].kind == "unchanged"
 
 
 def test_a_row_changed_since_the_last_poll_settles_first_and_the_first_poll_does_not() -> None:
     rows = SheetRows(prospects=[prospect("a@x.io", "a2", firstName="Ann")])
-    sent = {"body": {"email": "a@x.io"}}
+    sent = {"body": {"email": "a@x.io", "firstName": "Anne"}}
     known = {"prospects": [done("prospects", "a@x.io", "a1", remote_id="prs_1", data=sent)]}
     assert plan(rows, known).notes == [Note("prospects", "a@x.io", statuses.SETTLING)]
     assert plan(rows, known).actions == []
@@ -160,9 +161,9 @@ def test_settings_change_while_running_asks_to_pause_and_while_paused_is_sent() 
         return done("campaigns", "q1", "c1", remote_id="cmp_1", data=data)
 
     running = plan(rows, {"campaigns": [item("running")]}, sheet)
-    pause = statuses.pause_first([("dailySendLimit", 80, 50)])
-    assert running.notes == [Note("campaigns", "q1", pause)]
-    assert [a.kind for a in running.actions] == ["monitor"]  # no PATCH while running
+    pause_first = statuses.pause_first([("dailySendLimit", 80, 50)])
+    assert running.notes == [Note("campaigns", "q1", pause_first)]
+    assert [a.kind for a in running.actions] == ["monitor"]
     paused = plan(rows, {"campaigns": [item("paused")]}, sheet)
     assert paused.actions == [Action("update_campaign", "q1", fields={"dailySendLimit": 80})]
 
@@ -255,3 +256,17 @@ def test_removed_rows_unenroll_only_when_configured_and_cached_rows_are_not_remo
     assert [(a.kind, a.rows) for a in got.actions if a.kind == "unenroll"] == [
         ("unenroll", ("gone@x.io|q1",))
     ]
+
+
+def test_a_copied_campaign_row_does_not_take_over_a_quiet_row_s_campaign() -> None:
+    """A row pasted with another row's Campaign ID under a new name, while the original row is
+    unchanged (left out of `rows` by the row cache): the original keeps its campaign, and the
+    copy is a new campaign; with the original gone it would be a rename."""
+    copy = dataclasses.replace(campaign("q2", row=3), remote_id="cmp_1")
+    linked = done("campaigns", "q1", "c1", remote_id="cmp_1", data={"fixed": {}})
+    rows = SheetRows(campaigns=[copy])
+    quiet = plan(rows, {"campaigns": [linked]}, unchanged={"campaigns": {"q1"}})
+    assert quiet.moved == []
+    assert quiet.notes == [Note("campaigns", "q2", statuses.SETTLING)]  # a new row settles
+    renamed = plan(rows, {"campaigns": [linked]})
+    assert [(it.key, it.remote_id) for it in renamed.moved] == [("q2", "cmp_1"), ("q1", None)]
