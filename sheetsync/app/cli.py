@@ -302,6 +302,7 @@ def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
     if config.state_url is not None:  # one worker of many: PostgreSQL keeps them apart
         from sheetsync.app.worker import run_worker
 
+        collector_policy()
         run_worker(config)
         return
     _writing(config, config.sheets, "run")
@@ -328,10 +329,12 @@ def worker(ctx: Ctx, concurrency: int, name: str | None, verbose: bool, log_form
     cycle at a time, polled on its poll_seconds, and a dead worker's sheets move to the others
     within a minute. SIGINT or SIGTERM finishes the cycles in progress, then exits.
     """
+    from sheetsync.app.daemon import collector_policy
     from sheetsync.app.worker import run_worker
 
     config = ctx.load()
     _setup_logging(config, verbose, log_format)
+    collector_policy()  # a worker keeps its sheets' syncs between polls, as the daemon does
     run_worker(config, name=name, concurrency=concurrency)
 
 

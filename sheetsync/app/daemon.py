@@ -119,12 +119,13 @@ def google_quota(config: Config, clock: Clock) -> Quota:
 
 
 def collector_policy() -> None:
-    """The cyclic garbage collector's settings for `sheetsync run`, set once at start (by the
-    command, never by a library call). A poll of a long sheet allocates a container per row
-    (the decoded read) that lives through the cycle, and the daemon keeps a few objects per row
-    between polls; with the default thresholds the collector ran every 700 allocations and
-    walked every live object every few polls. A young collection every 50,000 allocations still
-    frees cyclic garbage (a traceback, a closed connection) within a poll or two."""
+    """The cyclic garbage collector's settings for `sheetsync run` and `sheetsync worker`, set
+    once at start (by the command, never by a library call). A poll of a long sheet allocates a
+    container per row (the decoded read) that lives through the cycle, and the daemon (or a
+    worker) keeps a few objects per row between polls; with the default thresholds the
+    collector ran every 700 allocations and walked every live object every few polls. A young
+    collection every 50,000 allocations still frees cyclic garbage (a traceback, a closed
+    connection) within a poll or two."""
     gc.set_threshold(YOUNG_COLLECTION_EVERY, 20, 100)
 
 
