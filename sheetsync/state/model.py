@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,20 @@ def item_row(item: Item) -> Stored:
         item.remote_id,
         data,
     )
+
+
+class Written:
+    """What one store wrote of each sheet until the engine takes it (`Store.written`): the
+    (role, key) of the items put, and of the enrollment rows whose Outcome was stored."""
+
+    def __init__(self) -> None:
+        self._by_sheet: dict[str, set[tuple[str, str]]] = {}
+
+    def add(self, sheet: str, role: str, keys: Iterable[str]) -> None:
+        self._by_sheet.setdefault(sheet, set()).update((role, key) for key in keys)
+
+    def take(self, sheet: str) -> set[tuple[str, str]]:
+        return self._by_sheet.pop(sheet, set())
 
 
 @dataclass(frozen=True)

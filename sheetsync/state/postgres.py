@@ -39,6 +39,7 @@ from sheetsync.state.model import (
     Run,
     Stored,
     StoredEvent,
+    Written,
     item_from_row,
     item_row,
     run_times,
@@ -158,7 +159,7 @@ class PostgresState:
         self._pinned: psycopg.Connection[Any] | None = None
         self._depth = 0
         self._empty = False  # read_only before any worker created the schema
-        self._written: set[tuple[str, str, str]] = set()  # (sheet, role, key) put, see written()
+        self._written = Written()
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -307,14 +308,12 @@ class PostgresState:
             "remote_id = EXCLUDED.remote_id, data = EXCLUDED.data",
             (sheet, item.role, *item_row(item)),
         )
-        self._written.add((sheet, item.role, item.key))
+        self._written.add(sheet, item.role, (item.key,))
 
     def written(self, sheet: str) -> set[tuple[str, str]]:
         """The (role, key) of the items of `sheet` put through this store since the last call
         (the engine's row cache forgets what it knew about those rows)."""
-        mine = {w for w in self._written if w[0] == sheet}
-        self._written -= mine
-        return {(role, key) for _, role, key in mine}
+        return self._written.take(sheet)
 
     def known(self, sheet: str) -> bool:
         """Whether this sheet was polled before (False: first poll, nothing to settle against)."""
@@ -470,4 +469,4 @@ class PostgresState:
                 "DO UPDATE SET outcome = EXCLUDED.outcome, event_at = EXCLUDED.event_at",
                 [(sheet, key, o, at) for key, (o, at) in outcomes.items()],
             )
-        self._written.update((sheet, "enrollments", key) for key in outcomes)  # shown by the row
+        self._written.add(sheet, "enrollments", outcomes)  # shown by the row

@@ -37,6 +37,7 @@ from sheetsync.state.model import (
     Registration,
     Run,
     StoredEvent,
+    Written,
     item_from_row,
     item_row,
     run_times,
@@ -188,7 +189,7 @@ class State:
         self.clock = clock or SystemClock()
         self.worker = worker
         self._depth = 0
-        self._written: set[tuple[str, str, str]] = set()  # (sheet, role, key) put, see written()
+        self._written = Written()
         try:
             if read_only:
                 self.db = _copy_of(path)
@@ -293,14 +294,12 @@ class State:
                 "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (sheet, item.role, *item_row(item)),
             )
-        self._written.add((sheet, item.role, item.key))
+        self._written.add(sheet, item.role, (item.key,))
 
     def written(self, sheet: str) -> set[tuple[str, str]]:
         """The (role, key) of the items of `sheet` put since the last call (the engine's row
         cache forgets what it knew about those rows)."""
-        mine = {w for w in self._written if w[0] == sheet}
-        self._written -= mine
-        return {(role, key) for _, role, key in mine}
+        return self._written.take(sheet)
 
     def known(self, sheet: str) -> bool:
         """Whether this sheet was polled before (False: first poll, nothing to settle against)."""
@@ -466,4 +465,4 @@ class State:
                 "INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?)",
                 [(sheet, key, o, at) for key, (o, at) in outcomes.items()],
             )
-        self._written.update((sheet, "enrollments", key) for key in outcomes)  # shown by the row
+        self._written.add(sheet, "enrollments", outcomes)  # shown by the row
