@@ -78,9 +78,10 @@ class SheetSync:
         self.source = source
         self.clock = clock
         self._owned = owned
-        # The sheet's items, read from the state file at the first poll and kept current by the
-        # puts of the executor (which changes them in place); read again after a failed cycle
-        # or when another process recorded a run of this sheet since this one's last.
+        # The sheet's items, read from the store at the first poll and kept current by the puts
+        # of the executor (which changes them in place); read again after a failed cycle or when
+        # another process (`sheetsync sync`, another worker) recorded a run of this sheet since
+        # this one's last.
         self._items: Items | None = None
         self._run_id = 0
         self._cache = RowCache()
