@@ -5,6 +5,7 @@ sandbox, the webhook receiver of `sheetsync run` and the Sheets emulator serve w
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -28,6 +29,13 @@ class ClosingHTTPServer(ThreadingHTTPServer):
         with self._open_lock:
             self._open.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (a killed process, a closed tab) is not an error
+        of the server: no traceback for it; anything else is printed as socketserver does."""
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            return
+        super().handle_error(request, client_address)
 
     def drop_connections(self) -> None:
         """Unblock handler threads waiting on idle keep-alive connections."""
