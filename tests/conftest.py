@@ -19,7 +19,8 @@ from sheetsync.testing.postgres import NoPostgres, Server, TempPostgres
 
 REQUIRE_ENV = "SHEETSYNC_REQUIRE_POSTGRES"
 URL_ENV = "SHEETSYNC_TEST_DATABASE_URL"
-DATABASE = "sheetsync_tests"
+# one database per pytest-xdist worker (they share the server)
+DATABASE = "sheetsync_tests_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @pytest.fixture(scope="session")
