@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from sheetsync.errors import ConfigError
 from sheetsync.sheet.layout import TAB_ROLES, TabSpec, customise
@@ -306,6 +306,20 @@ def _state_url(r: _Reader, url: str) -> Secret | None:
             key="state.url",
         )
     return Secret(url)
+
+
+def url_passwords(url: str) -> list[str]:
+    """The passwords a PostgreSQL URL holds, as written in it and decoded: after `user:` and
+    in a `password=` query parameter (never raises, whatever the URL)."""
+    rest = url.split("://", 1)[-1]
+    netloc, query = re.split(r"[/?#]", rest, maxsplit=1)[0], rest.partition("?")[2]
+    user, at, _ = netloc.rpartition("@")
+    found = [user.partition(":")[2]] if at and ":" in user else []
+    for part in query.partition("#")[0].split("&"):
+        name, _, value = part.partition("=")
+        if name == "password":
+            found.append(value)
+    return list(dict.fromkeys(p for raw in found for p in (raw, unquote(raw)) if p))
 
 
 def _workers(r: _Reader, w: Mapping[str, Any]) -> WorkersConfig:

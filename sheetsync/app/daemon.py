@@ -209,14 +209,17 @@ class Daemon:
 
     def tick(self, name: str) -> Outcome:
         """Poll sheet `name` once (again at once if the cycle outlasted its poll), unless it is
-        backing off after a failure, already running, or the daemon is stopping."""
-        run = self.runs[name]
-        if self._stopping.is_set():
+        backing off after a failure, already running, or the daemon is stopping (or no longer
+        has the sheet: a job that fires between `reload()` and its removal)."""
+        run = self.runs.get(name)
+        if run is None or self._stopping.is_set():
             return "stopped"
         if not run.busy.acquire(blocking=False):
             log.warning("%s: the previous cycle is still running; skipping this poll", name)
             return "busy"
         try:
+            if self.runs.get(name) is not run:  # removed meanwhile (and closed): open nothing
+                return "stopped"
             while True:
                 poll = run.pace.poll_s
                 now = self.clock.monotonic()

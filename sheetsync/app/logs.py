@@ -18,9 +18,8 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
-from urllib.parse import urlsplit
 
-from sheetsync.config import Config
+from sheetsync.config import Config, url_passwords
 
 LogFormat = Literal["text", "json"]
 FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -36,8 +35,7 @@ def secrets_of(config: Config) -> list[str]:
     """The secret values a config holds (to redact them from every log record)."""
     found = [config.warmysender.api_key, config.google.token]
     secrets = [s.reveal() for s in found if s is not None]
-    password = urlsplit(config.state_url.reveal()).password if config.state_url else None
-    return secrets + ([password] if password else [])
+    return secrets + (url_passwords(config.state_url.reveal()) if config.state_url else [])
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -10,7 +10,7 @@ multiplied by the same factor, so that together they use the quota and no more. 
 are spread out (sheet i of n starts i/n of the way into the interval), so the reads come evenly
 rather than in a burst at start. Requests beyond one read a poll (the key re-read and the write
 of a poll that changed something, the metadata read of a sheet just opened) wait for the
-daemon's quota limiter (sheet/google/source.Quota), so a healthy daemon never causes a 429.
+daemon's quota limiter (sheet/google/quota.Quota), so a healthy daemon never causes a 429.
 xlsx sheets keep their poll_seconds.
 """
 

@@ -72,7 +72,14 @@ from sheetsync.sheet.base import SheetSource
 from sheetsync.sheet.connect import open_source
 from sheetsync.sheet.google.auth import load_credentials
 from sheetsync.sheet.google.quota import Quota
-from sheetsync.state.postgres import PostgresState, connect, connect_pool, schema_lock, shown
+from sheetsync.state.postgres import (
+    PostgresState,
+    connect,
+    connect_pool,
+    creating_schema,
+    schema_lock,
+    shown,
+)
 from sheetsync.sync.counts import cycle_line
 from sheetsync.sync.cycle import SheetSync, open_sync
 
@@ -111,12 +118,12 @@ def failover_bound_s(config: Config) -> float:
 # --- the job engine's schema --------------------------------------------------------------------
 
 
-def prepare_engine(pool: ConnectionPool) -> None:
+def prepare_engine(pool: ConnectionPool, url: Secret) -> None:
     """Create procrastinate's tables, or apply the migrations it ships since the version this
     database has, under the schema lock (the state's own schema is PostgresState.prepare())."""
     migrations = sorted(Path(SchemaManager.get_migrations_path()).glob("*.sql"))
     latest = migrations[-1].stem
-    with pool.connection() as conn, schema_lock(conn):
+    with creating_schema(url), pool.connection() as conn, schema_lock(conn):
         have = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
         row = conn.execute("SELECT version FROM engine WHERE name = 'procrastinate'").fetchone()
         with conn.transaction():
@@ -390,7 +397,7 @@ def run_worker(config: Config, *, name: str | None = None, concurrency: int = 4)
     rt = Runtime(config, name, pool)
     try:
         rt.state().prepare()
-        prepare_engine(pool)
+        prepare_engine(pool, config.state_url)
         signalled = asyncio.run(_serve(build_app(rt), rt, concurrency))
     finally:
         rt.close()

@@ -23,13 +23,12 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, LiteralString, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sheetsync.clock import Clock, SystemClock, utc_iso
-from sheetsync.config import Secret
+from sheetsync.config import Secret, url_passwords
 from sheetsync.errors import SheetBusy, StateError, StateUnavailable
 from sheetsync.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from sheetsync.state.model import (
@@ -51,13 +50,13 @@ Params = tuple[Any, ...]
 
 
 def shown(url: Secret) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url.reveal())
-    if parts.password is None:
-        return parts.geturl()
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+    """The URL without its passwords (after `user:`, in `password=`), for messages."""
+    text = url.reveal()
+    for password in url_passwords(text):
+        text = text.replace(f":{password}@", ":***@").replace(
+            f"password={password}", "password=***"
+        )
+    return text
 
 
 def sheet_lock_id(sheet: str) -> int:
@@ -78,10 +77,31 @@ def schema_lock(conn: psycopg.Connection[Any]) -> Iterator[None]:
 
 def unreachable(url: Secret, exc: Exception) -> StateUnavailable:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for password in url_passwords(url.reveal()):  # libpq quotes a malformed one
+        reason = reason.replace(password, "***")
     return StateUnavailable(
         f"cannot use the PostgreSQL state at {shown(url)}: {reason}; check [state] url (or "
         "SHEETSYNC_STATE_URL), that the server is up and that the user may connect"
     )
+
+
+@contextmanager
+def creating_schema(url: Secret) -> Iterator[None]:
+    """Around creating or migrating tables: a user that may not (no CREATE on the schema, not
+    the tables' owner) is a clear StateError, not a traceback."""
+    try:
+        yield
+    except (
+        psycopg.errors.InsufficientPrivilege,  # no CREATE on the schema, not the owner
+        psycopg.errors.InvalidSchemaName,  # no USAGE on any schema of the search_path
+        psycopg.errors.ReadOnlySqlTransaction,  # a read-only replica
+    ) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise StateError(
+            f"the PostgreSQL state at {shown(url)} cannot create or migrate sheetsync's tables: "
+            f"{reason}; connect as the database's owner, or GRANT USAGE, CREATE ON SCHEMA "
+            "public TO the user of [state] url"
+        ) from None
 
 
 def _options(read_only: bool) -> dict[str, Any]:
@@ -200,7 +220,7 @@ class PostgresState:
             self._migrate()
 
     def _migrate(self) -> None:
-        with self._conn() as conn, schema_lock(conn):
+        with creating_schema(self.url), self._conn() as conn, schema_lock(conn):
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, "
                 "applied_at TEXT)"

@@ -405,3 +405,17 @@ def test_sighup_reloads_the_config_file_and_reopens_what_changed(
         d.stop()
         t.join(10)
     assert not t.is_alive() and engine.closed == 3  # at stop: a
+
+
+def test_a_tick_of_a_sheet_the_reload_removed_opens_nothing(
+    tmp_path: Path, clock: FakeClock, engine: FakeEngine
+) -> None:
+    """Between reload() and the scheduler's new jobs, the removed sheet's job may still fire:
+    no KeyError in the scheduler's thread, and no sync opened that nothing would close."""
+    d = make(tmp_path, clock, engine, {"a": 60, "b": 60})
+    assert d.tick("a") == "ok" and d.tick("b") == "ok"
+    old_b = d.runs["b"]
+    d.reload(make_config(tmp_path, {"a": 60}))
+    assert engine.closed == 1 and old_b.sync is None
+    assert d.tick("b") == "stopped"
+    assert engine.opened == 2 and old_b.sync is None

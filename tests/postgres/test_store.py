@@ -19,8 +19,9 @@ from click.testing import CliRunner
 
 from sheetsync.app.cli import cli
 from sheetsync.app.lock import SheetLock
+from sheetsync.app.logs import secrets_of
 from sheetsync.clock import FakeClock
-from sheetsync.config import Secret
+from sheetsync.config import Secret, parse_config
 from sheetsync.errors import SheetBusy, StateError
 from sheetsync.state import SCHEMA_VERSION, Intent, Item, State
 from sheetsync.state.base import Store
@@ -420,3 +421,45 @@ def test_sqlite_v1_files_written_before_the_worker_columns(tmp_path: Path) -> No
     db.close()
     with State(path) as s:
         assert s.version == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "postgresql://postgres:s3cr%zz-pw@/nosuchdb?host={host}",  # libpq quotes the bad token
+        "postgresql:///nosuchdb?host={host}&user=postgres&password=s3cr%zz-pw",
+        "postgresql://postgres:s3cr%zz-pw@h[ost/db",  # not even a valid URL to Python
+    ],
+)
+def test_a_malformed_url_is_one_clear_line_without_the_password(
+    pg_server: Server, template: str
+) -> None:
+    host = pg_server.url().partition("host=")[2] or "127.0.0.1"
+    url = template.format(host=host)
+    with pytest.raises(StateError) as err:
+        open_postgres(Secret(url))
+    assert "s3cr%zz-pw" not in str(err.value) and "***" in str(err.value)
+    sheet = {"name": "a", "source": "xlsx", "spreadsheet": "a.xlsx"}
+    config = parse_config({"state": {"url": url}, "sheet": [sheet]}, path=Path("/x/s.toml"), env={})
+    assert "s3cr%zz-pw" in secrets_of(config)  # the log redacts it
+
+
+def test_a_user_that_may_not_create_tables_gets_one_clear_line(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS lowly")
+        conn.execute("CREATE ROLE lowly LOGIN PASSWORD 'lowly-pw'")
+    lowly = pg_url.replace("postgres@", "lowly:lowly-pw@", 1)
+    with pytest.raises(StateError) as err:  # no USAGE on the (new) public schema
+        open_postgres(Secret(lowly))
+    assert "no schema has been selected to create in" in str(err.value)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("GRANT USAGE ON SCHEMA public TO lowly")
+    with pytest.raises(StateError) as err:  # USAGE, no CREATE
+        open_postgres(Secret(lowly))
+    text = str(err.value)
+    assert "permission denied for schema public" in text and "GRANT USAGE, CREATE" in text
+    assert "lowly-pw" not in text and "\n" not in text
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+        conn.execute("DROP ROLE lowly")

@@ -117,7 +117,7 @@ def test_a_workers_next_poll_is_at_the_daemons_pace(tmp_path: Path, pg_url: str)
     pace = paces(w.config)["s0"].poll_s
     assert pace > 120
     try:
-        prepare_engine(w.pools[0])
+        prepare_engine(w.pools[0], rt.url)
         app = build_app(rt)
         due = datetime.now(UTC)
         job = Job(
