@@ -163,6 +163,7 @@ class Runtime:
         self._limiters: dict[str, SharedRateLimiter] = {}
         self._quota: Quota | None = None
         self._lock = threading.Lock()
+        self._quota_lock = threading.Lock()
 
     def state(self) -> PostgresState:
         return PostgresState(self.pool, url=self.url, clock=self.clock, worker=self.name)
@@ -180,18 +181,19 @@ class Runtime:
     def google_quota(self) -> Quota:
         """The read and write budgets of the config's Google credential, shared by every worker
         signed in with it (keyed by its account, or its auth mode when it has none)."""
-        if self._quota is None:
-            g = self.config.google
-            who = load_credentials(g).account or g.auth
-            reads, writes = (
-                self.limiter(f"google:{who}:{kind}", per_minute, margin_s=GOOGLE_MARGIN_S)
-                for kind, per_minute in (
-                    ("read", g.reads_per_minute),
-                    ("write", g.writes_per_minute),
+        with self._quota_lock:  # cycle threads open their sheets' syncs at once
+            if self._quota is None:
+                g = self.config.google
+                who = load_credentials(g).account or g.auth
+                reads, writes = (
+                    self.limiter(f"google:{who}:{kind}", per_minute, margin_s=GOOGLE_MARGIN_S)
+                    for kind, per_minute in (
+                        ("read", g.reads_per_minute),
+                        ("write", g.writes_per_minute),
+                    )
                 )
-            )
-            self._quota = Quota(reads=reads, writes=writes)
-        return self._quota
+                self._quota = Quota(reads=reads, writes=writes)
+            return self._quota
 
     def warmysender_limiter(self) -> SharedRateLimiter:
         """The budget of the config's API key, that is of its workspace (one config, one key),
@@ -228,10 +230,13 @@ class Runtime:
         return sync
 
     def drop(self, name: str) -> None:
-        found = self._open.pop(name, None)
-        if found is not None:
-            for thing in found:
+        """Close a sheet's sync and source (each on its own: a failing close must not keep the
+        other open, nor stop the poll job that asked)."""
+        for thing in self._open.pop(name, ()):
+            try:
                 thing.close()
+            except Exception as exc:  # noqa: BLE001 - closing must not stop the worker
+                log.warning("%s: closing the sheet's connections failed: %s", name, exc)
 
     def cycle(self, sheet: SheetConfig) -> str:
         """One cycle of `sheet`: "ok", "busy" (held by another worker) or "failed"."""

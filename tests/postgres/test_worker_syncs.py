@@ -146,3 +146,30 @@ def test_a_workers_next_poll_is_at_the_daemons_pace(tmp_path: Path, pg_url: str)
         ).fetchall()
     assert (at - due).total_seconds() == pytest.approx(pace, abs=0.01)
     assert w.last_report("s0")["rows_read"] > 0  # the cycle ran (its API work waits for quota)
+
+
+def test_a_sync_that_fails_to_close_still_closes_its_source_and_leaves_the_worker_running(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    sheet = world.config.sheets[0]
+    w = world.worker("w")
+    assert w.cycle(sheet) == "ok"
+    sync, source = w._open[sheet.name]
+    closed: list[str] = []
+    close_sync, close_source = sync.close, source.close
+
+    def broken_close() -> None:
+        close_sync()  # what it holds is released; then the close fails
+        raise OSError("the connection was already gone")
+
+    def recorded_close() -> None:
+        closed.append("source")
+        close_source()
+
+    sync.close = broken_close  # type: ignore[method-assign]
+    source.close = recorded_close  # type: ignore[method-assign]
+    w.drop(sheet.name)  # raised OSError before, leaving the source open
+    assert closed == ["source"] and sheet.name not in w._open
+    assert "closing the sheet's connections failed: the connection was already gone" in caplog.text
+    world.clock.advance(60)
+    assert w.cycle(sheet) == "ok"  # opened afresh
