@@ -104,9 +104,10 @@ class SheetSync:
 
     def _load(self) -> Items:
         name = self.sheet.name
-        if self._items is None or self.state.last_run_id(name) != self._run_id:
+        run_id = self.state.last_run_id(name)  # read before the items: never newer than they
+        if self._items is None or run_id != self._run_id:
             self._items = {r: self.state.items(name, r) for r in (*ROLES, HOLDS)}
-            self._run_id = self.state.last_run_id(name)
+            self._run_id = run_id
             self._cache.clear()
             self.state.written(name)
         return self._items
