@@ -68,8 +68,6 @@ from sheetsync.app.pace import paces, stretch_note
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Config, Secret, SheetConfig
 from sheetsync.errors import ConfigError, ServiceError, SheetBusy, SheetsyncError, StateError
-from sheetsync.sheet.base import SheetSource
-from sheetsync.sheet.connect import open_source
 from sheetsync.sheet.google.auth import load_credentials
 from sheetsync.sheet.google.quota import Quota
 from sheetsync.state.postgres import (
@@ -159,7 +157,7 @@ class Runtime:
         self.pool = pool
         self.clock = clock or SystemClock()
         self.secrets = secrets_of(config)
-        self._open: dict[str, tuple[SheetSync, SheetSource]] = {}
+        self._open: dict[str, SheetSync] = {}
         self._limiters: dict[str, SharedRateLimiter] = {}
         self._quota: Quota | None = None
         self._lock = threading.Lock()
@@ -210,33 +208,22 @@ class Runtime:
 
     def sync_for(self, sheet: SheetConfig) -> SheetSync:
         found = self._open.get(sheet.name)
-        if found is not None:
-            return found[0]
-        quota = self.google_quota() if sheet.source == "google" else None
-        source = open_source(sheet, self.config.google, clock=self.clock, quota=quota)
-        try:
-            sync = open_sync(
+        if found is None:
+            found = self._open[sheet.name] = open_sync(
                 self.config,
                 sheet,
                 clock=self.clock,
                 limiter=self.warmysender_limiter(),
-                source=source,
                 state=self.state(),
+                quota=self.google_quota() if sheet.source == "google" else None,
             )
-        except BaseException:
-            source.close()
-            raise
-        self._open[sheet.name] = (sync, source)
-        return sync
+        return found
 
     def drop(self, name: str) -> None:
-        """Close a sheet's sync and source (each on its own: a failing close must not keep the
-        other open, nor stop the poll job that asked)."""
-        for thing in self._open.pop(name, ()):
-            try:
-                thing.close()
-            except Exception as exc:  # noqa: BLE001 - closing must not stop the worker
-                log.warning("%s: closing the sheet's connections failed: %s", name, exc)
+        """Close a sheet's sync (SheetSync.close closes each of its parts on its own)."""
+        sync = self._open.pop(name, None)
+        if sync is not None:
+            sync.close()
 
     def cycle(self, sheet: SheetConfig) -> str:
         """One cycle of `sheet`: "ok", "busy" (held by another worker) or "failed"."""

@@ -93,8 +93,13 @@ class SheetSync:
         self.close()
 
     def close(self) -> None:
+        """Close what this sync opened, each on its own: one that fails to close (a connection
+        already gone) is logged and keeps none of the others open."""
         for thing in reversed(self._owned):
-            thing.close()
+            try:
+                thing.close()
+            except Exception as exc:  # noqa: BLE001 - closing must not stop a daemon or worker
+                log.warning("%s: closing the sheet's connections failed: %s", self.sheet.name, exc)
         self._owned = ()
 
     # --- the cycle -----------------------------------------------------------------------------

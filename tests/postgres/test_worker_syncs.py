@@ -87,6 +87,7 @@ def test_a_kept_sync_polls_with_one_read_and_reads_the_items_again_after_another
     a, b = world.worker("a"), world.worker("b")
     try:
         assert a.cycle(sheet) == "ok"  # the first sync
+        kept = a.sync_for(sheet)
         world.clock.advance(60)
         assert a.cycle(sheet) == "ok"
         quiet = world.last_report("s0")
@@ -101,7 +102,7 @@ def test_a_kept_sync_polls_with_one_read_and_reads_the_items_again_after_another
         assert a.cycle(sheet) == "ok"  # and back: a's kept items knew nothing of the new row
         back = world.last_report("s0")
         assert (back["api_calls"], back["prospects_created"], back["sheets_reads"]) == (0, 0, 1)
-        assert a.sync_for(sheet).source is a._open["s0"][1]  # the same open sync all along
+        assert a.sync_for(sheet) is kept  # the same open sync all along
     finally:
         a.close()
         b.close()
@@ -148,28 +149,28 @@ def test_a_workers_next_poll_is_at_the_daemons_pace(tmp_path: Path, pg_url: str)
     assert w.last_report("s0")["rows_read"] > 0  # the cycle ran (its API work waits for quota)
 
 
-def test_a_sync_that_fails_to_close_still_closes_its_source_and_leaves_the_worker_running(
+def test_a_part_that_fails_to_close_keeps_no_other_open_and_the_worker_running(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     sheet = world.config.sheets[0]
     w = world.worker("w")
     assert w.cycle(sheet) == "ok"
-    sync, source = w._open[sheet.name]
+    sync = w.sync_for(sheet)
     closed: list[str] = []
-    close_sync, close_source = sync.close, source.close
+    close_source, close_api = sync.source.close, sync.api.close
 
     def broken_close() -> None:
-        close_sync()  # what it holds is released; then the close fails
+        close_source()  # what it holds is released; then the close fails
         raise OSError("the connection was already gone")
 
     def recorded_close() -> None:
-        closed.append("source")
-        close_source()
+        closed.append("api")
+        close_api()
 
-    sync.close = broken_close  # type: ignore[method-assign]
-    source.close = recorded_close  # type: ignore[method-assign]
-    w.drop(sheet.name)  # raised OSError before, leaving the source open
-    assert closed == ["source"] and sheet.name not in w._open
+    sync.source.close = broken_close  # type: ignore[method-assign]
+    sync.api.close = recorded_close  # type: ignore[method-assign]
+    w.drop(sheet.name)  # the source closes first: its failure left the API client open before
+    assert closed == ["api"] and sheet.name not in w._open
     assert "closing the sheet's connections failed: the connection was already gone" in caplog.text
     world.clock.advance(60)
     assert w.cycle(sheet) == "ok"  # opened afresh
