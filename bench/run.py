@@ -37,7 +37,6 @@ import gc
 import json
 import math
 import resource
-import socket
 import sys
 import time
 import tracemalloc
@@ -65,6 +64,7 @@ from sheetsync.app.webhooks import receiving  # noqa: E402
 from sheetsync.clock import FakeClock, SystemClock  # noqa: E402
 from sheetsync.config import Config  # noqa: E402
 from sheetsync.sandbox import DEMO_KEY  # noqa: E402
+from sheetsync.serving import free_port  # noqa: E402
 from sheetsync.sheet.google.build import quote_title  # noqa: E402
 from sheetsync.sheet.google.source import READ_PARAMS  # noqa: E402
 from sheetsync.sync.execute.enrollments import BATCH  # noqa: E402
@@ -472,7 +472,7 @@ def bench_webhooks(events: int, workers: int = WEBHOOK_WORKERS) -> dict[str, Any
     note(f"webhooks: {events:,} events, {workers} deliveries at a time")
     with World(clock=clock) as world:
         world.make_sheet(campaign_tabs(events, enrolled=events, state="Running"))
-        port = _free_port()
+        port = free_port()
         world.top["webhooks"] = {
             "listen": f"127.0.0.1:{port}",
             "public_url": f"http://127.0.0.1:{port}/warmysender",
@@ -525,12 +525,6 @@ def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     return values[min(len(values) - 1, math.ceil(q * len(values)) - 1)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the run --------------------------------------------------------------------------------

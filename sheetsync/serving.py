@@ -45,3 +45,11 @@ class ClosingHTTPServer(ThreadingHTTPServer):
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server whose public URL must name its port
+    before it starts (the demo's and the tests' webhook receivers)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

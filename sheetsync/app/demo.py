@@ -12,7 +12,6 @@ delivers those events to the receiver. It prints each cycle's counts and a few r
 from __future__ import annotations
 
 import json
-import socket
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from sheetsync.config import Config, load_config
 from sheetsync.data import demo_workbook as sample
 from sheetsync.errors import ConfigError
 from sheetsync.sandbox import DEMO_KEY, Sandbox, SandboxServer, demo_seed
+from sheetsync.serving import free_port
 from sheetsync.sheet.layout import header_key
 from sheetsync.sync.counts import CycleReport
 from sheetsync.sync.cycle import open_sync
@@ -82,7 +82,7 @@ def run_demo(
         tempfile.TemporaryDirectory(prefix="sheetsync-demo-") as tmp,
         SandboxServer(Sandbox(seed, clock=clock)) as server,
     ):
-        config = _config(Path(tmp), server.base_url, target, _free_port())
+        config = _config(Path(tmp), server.base_url, target, free_port())
         with receiving(config, clock or SystemClock()) as receiver:
             assert receiver is not None
             console.print(
@@ -120,12 +120,6 @@ def run_demo(
         "then `sheetsync check` and `sheetsync sync`. `sheetsync sandbox` runs this API locally."
     )
     return DemoResult(target, replaced, (first, second, third))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(folder: Path, base_url: str, workbook: Path, port: int) -> Config:

@@ -18,7 +18,7 @@ import pytest
 from sheetsync.clock import FakeClock
 from sheetsync.data import demo_workbook as sample
 from sheetsync.sandbox import Sandbox, SandboxServer, demo_seed
-from tests.ports import free_port
+from sheetsync.serving import free_port
 
 from .test_run_process import Daemon, cycle_of
 

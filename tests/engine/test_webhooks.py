@@ -18,8 +18,8 @@ from sheetsync.app.daemon import Daemon
 from sheetsync.app.webhooks import Receiver, receiving
 from sheetsync.clock import utc_iso
 from sheetsync.sandbox.webhooks import sign
+from sheetsync.serving import free_port
 from sheetsync.sync import statuses
-from tests.ports import free_port
 
 from .conftest import MBX, Harness, default_tabs
 
