@@ -131,6 +131,7 @@ class Rows:
         self._prospects = prospects
         self._index: dict[str, list[tuple[str, str]]] | None = None  # email -> (key, target)
         self._emails_by_id: dict[str, str] | None = None
+        self._targets: dict[str, set[str]] = {}  # campaign id -> its enrollment targets
 
     def _by_email(self) -> dict[str, list[tuple[str, str]]]:
         if self._index is None:
@@ -150,9 +151,15 @@ class Rows:
         return self._emails_by_id.get(prospect_id)
 
     def targets(self, campaign_id: str) -> set[str]:
-        """The enrollment targets that mean this WarmySender campaign."""
-        found = {f"id:{campaign_id}".casefold()}  # sheet targets are casefolded already
-        found |= {f"sheet:{k}" for k, it in self._campaigns.items() if it.remote_id == campaign_id}
+        """The enrollment targets that mean this WarmySender campaign (found once per id: a
+        page of events or sent emails names the same campaign again and again)."""
+        found = self._targets.get(campaign_id)
+        if found is None:
+            found = {f"id:{campaign_id}".casefold()}  # sheet targets are casefolded already
+            found |= {
+                f"sheet:{k}" for k, it in self._campaigns.items() if it.remote_id == campaign_id
+            }
+            self._targets[campaign_id] = found
         return found
 
     def keys(

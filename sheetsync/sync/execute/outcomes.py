@@ -57,22 +57,25 @@ def refresh(ex: Executor, rows: SheetRows, sheet: SheetConfig) -> None:
     if not live:
         return
     match = Rows(rows, ex.items["campaigns"], ex.items["prospects"])
+    known = ex.state.outcomes(ex.sheet)  # kept current by _save as the pages are read
     budget = [PAGES]
     try:
-        _prospects(ex, match, sheet, budget)
+        _prospects(ex, match, known, sheet, budget)
         for it in running.values():
             sent = (it.data.get("stats") or {}).get("sent")
             if isinstance(sent, int) and budget[0] > 0:
-                _sent(ex, match, it.remote_id or "", sent, budget)
+                _sent(ex, match, known, it.remote_id or "", sent, budget)
     except (Stop, RateLimited):
         return  # the budget is spent: the reads resume from their marks next cycle
 
 
-def _prospects(ex: Executor, match: Rows, sheet: SheetConfig, budget: list[int]) -> None:
+def _prospects(
+    ex: Executor, match: Rows, known: dict[str, Outcome], sheet: SheetConfig, budget: list[int]
+) -> None:
     now = ex.clock.time()
     mark = _load(ex, PROSPECTS_MARK)
     if mark is None:  # enrolled rows just appeared: the first pass waits a monitor interval
-        _save(ex, PROSPECTS_MARK, {"cursor": None, "started": now, "running": False}, {})
+        _save(ex, PROSPECTS_MARK, {"cursor": None, "started": now, "running": False}, {}, known)
         return
     if not mark["running"] and now - float(mark["started"]) >= sheet.monitor_seconds:
         mark = {"cursor": None, "started": now, "running": True}
@@ -80,7 +83,6 @@ def _prospects(ex: Executor, match: Rows, sheet: SheetConfig, budget: list[int])
         ex.slot()
         found, cursor = ex.api.prospects_page(mark["cursor"])
         budget[0] -= 1
-        known = ex.state.outcomes(ex.sheet)
         changed: dict[str, Outcome] = {}
         at = utc_iso(ex.clock)
         for p in found:
@@ -91,10 +93,17 @@ def _prospects(ex: Executor, match: Rows, sheet: SheetConfig, budget: list[int])
                 if current is None or RANK[p.status] > RANK.get(current[0], 0):
                     changed[key] = advance(current, p.status, at)
         mark = {**mark, "cursor": cursor, "running": cursor is not None}
-        _save(ex, PROSPECTS_MARK, mark, changed)
+        _save(ex, PROSPECTS_MARK, mark, changed, known)
 
 
-def _sent(ex: Executor, match: Rows, campaign_id: str, sent: int, budget: list[int]) -> None:
+def _sent(
+    ex: Executor,
+    match: Rows,
+    known: dict[str, Outcome],
+    campaign_id: str,
+    sent: int,
+    budget: list[int],
+) -> None:
     now = ex.clock.time()
     refused = _load(ex, NO_SENT_MARK)
     if refused is not None and now - float(refused["at"]) < NOT_OFFERED_S:
@@ -109,11 +118,10 @@ def _sent(ex: Executor, match: Rows, campaign_id: str, sent: int, budget: list[i
             lines, cursor = ex.api.sent_emails_page(campaign_id, mark["cursor"])
         except RowError as exc:
             if isinstance(exc, NotFound) or exc.status == 405:
-                _save(ex, NO_SENT_MARK, {"at": now}, {})
+                _save(ex, NO_SENT_MARK, {"at": now}, {}, known)
                 return
             raise
         budget[0] -= 1
-        known = ex.state.outcomes(ex.sheet)
         changed: dict[str, Outcome] = {}
         for line in lines:
             at = utc(line.sent_at) or utc_iso(ex.clock)
@@ -123,7 +131,7 @@ def _sent(ex: Executor, match: Rows, campaign_id: str, sent: int, budget: list[i
                 if after != current:
                     changed[key] = after
         mark = {**mark, "cursor": cursor, "running": cursor is not None}
-        _save(ex, name, mark, changed)
+        _save(ex, name, mark, changed, known)
 
 
 def _load(ex: Executor, name: str) -> dict[str, Any] | None:
@@ -132,7 +140,15 @@ def _load(ex: Executor, name: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _save(ex: Executor, name: str, mark: dict[str, Any], changed: dict[str, Outcome]) -> None:
+def _save(
+    ex: Executor,
+    name: str,
+    mark: dict[str, Any],
+    changed: dict[str, Outcome],
+    known: dict[str, Outcome],
+) -> None:
+    """Store a read's new mark with the Outcomes it changed, and note them in `known`."""
     with ex.state.transaction():
         ex.state.put_outcomes(ex.sheet, changed)
         ex.state.set_mark(ex.sheet, name, json.dumps(mark))
+    known.update(changed)
