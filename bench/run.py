@@ -67,6 +67,7 @@ from sheetsync.sandbox import DEMO_KEY  # noqa: E402
 from sheetsync.serving import free_port  # noqa: E402
 from sheetsync.sheet.google.build import quote_title  # noqa: E402
 from sheetsync.sheet.google.source import READ_PARAMS  # noqa: E402
+from sheetsync.sync.cycle import READ_ROLES  # noqa: E402
 from sheetsync.sync.execute.enrollments import BATCH  # noqa: E402
 from sheetsync.testing.sheets_emulator import READ_KINDS  # noqa: E402
 
@@ -145,9 +146,7 @@ def floor_cpu_s(world: World, config: Config, repeat: int = 3) -> tuple[float, f
     """(CPU s, MB): decoding the values.batchGet response of a poll, as the Google source asks
     for it (the same ranges and render options), the least of `repeat` decodes: the floor of a
     poll's CPU, whatever the engine does with the rows."""
-    tabs = [quote_title(config.sheets[0].tab(r).title) for r in ("prospects", "campaigns")]
-    tabs += [quote_title(config.sheets[0].tab(r).title) for r in ("steps", "enrollments")]
-    tabs.append(quote_title(config.sheets[0].tab("sync_log").title))
+    tabs = [quote_title(config.sheets[0].tab(r).title) for r in READ_ROLES]
     url = f"{world.emu.base_url}/v4/spreadsheets/{world.spreadsheet}/values:batchGet"
     params = [("ranges", t) for t in tabs] + list(READ_PARAMS.items())
     answer = requests.get(url, params=params, headers={"Authorization": f"Bearer {TOKEN}"})

@@ -38,7 +38,6 @@ if __package__ in (None, ""):  # `python bench/workers.py`
 
 import psycopg  # noqa: E402
 
-from bench import run as bench_run  # noqa: E402
 from bench.fixtures import (  # noqa: E402
     TOKEN,
     UNLIMITED,
@@ -49,9 +48,11 @@ from bench.fixtures import (  # noqa: E402
     seed,
 )
 from bench.run import changed_rows, measured, note, table  # noqa: E402
+from bench.run import main as run_main  # noqa: E402
 from sheetsync.api.ratelimit import RateLimiter  # noqa: E402
+from sheetsync.app.worker import failover_bound_s  # noqa: E402
 from sheetsync.clock import FakeClock  # noqa: E402
-from sheetsync.config import Secret  # noqa: E402
+from sheetsync.config import Secret, load_config  # noqa: E402
 from sheetsync.sandbox import DEMO_KEY, Faults, SandboxServer  # noqa: E402
 from sheetsync.state.postgres import open_postgres  # noqa: E402
 from sheetsync.sync.cycle import open_sync  # noqa: E402
@@ -70,20 +71,6 @@ SETTINGS = {
     "throughput": {"poll_s": 15, "google_per_min": UNLIMITED, "warmysender_per_min": 6_000},
 }
 STORE_SIZES = (1_000, 10_000)
-
-
-class SlowEmulator(SheetsEmulator):
-    """The emulator answering after LATENCY_S, counting the status of every answer."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.statuses: collections.Counter[int] = collections.Counter()
-        self.hook = lambda kind, emu: time.sleep(LATENCY_S)
-
-    def handle(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        status, body = super().handle(*args, **kwargs)
-        self.statuses[status] += 1
-        return status, body
 
 
 def empty_tabs() -> dict[str, list[list[object]]]:
@@ -114,9 +101,10 @@ class Fleet:
     def __init__(self, pg: Server, name: str, *, sheets: int, poll_s: int,
                  google_per_min: int, warmysender_per_min: int) -> None:  # fmt: skip
         self.url = pg.create_database(name)
-        self.emu = SlowEmulator(
+        self.emu = SheetsEmulator(
             tokens={TOKEN}, read_quota_per_min=google_per_min, write_quota_per_min=google_per_min
         )
+        self.emu.hook = lambda kind, emu: time.sleep(LATENCY_S)  # every answer after LATENCY_S
         self.sandbox = CountingSandbox(seed(warmysender_per_min), faults=Faults())
         self.sandbox.faults.latency_ms = int(LATENCY_S * 1000)
         self.server = SandboxServer(self.sandbox)
@@ -128,7 +116,9 @@ class Fleet:
         self.sheets = [self.emu.create_spreadsheet(empty_tabs()) for _ in range(sheets)]
         self.rows = [1] * sheets
         urls = {"api": self.server.base_url, "sheets": self.emu.base_url, "state": self.url}
-        write_config(self.folder, urls, self.sheets, poll_s, google_per_min)
+        self.config = load_config(
+            write_config(self.folder, urls, self.sheets, poll_s, google_per_min), env={}
+        )
         self._stop = threading.Event()
         self._churn = threading.Thread(target=self._arrivals, daemon=True)
         self.added = 0
@@ -214,14 +204,14 @@ def bench_fleet(pg: Server, setting: str, workers: int, *, sheets: int, window_s
     try:
         fleet.start(workers)
         time.sleep(warmup_s)
-        api0, google0 = sum(fleet.sandbox.statuses.values()), sum(fleet.emu.statuses.values())
+        api0, google0 = sum(fleet.sandbox.statuses.values()), sum(fleet.emu.answered.values())
         reads0, t0 = fleet.emu.reads, time.time()
         cpu0, servers0 = fleet.workers_cpu_s(), time.process_time()
         time.sleep(window_s)
         t1 = time.time()
         cpu, servers = fleet.workers_cpu_s() - cpu0, time.process_time() - servers0
         api = sum(fleet.sandbox.statuses.values()) - api0
-        google = sum(fleet.emu.statuses.values()) - google0
+        google = sum(fleet.emu.answered.values()) - google0
         reads = fleet.emu.reads - reads0
         records = runs(fleet.url, 0)
         in_window = [r for r in records if r[2] is not None and t0 <= r[2] < t1]
@@ -241,7 +231,7 @@ def bench_fleet(pg: Server, setting: str, workers: int, *, sheets: int, window_s
             "failed_cycles": sum(1 for r in in_window if not r[4]),
             "overlapping_cycles": overlapping(records),
             "http_429_warmysender": fleet.sandbox.statuses[429],
-            "http_429_google": fleet.emu.statuses[429],
+            "http_429_google": fleet.emu.answered[429],
             "workers_seen": len({r[1] for r in in_window}),
             "workers_cores": round(cpu / (t1 - t0), 2),  # CPU used by the workers, in cores
             "worker_cpu_ms_per_poll": round(1000 * cpu / max(len(in_window), 1)),
@@ -291,7 +281,7 @@ def bench_failover(pg: Server, *, sheets: int, warmup_s: float) -> dict[str, Any
             "handed_on": len(waits),
             "max_wait_s": round(max(waits.values()), 1) if waits else None,
             "median_wait_s": round(statistics.median(waits.values()), 1) if waits else None,
-            "bound_s": 20 + 5 + 0.5,  # failover_seconds + a keeper tick + a fetch
+            "bound_s": failover_bound_s(fleet.config),  # failover_seconds + a keeper tick + a fetch
             "after_warmup_s": warmup_s,
         }
     finally:
@@ -377,7 +367,7 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return bench_run.main(argv, doc=__doc__, quick="20 sheets, short windows", measure=run,
+    return run_main(argv, doc=__doc__, quick="20 sheets, short windows", measure=run,
                           show=render)  # fmt: skip
 
 

@@ -231,14 +231,15 @@ class SharedRateLimiter:
     @contextmanager
     def _locked(self) -> Iterator[Window]:
         """The window under its row lock, in a transaction that saves it at the end."""
+        select = "SELECT budget FROM rate_limits WHERE key = %s FOR UPDATE"
         with self._pool.connection() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO rate_limits VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                (self.key, _dump(Window(self._per_minute, self._hold))),
-            )
-            row = conn.execute(
-                "SELECT budget FROM rate_limits WHERE key = %s FOR UPDATE", (self.key,)
-            ).fetchone()
+            row = conn.execute(select, (self.key,)).fetchone()
+            if row is None:  # the budget's first use: its row, made once by whoever comes first
+                conn.execute(
+                    "INSERT INTO rate_limits VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                    (self.key, _dump(Window(self._per_minute, self._hold))),
+                )
+                row = conn.execute(select, (self.key,)).fetchone()
             assert row is not None
             window = _load(row[0], self._hold)
             yield window
