@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool  # only a worker (a PostgreSQL state) passes one
 
 # A Reset above this is in milliseconds; below `_RELATIVE_BELOW` it is "seconds from now".
+MARGIN_S = 0.5  # a slot is held window_s + this, so a call that arrives a little late still fits
 _MS_ABOVE = 100_000_000_000.0
 _RELATIVE_BELOW = 1_000_000_000.0
 _MIN_SLEEP = 1e-6
@@ -143,7 +144,7 @@ class RateLimiter:
         *,
         clock: Clock | None = None,
         window_s: float = 60.0,
-        margin_s: float = 0.5,
+        margin_s: float = MARGIN_S,
         on_start: Callable[[float], None] | None = None,
     ) -> None:
         self._window = Window(per_minute, _hold(per_minute, window_s, margin_s))
@@ -213,7 +214,7 @@ class SharedRateLimiter:
         *,
         clock: Clock | None = None,
         window_s: float = 60.0,
-        margin_s: float = 0.5,
+        margin_s: float = MARGIN_S,
         on_start: Callable[[float], None] | None = None,
         max_block_s: float | None = None,
     ) -> None:

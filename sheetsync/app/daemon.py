@@ -59,7 +59,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import RateLimiter, limiter_for
 from sheetsync.app.logs import redact, secrets_of
-from sheetsync.app.pace import QUOTA_MARGIN_S, Pace, paces, stretch_note
+from sheetsync.app.pace import Pace, paces, stretch_note
 from sheetsync.app.webhooks import receiving
 from sheetsync.clock import Clock, SystemClock
 from sheetsync.config import Config, SheetConfig, load_config
@@ -113,8 +113,8 @@ def google_quota(config: Config, clock: Clock) -> Quota:
     """The per-minute read and write budget of the daemon's Google credential."""
     g = config.google
     return Quota(
-        reads=RateLimiter(g.reads_per_minute, clock=clock, margin_s=QUOTA_MARGIN_S),
-        writes=RateLimiter(g.writes_per_minute, clock=clock, margin_s=QUOTA_MARGIN_S),
+        reads=RateLimiter(g.reads_per_minute, clock=clock),  # slots held as app.pace assumes
+        writes=RateLimiter(g.writes_per_minute, clock=clock),
     )
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sheetsync.api.ratelimit import MARGIN_S
 from sheetsync.config import Config
 
 QUOTA_WINDOW_S = 60.0
-QUOTA_MARGIN_S = 0.5  # as api.ratelimit.RateLimiter's default margin: a slot is held 60.5 s
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def reads_per_minute(config: Config) -> float:
 
 def capacity(config: Config) -> float:
     """The reads a minute the credential's quota limiter lets through."""
-    return config.google.reads_per_minute * QUOTA_WINDOW_S / (QUOTA_WINDOW_S + QUOTA_MARGIN_S)
+    return config.google.reads_per_minute * QUOTA_WINDOW_S / (QUOTA_WINDOW_S + MARGIN_S)
 
 
 def paces(config: Config) -> dict[str, Pace]:
