@@ -18,7 +18,7 @@ maps to the action and intent kinds. The role modules import this one, never the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -245,11 +245,14 @@ class Executor:
         return again
 
     def _rows_of(self, intent: Intent) -> list[Item]:
-        b = intent.body
-        if intent.op in ("enroll", "unenroll"):
-            return [self.item("enrollments", key) for key in b["rows"]]
-        role = "prospects" if intent.op.endswith("prospect") else "campaigns"
-        return [self.item(role, b["key"])]
+        return self._items_of(intent.op, intent.body.get("key", ""), intent.body.get("rows", ()))
+
+    def _items_of(self, kind: str, key: str, rows: Sequence[str]) -> list[Item]:
+        """The items an action or intent of `kind` is about: its Enrollments rows for an
+        enroll or unenroll, else its prospect or campaign."""
+        if kind in ("enroll", "unenroll"):
+            return [self.item("enrollments", k) for k in rows]
+        return [self.item("prospects" if kind.endswith("prospect") else "campaigns", key)]
 
     def _refused(self, exc: ScopeError, scope: str, its: list[Item]) -> None:
         """The key lacks a scope: the rows say which (their content is not marked as acted on,
@@ -320,9 +323,7 @@ class Executor:
                 self.progress(i + 1, len(work))
 
     def _action_items(self, a: Action) -> list[Item]:
-        if a.kind in ("enroll", "unenroll"):
-            return [self.item("enrollments", k) for k in a.rows]
-        return [self.item("prospects" if a.kind.endswith("prospect") else "campaigns", a.key)]
+        return self._items_of(a.kind, a.key, a.rows)
 
     def _defer(self, rest: list[Action]) -> None:
         for a in rest:
