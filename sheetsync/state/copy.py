@@ -36,14 +36,8 @@ def copy_state(
     )
     copied = Copied(names)
     with dst.pool.connection() as conn, conn.transaction():
-        taken = conn.execute(
-            "SELECT sheet FROM items WHERE sheet = ANY(%(s)s) UNION "
-            "SELECT sheet FROM runs WHERE sheet = ANY(%(s)s) UNION "
-            "SELECT sheet FROM intents WHERE sheet = ANY(%(s)s) UNION "
-            "SELECT sheet FROM outcomes WHERE sheet = ANY(%(s)s) UNION "
-            "SELECT sheet FROM marks WHERE sheet = ANY(%(s)s) ORDER BY 1",
-            {"s": names},
-        ).fetchall()
+        union = " UNION ".join(f"SELECT sheet FROM {t} WHERE sheet = ANY(%(s)s)" for t in TABLES)
+        taken = conn.execute(f"{union} ORDER BY 1", {"s": names}).fetchall()
         if taken:
             held = ", ".join(repr(r[0]) for r in taken)
             raise StateError(

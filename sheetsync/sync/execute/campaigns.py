@@ -87,8 +87,8 @@ def act_create(ex: Executor, a: Action) -> None:
     boxes = _mailbox_ids(ex, it, c)
     if boxes is None:
         return
-    ids = list(dict.fromkeys(b.id for b in boxes))
-    body: dict[str, Any] = {"name": c.name, "channel": c.channel, "mailboxIds": ids}
+    pairs = {b.id: [b.id, b.email] for b in boxes}  # by id, in order, each once
+    body: dict[str, Any] = {"name": c.name, "channel": c.channel, "mailboxIds": list(pairs)}
     body["steps"] = [
         {
             "stepIndex": s.number - 1,
@@ -102,7 +102,6 @@ def act_create(ex: Executor, a: Action) -> None:
     body.update(c.fixed)
     key = content_key("create-campaign", ex.sheet, c.key, body)
     payload = {"key": c.key, "body": body, "hash": c.hash}
-    pairs = {b.id: [b.id, b.email] for b in boxes}
     fixed = {
         "channel": c.channel,
         "timezone": c.fixed.get("timezone"),
