@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,14 @@ from bench.fixtures import (  # noqa: E402
     prospect_row,
     seed,
 )
-from bench.run import changed_rows, measured, note, table  # noqa: E402
+from bench.run import SHEET, changed_rows, measured, note, table  # noqa: E402
 from bench.run import main as run_main  # noqa: E402
-from sheetsync.api.ratelimit import RateLimiter  # noqa: E402
-from sheetsync.app.worker import failover_bound_s  # noqa: E402
+from sheetsync.app.worker import Runtime, failover_bound_s  # noqa: E402
 from sheetsync.clock import FakeClock  # noqa: E402
 from sheetsync.config import Secret, load_config  # noqa: E402
 from sheetsync.sandbox import DEMO_KEY, Faults, SandboxServer  # noqa: E402
-from sheetsync.state.postgres import open_postgres  # noqa: E402
-from sheetsync.sync.cycle import open_sync  # noqa: E402
+from sheetsync.state.connect import open_state  # noqa: E402
+from sheetsync.state.postgres import connect_pool, open_postgres  # noqa: E402
 from sheetsync.testing.postgres import Server, TempPostgres  # noqa: E402
 from sheetsync.testing.sheets_emulator import SheetsEmulator  # noqa: E402
 
@@ -289,38 +289,56 @@ def bench_failover(pg: Server, *, sheets: int, warmup_s: float) -> dict[str, Any
 
 
 def bench_store(pg: Server, size: int) -> list[dict[str, Any]]:
-    """The same unchanged and 1%-changed polls with the state in SQLite, then PostgreSQL."""
+    """The same unchanged and 1%-changed polls with the state in SQLite, polled by the daemon
+    of `sheetsync run`, then in PostgreSQL, polled by a worker's Runtime (its pool, its shared
+    WarmySender and Google budgets), each keeping its sync between polls."""
+    return [row for store in ("sqlite", "postgresql") for row in _store_polls(pg, store, size)]
+
+
+def _store_polls(pg: Server, store: str, size: int) -> list[dict[str, Any]]:
+    note(f"store: {size:,} rows on {store}")
+    clock = FakeClock()
     out = []
-    for store in ("sqlite", "postgresql"):
-        note(f"store: {size:,} rows on {store}")
-        clock = FakeClock()
-        with World(clock=clock, google_quota=UNLIMITED) as world:
-            world.make_sheet(campaign_tabs(size))
-            config = world.config()
-            state = None
+    with World(clock=clock, google_quota=UNLIMITED) as world, ExitStack() as stack:
+        world.make_sheet(campaign_tabs(size))
+        if store == "postgresql":
+            url = Secret(pg.create_database(f"store_{size}"))
+            world.top["state"] = {"url": url.reveal()}
+            open_postgres(url, clock=clock).close()  # the schema, as the first worker makes it
+            pool = stack.enter_context(connect_pool(url, size=4))
+            rt = Runtime(world.config(), "bench", pool, clock=clock)
+            stack.callback(rt.close)
+        else:
+            daemon = world.daemon(world.config())
+
+        def polled() -> bool:
             if store == "postgresql":
-                url = pg.create_database(f"store_{size}")
-                state = open_postgres(Secret(url), clock=clock)
-            limiter = RateLimiter(UNLIMITED, clock=clock)
-            with open_sync(config, config.sheets[0], clock=clock, limiter=limiter,
-                           state=state) as sync:  # fmt: skip
-                for _ in range(50):
-                    clock.advance(60)
-                    if not sync.cycle().deferred:
-                        break
-                clock.advance(60)
-                sync.cycle()  # statuses written: the sheet is settled
-                for version, fraction in enumerate((0.0, 0.01), start=1):
-                    rows = changed_rows(size, fraction)
-                    world.edit_prospects(rows, version)
-                    clock.advance(60)
-                    m: dict[str, Any] = {}
-                    with measured(m):
-                        report = sync.cycle()
-                    out.append({"store": store, "rows": size, "changed_rows": len(rows),
-                                "api_calls": report.api_calls, **m})  # fmt: skip
-            if state is not None:
-                state.close()
+                return rt.cycle(rt.config.sheets[0]) == "ok"
+            return daemon.run_due() == [(SHEET, "ok")]
+
+        config = world.config()
+        for _ in range(50):  # the first sync
+            clock.advance(60)
+            if not polled():
+                raise RuntimeError(f"{store}: the first sync failed")
+            with open_state(config) as state:
+                report = state.recent_runs(SHEET, 1)[0].report
+            if report is not None and not report["deferred"]:
+                break
+        clock.advance(60)
+        polled()  # statuses written: the sheet is settled
+        for version, fraction in enumerate((0.0, 0.01), start=1):
+            rows = changed_rows(size, fraction)
+            world.edit_prospects(rows, version)
+            clock.advance(60)
+            calls0 = world.api_calls()
+            m: dict[str, Any] = {}
+            with measured(m):
+                ok = polled()
+            if not ok:
+                raise RuntimeError(f"{store}: the measured poll failed")
+            out.append({"store": store, "rows": size, "changed_rows": len(rows),
+                        "api_calls": world.api_calls() - calls0, **m})  # fmt: skip
     return out
 
 
