@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sheetsync.sandbox.validate import (
@@ -30,6 +29,7 @@ from sheetsync.sandbox.validate import (
     opt_positive_int,
     opt_timezone,
     req_str,
+    stamp,
 )
 
 CHANNELS = ("email", "linkedin", "multichannel")
@@ -192,7 +192,7 @@ class Campaign:
             "stepIndex": step,
             "subject": self.steps[min(step, len(self.steps) - 1)]["subject"],
             "mailboxId": self.mailbox_ids[0] if self.mailbox_ids else None,
-            "sentAt": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "sentAt": stamp(at),
         }
         self.sent_log.append(line)
         return line

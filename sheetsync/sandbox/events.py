@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from sheetsync.sandbox.campaigns import Campaign, Enrollment
 from sheetsync.sandbox.prospects import Prospect
-from sheetsync.sandbox.validate import JSON, invalid, normal_email, not_found
-from sheetsync.sandbox.webhooks import MADE, stamp
+from sheetsync.sandbox.validate import JSON, invalid, normal_email, not_found, stamp
+from sheetsync.sandbox.webhooks import MADE
 from sheetsync.sandbox.workspace import Workspace
 
 

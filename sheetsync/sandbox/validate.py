@@ -7,7 +7,7 @@ Each helper reads one field of a JSON body and either returns the clean value or
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -188,3 +188,8 @@ def id_list(body: JSON, name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise invalid(f"{name} must be a list of non-empty strings")
     return [v.strip() for v in value]
+
+
+def stamp(at: float) -> str:
+    """An epoch time as the API writes times: UTC, whole seconds, `Z`."""
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

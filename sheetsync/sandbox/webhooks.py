@@ -29,14 +29,13 @@ import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from sheetsync.config import is_loopback
-from sheetsync.sandbox.validate import JSON, invalid
+from sheetsync.sandbox.validate import JSON, invalid, stamp
 
 # The events `POST /_sandbox/events` makes happen (events.py), then the others WarmySender
 # documents (warmysender-api.md §5.10), which an endpoint may subscribe to.
@@ -71,10 +70,6 @@ def tls_context() -> ssl.SSLContext:
     if not _TLS:
         _TLS.append(ssl.create_default_context())
     return _TLS[0]
-
-
-def stamp(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sign(secret: str, t_ms: int, body: bytes) -> str:

@@ -5,7 +5,6 @@ happened in it and are not delivered yet (`events`). Not thread-safe: the Sandbo
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 from sheetsync.sandbox.campaigns import Campaign, Enrollment, app_edit, apply_patch, new_campaign
@@ -16,6 +15,7 @@ from sheetsync.sandbox.validate import (
     id_list,
     invalid,
     not_found,
+    stamp,
 )
 from sheetsync.sandbox.webhooks import Endpoint, new_endpoint
 
@@ -109,8 +109,7 @@ class Workspace:
         return campaign
 
     def create_campaign(self, body: JSON, now: float) -> JSON:
-        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        campaign = new_campaign("new", body, stamp)
+        campaign = new_campaign("new", body, stamp(now))
         campaign.mailbox_ids = self._sending_mailboxes(body.get("mailboxIds"))
         prospect_ids = id_list(body, "prospectIds")
         for pid in prospect_ids:
