@@ -148,11 +148,40 @@ def test_write_grows_the_grid_once_then_writes_only_values(opened: Opened) -> No
     src.read(["Prospects"])
     emu.reset_counts()
     src.write([CellWrite("Prospects", 1, 27, "Synced At"), CellWrite("Prospects", 1, 26, "X")])
-    assert emu.counts == {"spreadsheets.batchUpdate": 1, "values.batchUpdate": 1}
+    # the size is read again before growing (the cached one may be stale), then grown once
+    assert emu.counts == {
+        "spreadsheets.get": 1,
+        "spreadsheets.batchUpdate": 1,
+        "values.batchUpdate": 1,
+    }
     emu.reset_counts()
     src.write([CellWrite("Prospects", 2, 27, "2026-11-26T05:00:00Z")])
     assert emu.counts == {"values.batchUpdate": 1}
     assert emu.values(sid, "Prospects")[0][26:] == ["X", "Synced At"]
+
+
+def test_grid_grown_by_someone_else_is_not_grown_again(opened: Opened) -> None:
+    emu = opened.emu
+    sid = emu.create_spreadsheet(TABS)
+    src = opened.source(sid)
+    src.read(["Prospects"])  # the grid's size cached: 1,000 rows, 26 columns
+    # a marketer pastes 1,500 rows and a column past the grid: Google grows the tab
+    tab_id = sheet_id_of(emu, sid, "Prospects")
+    grow = [
+        {"appendDimension": {"sheetId": tab_id, "dimension": d, "length": n}}
+        for d, n in (("ROWS", 500), ("COLUMNS", 1))
+    ]
+    opened.raw().batch_update(sid, {"requests": grow})
+    emu.reset_counts()
+    src.write([CellWrite("Prospects", 1500, 26, "synced")])
+    assert emu.counts == {"spreadsheets.get": 1, "values.batchUpdate": 1}  # nothing appended
+    grid = next(
+        s["properties"]["gridProperties"]
+        for s in emu.metadata(sid)["sheets"]
+        if s["properties"]["sheetId"] == tab_id
+    )
+    assert (grid["rowCount"], grid["columnCount"]) == (1500, 27)
+    assert emu.values(sid, "Prospects")[1499][26] == "synced"
 
 
 def test_grid_shrunk_by_someone_else_is_noticed_and_grown_again(opened: Opened) -> None:

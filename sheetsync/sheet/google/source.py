@@ -21,7 +21,8 @@ google-sheets-recordings/, test_get_all_values_date_time_render_options):
 
 Writes beyond the grid (a new status column, a row past the last one) first grow the tab with
 appendDimension in one spreadsheets.batchUpdate, so they work whether or not values writes
-auto-grow. With a `Quota` (the daemon shares one among every source of a credential), each
+auto-grow; the grid's size is read again first when the cached one says a write needs more
+(people grow tabs too), so a pasted block never earns blank rows. With a `Quota` (the daemon shares one among every source of a credential), each
 request first takes a slot of Google's per-user quota (60 reads and 60 writes a minute), so a
 healthy daemon never causes a 429. 429, 5xx, timeouts and lost connections are retried with
 full-jitter backoff until a deadline on the injected Clock (gspread's BackOffHTTPClient is not
@@ -221,11 +222,12 @@ class GoogleSource:
     def write(self, cells: Sequence[CellWrite]) -> None:
         if not cells:
             return
+        cached = self._meta
         meta = self._meta_with(sorted({c.tab for c in cells}))
         for c in cells:
             if c.tab not in meta:
                 raise TabNotFound(c.tab, list(self._titles), sheet=self.label)
-        self._grow(cells)
+        self._grow(cells, fresh=meta is not cached)
         body = {"valueInputOption": "RAW", "data": write_ranges(cells)}
         try:
             self._call(
@@ -236,7 +238,7 @@ class GoogleSource:
         except GridError:
             self._meta = None  # the tab shrank under us: look again, grow, write once more
             self._meta_with([])
-            self._grow(cells)
+            self._grow(cells, fresh=True)
             self._call(
                 "values.batchUpdate",
                 True,
@@ -319,15 +321,27 @@ class GoogleSource:
                 self._absent_checked[t] = now
         return meta
 
-    def _grow(self, cells: Sequence[CellWrite]) -> None:
-        assert self._meta is not None
+    def _grow(self, cells: Sequence[CellWrite], *, fresh: bool) -> None:
+        """Append the rows and columns `cells` need beyond the grid. The grid's size is taken
+        from metadata read for this write (`fresh`), else read again first: people and other
+        writers grow a tab too (a paste past the last row), and growing from a stale size
+        would add that many blank rows."""
+        meta = self._meta
+        assert meta is not None
         need: dict[str, tuple[int, int]] = {}
         for c in cells:
             r, k = need.get(c.tab, (0, 0))
             need[c.tab] = (max(r, c.row), max(k, c.col + 1))
+        if not fresh and any(
+            rows > meta[tab].rows or cols > meta[tab].cols for tab, (rows, cols) in need.items()
+        ):
+            self._meta = None
+            meta = self._meta_with([])
         reqs: list[dict[str, Any]] = []
         for tab, (rows, cols) in need.items():
-            m = self._meta[tab]
+            if tab not in meta:  # deleted since
+                raise TabNotFound(tab, list(self._titles), sheet=self.label)
+            m = meta[tab]
             for dim, have, want in (("ROWS", m.rows, rows), ("COLUMNS", m.cols, cols)):
                 if want > have:
                     reqs.append(
@@ -348,7 +362,7 @@ class GoogleSource:
             lambda: self.client.batch_update(self.spreadsheet_id, body),
         )
         for tab, (rows, cols) in need.items():
-            m = self._meta[tab]
+            m = meta[tab]
             m.rows, m.cols = max(m.rows, rows), max(m.cols, cols)
 
     def _batch_get(
