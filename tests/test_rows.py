@@ -3,7 +3,6 @@ that need more than one row (duplicates, steps per campaign, headers, blank rows
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime
 from datetime import time as clock
 from typing import Any
@@ -566,16 +565,13 @@ def test_short_rows_read_missing_cells_as_empty() -> None:
     assert parse_sheet(d, SHEET).prospects[0].body == {"email": "a@b.co"}
 
 
-def test_ten_thousand_identical_rows_are_parsed_in_linear_time() -> None:
+def test_ten_thousand_identical_rows_are_one_prospect_and_duplicates() -> None:
     row = ["ann@acme.com", "Ann", "Lee", "Acme", "CTO", 5551234567.0, "linkedin.com/in/ann", "SaaS"]
     d = data(prospects=[HEADERS["prospects"], *([list(row)] * 10_000)])
-    started = time.perf_counter()
-    rows = parse_sheet(d, SHEET)
-    elapsed = time.perf_counter() - started
+    rows = parse_sheet(d, SHEET)  # its speed is bench/'s (every-row-parsed), not a timed test
     assert len(rows.prospects) == 1
     assert len(rows.issues) == 9_999
     assert rows.issues[-1].message == "duplicate of row 2"
-    assert elapsed < 5.0, f"10,000 rows took {elapsed:.2f}s"
 
 
 def test_ten_thousand_distinct_rows_in_every_tab() -> None:
@@ -588,12 +584,9 @@ def test_ten_thousand_distinct_rows_in_every_tab() -> None:
         enrollments=[["Email", "Campaign", "Enrolled"],
                      *([f"p{i}@acme.com", "C1", True] for i in range(n))],
     )  # fmt: skip
-    started = time.perf_counter()
     rows = parse_sheet(d, SHEET)
-    elapsed = time.perf_counter() - started
     assert (len(rows.prospects), len(rows.campaigns), len(rows.enrollments)) == (n, n // 10, n)
     assert rows.issues == [] and rows.rows_read == 2 * n + 2 * (n // 10)
-    assert elapsed < 5.0, f"took {elapsed:.2f}s"
 
 
 def test_a_sheet_with_no_tabs_at_all() -> None:

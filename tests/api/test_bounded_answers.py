@@ -74,7 +74,7 @@ def test_a_trickled_answer_ends_each_attempt_at_its_total_deadline(
     took = time.monotonic() - t0
     assert caught.value.code == "timeout" and "after 2 attempts" in str(caught.value)
     assert len(server.requests) == 2
-    assert 1.9 < took < 3.5, took  # two attempts of 1 s each, then it gives up
+    assert 1.9 < took < 10, took  # two attempts of 1 s each, not the 1,000 s the trickle lasts
     assert server.sent >= 15  # the server kept trickling: no single read ever timed out
 
 

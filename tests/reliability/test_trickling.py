@@ -96,7 +96,7 @@ def test_a_stop_abandons_a_stuck_cycle_after_the_grace_period(
         daemon.stop()
         t.join(WAIT_S)
         took = time.monotonic() - t0
-        assert not t.is_alive() and 0.4 < took < 2.0, took
+        assert not t.is_alive() and 0.4 < took < 5.0, took  # the 0.5 s grace, not the 30 s default
         assert engine.running == 1  # still stuck: abandoned, not waited for
         assert "a: the cycle in progress did not end within 0.5s" in caplog.text
     finally:
