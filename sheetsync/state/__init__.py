@@ -7,7 +7,6 @@ from sheetsync.state.model import (
     Registration,
     Run,
     StoredEvent,
-    content_key,
     fresh_key,
 )
 from sheetsync.state.store import State
@@ -20,6 +19,5 @@ __all__ = [
     "Run",
     "State",
     "StoredEvent",
-    "content_key",
     "fresh_key",
 ]

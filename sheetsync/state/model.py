@@ -4,7 +4,6 @@ registration (`Registration`) and a stored webhook event (`StoredEvent`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -81,14 +80,13 @@ class Intent:
     content: bytes | None = None
 
 
-def content_key(prefix: str, *parts: object) -> str:
-    """An Idempotency-Key derived from the content: a create sent twice is created once."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return f"{prefix}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
-
-
 def fresh_key(prefix: str) -> str:
-    """A new Idempotency-Key per intent (enroll → unenroll → enroll must not replay the first)."""
+    """A new Idempotency-Key per intent. The intent keeps it, so a crash or a lost answer
+    replays the same key and nothing happens twice; a new intent never shares one. Keys are
+    never derived from the content: after a lost state file a create would replay the answer
+    of a create long ago (WarmySender keeps the original result), holding what the object was
+    then, and the row would say `synced` over what WarmySender holds now; enroll → unenroll →
+    enroll must not replay the first."""
     return f"{prefix}:{uuid.uuid4().hex}"
 
 

@@ -25,7 +25,7 @@ from sheetsync.rows.records import (
     StepRecord,
 )
 from sheetsync.sandbox import DEMO_KEY, Faults, Sandbox, SandboxServer, demo_seed
-from sheetsync.state import Intent, Item, State, content_key
+from sheetsync.state import Intent, Item, State, fresh_key
 from sheetsync.sync import statuses
 from sheetsync.sync.execute.executor import Executor
 from sheetsync.sync.execute.steps import STEPS
@@ -171,7 +171,7 @@ def test_an_intent_left_open_is_replayed_with_its_key_and_creates_nothing_twice(
     """A crash after POST /prospects reached WarmySender but before its outcome was stored."""
     sb, server = sandbox
     row = prospect("lost@x.io", firstName="Lou")
-    key = content_key("create-prospect", row.key, row.body)
+    key = fresh_key("create-prospect")
     body = {"key": row.key, "body": row.body, "hash": row.hash}
     request = STEPS.requests["create_prospect"](body)
     state.add_intent(

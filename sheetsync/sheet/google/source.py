@@ -22,12 +22,13 @@ google-sheets-recordings/, test_get_all_values_date_time_render_options):
 Writes beyond the grid (a new status column, a row past the last one) first grow the tab with
 appendDimension in one spreadsheets.batchUpdate, so they work whether or not values writes
 auto-grow; the grid's size is read again first when the cached one says a write needs more
-(people grow tabs too), so a pasted block never earns blank rows. With a `Quota` (the daemon shares one among every source of a credential), each
-request first takes a slot of Google's per-user quota (60 reads and 60 writes a minute), so a
-healthy daemon never causes a 429. 429, 5xx, timeouts and lost connections are retried with
-full-jitter backoff until a deadline on the injected Clock (gspread's BackOffHTTPClient is not
-used: it never stops and ignores the status code); then SheetUnavailable. Other errors become
-the sheetsync.errors class that says what to do.
+(people grow tabs too), so a pasted block never earns blank rows. With a `Quota` (the daemon
+shares one among every source of a credential), each request first takes a slot of Google's
+per-user quota (60 reads and 60 writes a minute), so a healthy daemon never causes a 429.
+429, 5xx, timeouts and lost connections are retried with full-jitter backoff until a deadline
+on the injected Clock (gspread's BackOffHTTPClient is not used: it never stops and ignores the
+status code); then SheetUnavailable. Other errors become the sheetsync.errors class that says
+what to do.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from sheetsync.api.parse import present
 from sheetsync.errors import NotFound, PaymentRequired, RowError
 from sheetsync.rows.campaigns import steps_digest
 from sheetsync.rows.records import CampaignRecord
-from sheetsync.state import Intent, Item, content_key, fresh_key
+from sheetsync.state import Intent, Item, fresh_key
 from sheetsync.sync import statuses
 from sheetsync.sync.execute.executor import Executor
 from sheetsync.sync.plan import MAILBOX_CHECKED, RUNNING, Action, drift
@@ -100,7 +100,6 @@ def act_create(ex: Executor, a: Action) -> None:
     ]
     body.update(c.settings)
     body.update(c.fixed)
-    key = content_key("create-campaign", ex.sheet, c.key, body)
     payload = {"key": c.key, "body": body, "hash": c.hash}
     fixed = {
         "channel": c.channel,
@@ -108,7 +107,7 @@ def act_create(ex: Executor, a: Action) -> None:
         "mailboxes": [*pairs.values()],
     }
     payload.update(settings=c.settings, steps_hash=c.steps_hash, fixed=fixed)
-    ex.send("create_campaign", payload, key)
+    ex.send("create_campaign", payload, fresh_key("create-campaign"))
     _patch_window(ex, c.key)
 
 

@@ -4,8 +4,8 @@ Every write is an intent: recorded in state (operation, body, Idempotency-Key, a
 exactly as it goes on the wire) BEFORE it is sent, and resolved together with its outcome in one
 transaction. Pending intents of a crashed or cut-off cycle are replayed first: the SAME bytes
 with the SAME key, so the server answers with the original result and nothing is created twice.
-Creates use content-derived keys; every other write gets a fresh key per intent
-(`state.content_key`, `state.fresh_key`). Should WarmySender still refuse a key as used with
+Every intent gets a fresh key (`state.fresh_key`; why not one derived from the content: see
+there). Should WarmySender still refuse a key as used with
 another body (409; an intent kept by an older sheetsync, or a key the server forgot and another
 request reused), the intent heals: the object is read back, or the request is sent again under
 a fresh key; it is never turned into a row error.

@@ -1,4 +1,4 @@
-"""The Prospects tab's steps: create (content-keyed) and update of changed fields.
+"""The Prospects tab's steps: create and update of changed fields.
 
 `data["body"]` of a prospect's item is what WarmySender holds, as far as sheetsync knows: the
 body it created, or the fields of the prospect it found (`exists`), with every PATCH merged in.
@@ -16,7 +16,7 @@ from sheetsync.api.client import Request, create_prospect_request, update_prospe
 from sheetsync.api.models import Prospect
 from sheetsync.api.parse import present
 from sheetsync.rows.records import ProspectRecord
-from sheetsync.state import Intent, Item, content_key, fresh_key
+from sheetsync.state import Intent, Item, fresh_key
 from sheetsync.sync import statuses
 from sheetsync.sync.execute.executor import Executor
 from sheetsync.sync.plan import Action, prospect_changes, prospect_differences
@@ -27,8 +27,8 @@ UNREAD = "unread"  # data flag: linked by `exists`, its fields not read yet
 
 def act_create(ex: Executor, a: Action) -> None:
     r = ex.prospects[a.key]
-    key = content_key("create-prospect", r.key, r.body)
-    ex.send("create_prospect", {"key": r.key, "body": r.body, "hash": r.hash}, key)
+    body = {"key": r.key, "body": r.body, "hash": r.hash}
+    ex.send("create_prospect", body, fresh_key("create-prospect"))
     it = ex.item("prospects", r.key)
     if it.remote_id is not None and it.hash is None:  # found holding something else
         _reconcile(ex, r, it)
