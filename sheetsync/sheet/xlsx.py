@@ -165,17 +165,21 @@ class XlsxSource:
             exists = self.path.exists()
         if not exists:
             self.counts.count("xlsx.create_tabs", write=True)
-            self._seen = self._save(new_workbook(layouts).save, expect=None)
+            self._seen = self._save(lambda fh: fh.write(new_workbook(layouts)), expect=None)
             return [layout.title for layout in layouts]
         pkg, now = self._load()
         titles = list(pkg.sheets)
         missing = [lay for lay in layouts if match_titles([lay.title], titles)[0] not in titles]
         if not missing:
             return []
-        with self._readable():
-            parts = add_tabs(pkg, missing)
+
+        def build(fh: IO[bytes]) -> None:  # in the save: openpyxl writes temp files as it builds
+            with self._readable():
+                parts = add_tabs(pkg, missing)
+            _copy_with(pkg, parts, fh)
+
         self.counts.count("xlsx.create_tabs", write=True)
-        self._seen = self._save(lambda fh: _copy_with(pkg, parts, fh), expect=now)
+        self._seen = self._save(build, expect=now)
         return [layout.title for layout in missing]
 
     # --- file handling ---------------------------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.writer.excel import ExcelWriter
 
 from sheetsync.sheet.base import CellValue, TabLayout
 from sheetsync.sheet.xlsx_read import MAIN, PKG_REL, REL, Package, PackageError, rels_path
@@ -41,21 +43,24 @@ from sheetsync.sheet.xlsx_write import clean_text, escape_xml
 TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
 
 
-def new_workbook(layouts: Sequence[TabLayout]) -> Workbook:
+def new_workbook(layouts: Sequence[TabLayout]) -> bytes:
     """A workbook holding the tabs of `layouts` and nothing else."""
     wb = Workbook()
     placeholder = wb.active
     for layout in layouts:
         _build_tab(wb, layout)
     wb.remove(placeholder)
-    return wb
+    out = io.BytesIO()
+    # Not wb.save(): it leaves its zip open (an error again when collected) when writing one of
+    # its temp files fails (a full disk).
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(wb, archive).write_data()
+    return out.getvalue()
 
 
 def add_tabs(pkg: Package, layouts: Sequence[TabLayout]) -> dict[str, bytes]:
     """The parts to change or add in `pkg` to give it the tabs of `layouts`, after its own."""
-    built = io.BytesIO()
-    new_workbook(layouts).save(built)
-    graft = _Graft(pkg, Package(built.getvalue()))
+    graft = _Graft(pkg, Package(new_workbook(layouts)))
     for layout in layouts:
         graft.add_sheet(layout.title)
     return graft.finish()

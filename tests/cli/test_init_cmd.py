@@ -4,6 +4,8 @@ sources, never touches existing tabs, and never overwrites a config without --fo
 
 from __future__ import annotations
 
+import os
+import signal
 import tomllib
 import zipfile
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from sheetsync.app.cli import cli
-from sheetsync.app.init import STATUS_NOTE, render_config, tab_layouts
+from sheetsync.app.init import STATUS_NOTE, render_config, tab_layouts, write_config
 from sheetsync.config import SheetConfig, load_config
 from sheetsync.sandbox import DEMO_KEY, SandboxServer
 from sheetsync.sheet.base import column_letter
@@ -351,3 +353,51 @@ def test_init_names_the_workbook_and_the_cause_of_an_os_error(tmp_path: Path) ->
         f"error: {book} is a folder, not an .xlsx workbook; point [[sheet]] spreadsheet at the "
         ".xlsx file"
     )
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["existing workbook", "new workbook"])
+def test_init_on_a_full_disk_leaves_the_workbook_as_it_was(tmp_path: Path, existing: bool) -> None:
+    resource = pytest.importorskip("resource")
+    book = tmp_path / "leads.xlsx"
+    if existing:
+        excel_book(book, {"Prospects": [["Email"], [literal("a@b.co")]]})
+    before = book.read_bytes() if existing else None
+    write_config(CONFIG, xlsx=Path("leads.xlsx"))
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, limits[1]))  # no file grows past 1000 B
+    try:
+        code, out = invoke("init")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert code == 3, out
+    assert out.splitlines()[-1] == (
+        f"error: cannot save workbook {book}: File too large; the workbook was left as it was. "
+        "Check the disk space and the folder's permissions."
+    )
+    assert (book.read_bytes() if book.exists() else None) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".leads")] == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes any folder")
+@pytest.mark.parametrize(
+    ("mode", "line"),
+    [
+        (0o555, "error: cannot save workbook {}: permission denied; close it in Excel"),
+        (0o666, "error: cannot open workbook {}: permission denied; close it in Excel"),
+    ],
+    ids=["read-only folder", "folder that cannot be searched"],
+)
+def test_init_in_a_folder_it_may_not_use_says_so(tmp_path: Path, mode: int, line: str) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    book = excel_book(folder / "leads.xlsx", {"Prospects": [["Email"], ["a@b.co"]]})
+    write_config(CONFIG, xlsx=book)
+    folder.chmod(mode)
+    try:
+        code, out = invoke("init")
+    finally:
+        folder.chmod(0o755)
+    assert code == 3, out
+    assert out.splitlines()[-1].startswith(line.format(book)), out
