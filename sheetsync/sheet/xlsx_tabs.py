@@ -77,6 +77,8 @@ class _Graft:
         self.defaults = _content_types(pkg)[1]  # extension -> type, as the package says
         self.type_xml: list[str] = []  # Default / Override elements to add, without a prefix
         workbook = pkg.xml(pkg.workbook)
+        if workbook.tag != f"{{{MAIN}}}workbook":  # Strict Open XML: sheetsync reads no tab
+            raise PackageError(f"the workbook part is not SpreadsheetML ({workbook.tag})")
         ids = [s.get("sheetId", "") for s in workbook.iterfind(f"{{{MAIN}}}sheets/{{{MAIN}}}sheet")]
         self.sheet_id = max((int(i) for i in ids if i.isdigit()), default=0)
         rels = pkg.zip.read(rels_path(pkg.workbook)).decode("utf-8")
