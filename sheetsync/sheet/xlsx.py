@@ -15,7 +15,10 @@ whose process is gone). Before the rename the workbook is checked against what s
 read (size, mtime, SHA-256 of the bytes): when someone saved it in between, their work is not
 overwritten (`SheetChanged`; the statuses are written on the next poll). Excel's `~$` and
 LibreOffice's `.~lock.…#` lock files mean the workbook is open there: `check_writable` (asked
-before any API call) and `write` refuse. `create_tabs` (for `init`) saves through openpyxl.
+before any API call) and `write` refuse. `create_tabs` (for `init`) adds the new tabs to the
+package of an existing workbook the same way, and saves a new workbook through openpyxl
+(xlsx_tabs). Every OS error reaching the file (missing, a folder, permission denied, a name too
+long, a full disk) is one SheetError naming the workbook and the cause.
 """
 
 from __future__ import annotations
@@ -23,23 +26,15 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
-import io
 import os
 import stat
 import tempfile
-import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from xml.etree.ElementTree import ParseError
-
-from openpyxl import Workbook, load_workbook
-from openpyxl.comments import Comment
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheetsync.errors import (
     SheetChanged,
@@ -60,7 +55,8 @@ from sheetsync.sheet.base import (
     trim_row,
 )
 from sheetsync.sheet.xlsx_read import Package, PackageError
-from sheetsync.sheet.xlsx_write import PatchError, Value, clean_text, patch_package
+from sheetsync.sheet.xlsx_tabs import add_tabs, new_workbook
+from sheetsync.sheet.xlsx_write import PatchError, Value, patch_package
 
 TMP_SUFFIX = ".sheetsync-tmp"
 
@@ -125,14 +121,15 @@ class XlsxSource:
     # --- writing ---------------------------------------------------------------------------
 
     def check_writable(self) -> None:
-        for lock in self._lock_files():
-            if lock.exists():
-                raise SheetUnavailable(
-                    f"workbook {self.label} is open in another program (lock file {lock.name}); "
-                    f"close it there so sheetsync can write, or the edits of one of you are "
-                    f"lost. sheetsync tries again on the next poll.",
-                    sheet=self.label,
-                )
+        with self._opening():
+            lock = next((lock for lock in self._lock_files() if lock.exists()), None)
+        if lock is not None:
+            raise SheetUnavailable(
+                f"workbook {self.label} is open in another program (lock file {lock.name}); "
+                f"close it there so sheetsync can write, or the edits of one of you are "
+                f"lost. sheetsync tries again on the next poll.",
+                sheet=self.label,
+            )
 
     def write(self, cells: Sequence[CellWrite]) -> None:
         if not cells:
@@ -160,40 +157,44 @@ class XlsxSource:
         self._seen = self._save(lambda fh: _copy_with(pkg, parts, fh), expect=now)
 
     def create_tabs(self, layouts: Sequence[TabLayout]) -> list[str]:
-        """Create the missing tabs; creates the workbook itself when it does not exist yet."""
+        """Create the missing tabs (see xlsx_tabs): added to the package of an existing
+        workbook, every other part kept as it was; a workbook that does not exist yet is
+        created with them."""
         self.check_writable()
-        expect: Snapshot | None = None
-        if self.path.exists():
-            data, expect = self._bytes()
-            wb = self._openpyxl(data)
-            placeholder = None
-        else:
-            wb = Workbook()
-            placeholder = wb.active
-        try:
-            created: list[str] = []
-            for layout in layouts:
-                if layout.title in wb.sheetnames:
-                    continue
-                _build_tab(wb, layout)
-                created.append(layout.title)
-            if not created:
-                return []
-            if placeholder is not None:
-                wb.remove(placeholder)
+        with self._opening():
+            exists = self.path.exists()
+        if not exists:
             self.counts.count("xlsx.create_tabs", write=True)
-            self._seen = self._save(wb.save, expect=expect)
-        finally:
-            wb.close()
-        return created
+            self._seen = self._save(lambda fh: fh.write(new_workbook(layouts)), expect=None)
+            return [layout.title for layout in layouts]
+        pkg, now = self._load()
+        titles = list(pkg.sheets)
+        missing = [lay for lay in layouts if match_titles([lay.title], titles)[0] not in titles]
+        if not missing:
+            return []
+
+        def build(fh: IO[bytes]) -> None:  # in the save: openpyxl writes temp files as it builds
+            with self._readable():
+                parts = add_tabs(pkg, missing)
+            _copy_with(pkg, parts, fh)
+
+        self.counts.count("xlsx.create_tabs", write=True)
+        self._seen = self._save(build, expect=now)
+        return [layout.title for layout in missing]
 
     # --- file handling ---------------------------------------------------------------------
 
     def _bytes(self) -> tuple[bytes, Snapshot]:
+        with self._opening(), open(self.path, "rb") as fh:
+            data = fh.read()
+            st = os.fstat(fh.fileno())
+        return data, _snapshot(data, st)
+
+    @contextlib.contextmanager
+    def _opening(self) -> Iterator[None]:
+        """Any OS error reaching the workbook: one clear error naming it and the cause."""
         try:
-            with open(self.path, "rb") as fh:
-                data = fh.read()
-                st = os.fstat(fh.fileno())
+            yield
         except FileNotFoundError:
             raise SheetNotFound(
                 f"workbook {self.label} not found; check the path in [[sheet]] spreadsheet, "
@@ -216,7 +217,6 @@ class XlsxSource:
             raise SheetError(
                 f"cannot read workbook {self.label}: {exc.strerror or exc}", sheet=self.label
             ) from None
-        return data, _snapshot(data, st)
 
     def _load(self) -> tuple[Package, Snapshot]:
         data, snap = self._bytes()
@@ -230,7 +230,6 @@ class XlsxSource:
             yield
         except (
             zipfile.BadZipFile,
-            InvalidFileException,
             PackageError,
             KeyError,
             ValueError,
@@ -241,13 +240,6 @@ class XlsxSource:
                 f"open it in Excel or LibreOffice and save it as .xlsx, or restore a backup",
                 sheet=self.label,
             ) from None
-
-    def _openpyxl(self, data: bytes) -> Workbook:
-        with self._readable(), warnings.catch_warnings():
-            # openpyxl warns about Excel extensions it drops (x14 validations, slicers...)
-            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            wb: Workbook = load_workbook(io.BytesIO(data))
-            return wb
 
     def _lock_files(self) -> list[Path]:
         name = self.path.name
@@ -337,7 +329,8 @@ def _snapshot(data: bytes, st: os.stat_result) -> Snapshot:
 
 
 def _copy_with(pkg: Package, parts: Mapping[str, bytes | None], fh: IO[bytes]) -> None:
-    """The package with `parts` replaced (None: dropped); every other part as it was."""
+    """The package with `parts` replaced (None: dropped) or added (at the end); every other
+    part as it was."""
     with zipfile.ZipFile(fh, "w") as out:
         for info in pkg.zip.infolist():
             new = parts.get(info.filename, b"")
@@ -347,6 +340,9 @@ def _copy_with(pkg: Package, parts: Mapping[str, bytes | None], fh: IO[bytes]) -
             entry.compress_type = info.compress_type
             entry.external_attr = info.external_attr
             out.writestr(entry, new or pkg.zip.read(info))
+        for name, data in parts.items():
+            if data is not None and name not in pkg.zip.NameToInfo:
+                out.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
 
 
 def _alive(pid: int) -> bool:
@@ -357,29 +353,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _build_tab(wb: Workbook, layout: TabLayout) -> None:
-    ws = wb.create_sheet(layout.title)
-    for i, header in enumerate(layout.headers):
-        _set(ws.cell(row=1, column=i + 1), header)
-    ws.freeze_panes = "A2"
-    if layout.checkbox_columns:
-        dv = DataValidation(type="list", formula1='"TRUE,FALSE"', allow_blank=True)
-        for c in layout.checkbox_columns:
-            letter = get_column_letter(c + 1)
-            dv.add(f"{letter}2:{letter}1048576")
-        ws.add_data_validation(dv)
-    for c in layout.status_columns:
-        ws.cell(row=1, column=c + 1).comment = Comment(layout.note, "sheetsync")
-
-
-def _set(cell: Any, value: CellValue) -> None:
-    if isinstance(value, str):
-        cell.value = clean_text(value)
-        cell.data_type = "s"  # openpyxl would otherwise store "=…" as a formula
-    else:
-        cell.value = value
 
 
 def _blank_none(v: CellValue) -> CellValue:

@@ -4,7 +4,10 @@ sources, never touches existing tabs, and never overwrites a config without --fo
 
 from __future__ import annotations
 
+import os
+import signal
 import tomllib
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -12,11 +15,14 @@ import pytest
 from click.testing import CliRunner
 
 from sheetsync.app.cli import cli
-from sheetsync.app.init import STATUS_NOTE, render_config, tab_layouts
-from sheetsync.config import load_config
+from sheetsync.app.init import STATUS_NOTE, render_config, tab_layouts, write_config
+from sheetsync.config import SheetConfig, load_config
+from sheetsync.sandbox import DEMO_KEY, SandboxServer
 from sheetsync.sheet.base import column_letter
 from sheetsync.sheet.layout import TAB_ROLES
+from sheetsync.sheet.xlsx import XlsxSource
 from sheetsync.testing.sheets_emulator import SheetsEmulator
+from tests.xlsx_books import F, excel_book, formulas, literal
 
 from .conftest import GOOGLE_TOKEN
 
@@ -38,6 +44,28 @@ def expected_headers(role: str) -> list[str]:
         first_status = next(i for i, c in enumerate(columns) if c.status)
         headers.insert(first_status, "Industry")
     return headers
+
+
+def assert_template_tab(wb: openpyxl.Workbook, sheet: SheetConfig, role: str) -> None:
+    """The tab `init` creates for `role`: headers only, frozen, status headers noted, checkbox
+    validation on the boolean columns."""
+    layout = tab_layouts(sheet)[list(TAB_ROLES).index(role)]
+    title = layout.title
+    ws = wb[title]
+    header = [c.value for c in ws[1]]
+    assert header == expected_headers(role), title
+    assert ws.freeze_panes == "A2"
+    assert ws.max_row == 1  # headers only
+    for i in layout.status_columns:
+        comment = ws.cell(row=1, column=i + 1).comment
+        assert comment is not None and STATUS_NOTE in comment.text, (title, header[i])
+    boxes = {
+        (str(r), dv.type, dv.formula1)
+        for dv in ws.data_validations.dataValidation
+        for r in dv.sqref.ranges
+    }
+    letters = {column_letter(i) for i in layout.checkbox_columns}
+    assert boxes == {(f"{c}2:{c}1048576", "list", '"TRUE,FALSE"') for c in letters}, title
 
 
 def test_render_config_fills_source_and_spreadsheet_and_keeps_comments() -> None:
@@ -68,23 +96,8 @@ def test_init_xlsx_writes_config_and_creates_the_template(tmp_path: Path) -> Non
     wb = openpyxl.load_workbook(tmp_path / "leads.xlsx")
     try:
         assert wb.sheetnames == TITLES
-        for role, title in zip(TAB_ROLES, TITLES, strict=True):
-            ws = wb[title]
-            header = [c.value for c in ws[1]]
-            assert header == expected_headers(role), title
-            assert ws.freeze_panes == "A2"
-            assert ws.max_row == 1  # headers only
-            layout = next(lay for lay in tab_layouts(sheet) if lay.title == title)
-            for i in layout.status_columns:
-                comment = ws.cell(row=1, column=i + 1).comment
-                assert comment is not None and STATUS_NOTE in comment.text, (title, header[i])
-            boxes = {
-                str(r).split(":")[0]
-                for dv in ws.data_validations.dataValidation
-                for r in dv.sqref.ranges
-            }
-            letters = {ws.cell(row=2, column=i + 1).coordinate for i in layout.checkbox_columns}
-            assert letters <= boxes, title
+        for role in TAB_ROLES:
+            assert_template_tab(wb, sheet, role)
         prospects = [c.value for c in wb["Prospects"][1]]
         assert wb["Prospects"].cell(row=1, column=prospects.index("Email") + 1).comment is None
         enrolled = [lay for lay in tab_layouts(sheet) if lay.title == "Enrollments"][0]
@@ -232,3 +245,159 @@ def _col(a1: str) -> int:
             break
         n = n * 26 + ord(ch.upper()) - 64
     return n - 1
+
+
+def test_init_on_a_workbook_with_formulas_keeps_every_formula_and_its_result(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workbook saved by Excel (formulas with their results) with only a Prospects tab and a
+    tab of the user's own: init adds the other tabs without touching a byte of what was there,
+    and the next sync acts on the formula rows (nothing waits for a save in Excel)."""
+    book = excel_book(
+        tmp_path / "leads.xlsx",
+        {
+            "Prospects": [
+                ["Email", "First Name", "Company", "Industry"],
+                [
+                    F('=LOWER("ANN@FORMULAS.EXAMPLE")', "ann@formulas.example"),
+                    literal("Ann"),
+                    F('=IF(TRUE,"Acme","")', "Acme"),
+                    "SaaS",
+                ],
+                [
+                    F('=LOWER("BOB@FORMULAS.EXAMPLE")', "bob@formulas.example"),
+                    "Bob",
+                    F('=UPPER("b")&"eta"', "Beta"),
+                    literal("Retail"),
+                ],
+            ],
+            "Scores": [
+                ["Email", "Score"],
+                [F("=Prospects!A2", "ann@formulas.example"), F("=LEN(Prospects!A2)*2", 40)],
+            ],
+        },
+    )
+    before = formulas(book)
+    assert sum(map(len, before.values())) == 8
+    with zipfile.ZipFile(book) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+
+    code, out = invoke("init", "--xlsx", "leads.xlsx")
+    assert code == 0, out
+    assert "kept tab 'Prospects' as it is" in out and "created tab 'Enrollments'" in out
+
+    def kept() -> dict[str, dict[str, tuple[object, object]]]:
+        """The formulas of the tabs that were there, and their cached results (openpyxl)."""
+        return {title: formulas(book)[title] for title in before}
+
+    assert kept() == before
+    with zipfile.ZipFile(book) as z:
+        changed = {name for name, data in parts.items() if z.read(name) != data}
+    assert changed == {"xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml"}
+    data = XlsxSource(book).read(["Prospects", "Scores"])
+    assert data.uncomputed == frozenset()
+    assert data.tabs["Scores"][1] == ["ann@formulas.example", 40]
+    assert data.tabs["Prospects"][1:] == [
+        ["ann@formulas.example", "Ann", "Acme", "SaaS"],
+        ["bob@formulas.example", "Bob", "Beta", "Retail"],
+    ]
+    sheet = load_config(CONFIG, env={}).sheets[0]
+    wb = openpyxl.load_workbook(book)
+    try:
+        assert wb.sheetnames == ["Prospects", "Scores", *TITLES[1:]]
+        for role in list(TAB_ROLES)[1:]:
+            assert_template_tab(wb, sheet, role)
+    finally:
+        wb.close()
+
+    text = CONFIG.read_text(encoding="utf-8")
+    CONFIG.write_text(
+        text.replace("https://warmysender.com/api/v1", sandbox.base_url), encoding="utf-8"
+    )
+    monkeypatch.setenv("WARMYSENDER_API_KEY", DEMO_KEY)
+    code, out = invoke("sync")
+    assert code == 0, out
+    remote = {p["email"]: p for p in sandbox.sandbox.state()["workspaces"][0]["prospects"]}
+    assert (
+        remote["ann@formulas.example"]["company"],
+        remote["bob@formulas.example"]["company"],
+    ) == (
+        "Acme",
+        "Beta",
+    )
+    rows = XlsxSource(book).read(["Prospects"]).tabs["Prospects"]
+    status = rows[0].index("Sync Status")
+    assert [r[status] for r in rows[1:]] == ["synced", "synced"]
+    assert kept() == before
+
+
+def test_init_names_the_workbook_and_the_cause_of_an_os_error(tmp_path: Path) -> None:
+    """One line, no traceback: a workbook path that is a folder, a file name the file system
+    cannot hold, and a disk that fills up while the new tabs are saved."""
+    long = "x" * 300 + ".xlsx"
+    code, out = invoke("init", "--xlsx", long)
+    assert code == 3, out
+    assert out.splitlines()[-1] == (
+        f"error: cannot read workbook {tmp_path / long}: File name too long"
+    )
+
+    book = excel_book(tmp_path / "leads.xlsx", {"Prospects": [["Email"], [literal("a@b.co")]]})
+    assert invoke("init", "--xlsx", "leads.xlsx", "--force")[0] == 0
+    with zipfile.ZipFile(book) as z:  # the formula still carries its result
+        assert b"<v>a@b.co</v>" in z.read("xl/worksheets/sheet1.xml")
+    book.unlink()
+    book.mkdir()
+    code, out = invoke("init")
+    assert code == 3, out
+    assert out.splitlines()[-1] == (
+        f"error: {book} is a folder, not an .xlsx workbook; point [[sheet]] spreadsheet at the "
+        ".xlsx file"
+    )
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["existing workbook", "new workbook"])
+def test_init_on_a_full_disk_leaves_the_workbook_as_it_was(tmp_path: Path, existing: bool) -> None:
+    resource = pytest.importorskip("resource")
+    book = tmp_path / "leads.xlsx"
+    if existing:
+        excel_book(book, {"Prospects": [["Email"], [literal("a@b.co")]]})
+    before = book.read_bytes() if existing else None
+    write_config(CONFIG, xlsx=Path("leads.xlsx"))
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, limits[1]))  # no file grows past 1000 B
+    try:
+        code, out = invoke("init")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert code == 3, out
+    assert out.splitlines()[-1] == (
+        f"error: cannot save workbook {book}: File too large; the workbook was left as it was. "
+        "Check the disk space and the folder's permissions."
+    )
+    assert (book.read_bytes() if book.exists() else None) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".leads")] == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes any folder")
+@pytest.mark.parametrize(
+    ("mode", "line"),
+    [
+        (0o555, "error: cannot save workbook {}: permission denied; close it in Excel"),
+        (0o666, "error: cannot open workbook {}: permission denied; close it in Excel"),
+    ],
+    ids=["read-only folder", "folder that cannot be searched"],
+)
+def test_init_in_a_folder_it_may_not_use_says_so(tmp_path: Path, mode: int, line: str) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    book = excel_book(folder / "leads.xlsx", {"Prospects": [["Email"], ["a@b.co"]]})
+    write_config(CONFIG, xlsx=book)
+    folder.chmod(mode)
+    try:
+        code, out = invoke("init")
+    finally:
+        folder.chmod(0o755)
+    assert code == 3, out
+    assert out.splitlines()[-1].startswith(line.format(book)), out

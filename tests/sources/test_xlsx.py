@@ -208,6 +208,26 @@ def test_create_tabs_never_touches_existing_tabs(tmp_path: Path) -> None:
     assert path.read_bytes() == before  # nothing to do: not even saved
 
 
+def test_create_tabs_beside_parts_and_tabs_of_the_same_names(tmp_path: Path) -> None:
+    """The new tabs' parts take names the workbook does not use yet (its own notes are
+    comment1.xml and commentsDrawing1.vml too), a tab sheetsync reads as "Prospects" counts as
+    there, and a title is written as XML text."""
+    path = make_book(tmp_path / "book.xlsx", [["Email"], ["a@x.io"]], title="prospects")
+    wb = load_workbook(path)
+    wb["prospects"]["A1"].comment = Comment("mine", "me")
+    wb.save(path)
+    layouts = [
+        TabLayout("Prospects", ["Email", "Sync Status"], [], [1], "n"),
+        TabLayout("Steps & <Notes>", ["Campaign", "Sync Status"], [], [1], "n"),
+    ]
+    assert XlsxSource(path).create_tabs(layouts) == ["Steps & <Notes>"]
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["prospects", "Steps & <Notes>"]
+    assert wb["prospects"]["A1"].comment.text == "mine"
+    assert wb["Steps & <Notes>"]["B1"].comment.text == "n"
+    assert [c.value for c in wb["Steps & <Notes>"][1]] == ["Campaign", "Sync Status"]
+
+
 def test_time_and_control_characters(tmp_path: Path) -> None:
     from datetime import time as dtime
 
