@@ -24,7 +24,7 @@ from sheetsync.clock import Clock
 from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import AuthError, ConfigError, ScopeError, ServiceError, SheetsyncError
 from sheetsync.retry import RetryPolicy
-from sheetsync.rows import cells
+from sheetsync.rows import cells, prospects
 from sheetsync.sheet.aliases import looks_like
 from sheetsync.sheet.base import Row, SheetData, column_letter
 from sheetsync.sheet.connect import open_source
@@ -236,10 +236,6 @@ def _tab_problems(specs: list[TabSpec], data: SheetData) -> Iterator[tuple[str, 
             )
 
 
-# Prospects fields whose absence means empty merge fields: `check` names the missing ones.
-MERGE_FIELDS = ("first_name", "last_name", "company", "role", "phone", "linkedin_url")
-
-
 def _column_map(prefix: str, spec: TabSpec, header: Row) -> Iterator[Check]:
     """Which header feeds which field of one tab, which headers are ignored, and warnings."""
     found = match_headers(spec, header)
@@ -253,8 +249,11 @@ def _column_map(prefix: str, spec: TabSpec, header: Row) -> Iterator[Check]:
     detail = "; ".join(parts) or "no known column"
     if ignored:
         detail += "; ignored: " + ", ".join(repr(texts[i]) for i in ignored)
+    # Prospects fields whose absence means empty merge fields: named, so none goes unnoticed.
     missing = [
-        spec.column(f).header for f in MERGE_FIELDS if spec.role == "prospects" and not found.all(f)
+        spec.column(f).header
+        for f, _ in prospects.FIELDS
+        if spec.role == "prospects" and not found.all(f)
     ]
     if missing:
         detail += "; no column for " + ", ".join(missing)
