@@ -28,7 +28,7 @@ from sheetsync.rows import cells, prospects
 from sheetsync.sheet.aliases import looks_like
 from sheetsync.sheet.base import Row, SheetData, column_letter
 from sheetsync.sheet.connect import open_source
-from sheetsync.sheet.layout import TAB_ROLES, TabSpec, header_key, match_headers
+from sheetsync.sheet.layout import TAB_ROLES, TabSpec, describe_columns, header_key, match_headers
 
 # Every scope a sync uses (PRODUCT.md; the vendor guide names the campaign ones).
 REQUIRED_SCOPES = (
@@ -241,12 +241,8 @@ def _column_map(prefix: str, spec: TabSpec, header: Row) -> Iterator[Check]:
     found = match_headers(spec, header)
     texts = ["" if h is None else str(h).strip() for h in header]
     used = {i for cols in found.columns.values() for i in cols}
-    parts = []
-    for col in spec.inputs:
-        if cols := found.all(col.field):
-            parts.append(f"{col.header} \u2190 " + ", else ".join(repr(texts[i]) for i in cols))
     ignored = [i for i, t in enumerate(texts) if t and i not in used]
-    detail = "; ".join(parts) or "no known column"
+    detail = describe_columns(spec, found, header) or "no known column"
     if ignored:
         detail += "; ignored: " + ", ".join(repr(texts[i]) for i in ignored)
     # Prospects fields whose absence means empty merge fields: named, so none goes unnoticed.
