@@ -72,14 +72,15 @@ def import_csv(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Append the lead export at `path` to the Prospects tab of `sheet` (and ticked Enrollments
-    rows for `campaign`), with one read and one write of `source`."""
+    rows for `campaign`), with one read and one write of `source`; the read asks for the
+    Campaigns and Enrollments tabs only with a `campaign`."""
     spec = sheet.tab("prospects")
     with _CsvFile(path) as csv_file:
         header, rows = csv_file.header_and_rows(spec)
         csv_map = match_headers(spec, header)
         csv_tab = Tab(spec, path.name, csv_map, list(header), [])  # a Line per row reads it
-        titles = [sheet.tab(r).title for r in ("prospects", "campaigns", "enrollments")]
-        data = source.read(titles)
+        roles = ["prospects"] + (["campaigns", "enrollments"] if campaign is not None else [])
+        data = source.read([sheet.tab(r).title for r in roles])
         prospects = find_tab(data, spec, sheet=sheet.name)
         assert prospects is not None
         plan = _Appender(prospects, [c.field for c in spec.inputs if csv_map.all(c.field)])
