@@ -95,6 +95,7 @@ def test_webhook_endpoints_scopes_and_the_https_rule(env: Env) -> None:
     for url, why in [
         ("http://hooks.example.com/x", "must use https"),
         ("ftp://hooks.example.com/x", "must be an https:// URL"),
+        ("https://[::1/x", "is not a valid URL"),
         ("", "url is required"),
     ]:
         bad = env.api.post("/webhooks", json={"url": url, "events": ALL})
