@@ -21,6 +21,7 @@ failover after kill -9; and what the PostgreSQL store costs a poll against SQLit
 from __future__ import annotations
 
 import collections
+import json
 import os
 import random
 import signal
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -173,24 +175,45 @@ class Fleet:
         self.tmp.cleanup()
 
 
-def runs(url: str, since: float) -> list[tuple[str, str, float, float, bool]]:
+@dataclass(frozen=True)
+class RunRecord:
+    """A row of the run records of a PostgreSQL state (what bench/ and tests/postgres read)."""
+
+    sheet: str
+    worker: str | None
+    ok: bool
+    started: float | None
+    finished: float
+    report: dict[str, Any] | None
+    message: str | None
+
+
+def runs(url: str, since: float = 0.0) -> list[RunRecord]:
+    """The run records of cycles finished at `since` or later, oldest first."""
     with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT sheet, worker, started, finished, ok = 1 FROM runs "
+        rows = conn.execute(
+            "SELECT sheet, worker, ok, started, finished, report, message FROM runs "
             "WHERE finished >= %s ORDER BY id",
             (since,),
         ).fetchall()
+    return [
+        RunRecord(r[0], r[1], bool(r[2]), r[3], r[4], json.loads(r[5]) if r[5] else None, r[6])
+        for r in rows
+    ]
 
 
-def overlapping(records: list[tuple[str, str, float, float, bool]]) -> int:
-    by_sheet: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
-    for sheet, _, started, finished, ok in records:
-        if ok and started is not None:
-            by_sheet[sheet].append((started, finished))
-    found = 0
+def overlaps(records: list[RunRecord]) -> list[tuple[RunRecord, RunRecord]]:
+    """Pairs of cycles of one sheet that were running at the same time."""
+    found = []
+    by_sheet: dict[str, list[RunRecord]] = collections.defaultdict(list)
+    for r in records:
+        if r.ok and r.started is not None:
+            by_sheet[r.sheet].append(r)
     for cycles in by_sheet.values():
-        cycles.sort()
-        found += sum(1 for a, b in zip(cycles, cycles[1:], strict=False) if b[0] < a[1])
+        cycles.sort(key=lambda r: r.started or 0.0)
+        for a, b in zip(cycles, cycles[1:], strict=False):
+            if b.started is not None and b.started < a.finished:
+                found.append((a, b))
     return found
 
 
@@ -214,7 +237,7 @@ def bench_fleet(pg: Server, setting: str, workers: int, *, sheets: int, window_s
         google = sum(fleet.emu.answered.values()) - google0
         reads = fleet.emu.reads - reads0
         records = runs(fleet.url, 0)
-        in_window = [r for r in records if r[2] is not None and t0 <= r[2] < t1]
+        in_window = [r for r in records if r.started is not None and t0 <= r.started < t1]
         per_min = 60.0 / (t1 - t0)
         return {
             "setting": setting,
@@ -228,11 +251,11 @@ def bench_fleet(pg: Server, setting: str, workers: int, *, sheets: int, window_s
             "google_requests_per_min": round(google * per_min, 1),
             "google_reads_per_min": round(reads * per_min, 1),
             "google_read_limit_per_min": limits["google_per_min"],
-            "failed_cycles": sum(1 for r in in_window if not r[4]),
-            "overlapping_cycles": overlapping(records),
+            "failed_cycles": sum(1 for r in in_window if not r.ok),
+            "overlapping_cycles": len(overlaps(records)),
             "http_429_warmysender": fleet.sandbox.statuses[429],
             "http_429_google": fleet.emu.answered[429],
-            "workers_seen": len({r[1] for r in in_window}),
+            "workers_seen": len({r.worker for r in in_window}),
             "workers_cores": round(cpu / (t1 - t0), 2),  # CPU used by the workers, in cores
             "worker_cpu_ms_per_poll": round(1000 * cpu / max(len(in_window), 1)),
             "servers_cores": round(servers / (t1 - t0), 2),  # by the emulator and the sandbox
@@ -272,9 +295,9 @@ def bench_failover(pg: Server, *, sheets: int, warmup_s: float) -> dict[str, Any
         waits: dict[str, float] = {}
         while len(waits) < len(held) and time.time() < killed + 120:
             time.sleep(0.2)
-            for sheet, _, started, _, ok in runs(fleet.url, killed):
-                if sheet in held and ok and started is not None and started > killed:
-                    waits.setdefault(sheet, started - killed)
+            for r in runs(fleet.url, killed):
+                if r.sheet in held and r.ok and r.started is not None and r.started > killed:
+                    waits.setdefault(r.sheet, r.started - killed)
         return {
             "sheets": sheets,
             "held_by_the_killed_worker": len(held),
