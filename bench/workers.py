@@ -28,7 +28,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import ExitStack
@@ -41,25 +40,16 @@ if __package__ in (None, ""):  # `python bench/workers.py`
 
 import psycopg  # noqa: E402
 
-from bench.fixtures import (  # noqa: E402
-    TOKEN,
-    UNLIMITED,
-    CountingSandbox,
-    World,
-    campaign_tabs,
-    prospect_row,
-    seed,
-)
+from bench.fixtures import TOKEN, UNLIMITED, World, campaign_tabs, prospect_row  # noqa: E402
 from bench.run import SHEET, changed_rows, measured, note, table  # noqa: E402
 from bench.run import main as run_main  # noqa: E402
 from sheetsync.app.worker import Runtime, failover_bound_s  # noqa: E402
-from sheetsync.clock import FakeClock  # noqa: E402
+from sheetsync.clock import FakeClock, SystemClock  # noqa: E402
 from sheetsync.config import Secret, load_config  # noqa: E402
-from sheetsync.sandbox import DEMO_KEY, Faults, SandboxServer  # noqa: E402
+from sheetsync.sandbox import DEMO_KEY  # noqa: E402
 from sheetsync.state.connect import open_state  # noqa: E402
 from sheetsync.state.postgres import connect_pool, open_postgres  # noqa: E402
 from sheetsync.testing.postgres import Server, TempPostgres  # noqa: E402
-from sheetsync.testing.sheets_emulator import SheetsEmulator  # noqa: E402
 
 LATENCY_S = 0.08
 SHEETS = 200
@@ -97,29 +87,24 @@ def write_config(folder: Path, urls: dict[str, str], sheets: list[str], poll_s: 
     return path
 
 
-class Fleet:
-    """PostgreSQL database + emulator + sandbox + `n` worker processes on one config."""
+class Fleet(World):
+    """The bench's World on the real clock, every answer after LATENCY_S, with a PostgreSQL
+    database, `sheets` empty sheets on one config file and `n` worker processes reading it."""
 
     def __init__(self, pg: Server, name: str, *, sheets: int, poll_s: int,
                  google_per_min: int, warmysender_per_min: int) -> None:  # fmt: skip
         self.url = pg.create_database(name)
-        self.emu = SheetsEmulator(
-            tokens={TOKEN}, read_quota_per_min=google_per_min, write_quota_per_min=google_per_min
+        super().__init__(
+            clock=SystemClock(), rate_limit=warmysender_per_min, google_quota=google_per_min
         )
         self.emu.hook = lambda kind, emu: time.sleep(LATENCY_S)  # every answer after LATENCY_S
-        self.sandbox = CountingSandbox(seed(warmysender_per_min), faults=Faults())
         self.sandbox.faults.latency_ms = int(LATENCY_S * 1000)
-        self.server = SandboxServer(self.sandbox)
-        self.tmp = tempfile.TemporaryDirectory(prefix="sheetsync-fleet-")
-        self.folder = Path(self.tmp.name)
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.server.start()
-        self.emu.start()
         self.sheets = [self.emu.create_spreadsheet(empty_tabs()) for _ in range(sheets)]
         self.rows = [1] * sheets
         urls = {"api": self.server.base_url, "sheets": self.emu.base_url, "state": self.url}
-        self.config = load_config(
-            write_config(self.folder, urls, self.sheets, poll_s, google_per_min), env={}
+        self.workers_config = load_config(
+            write_config(self.dir, urls, self.sheets, poll_s, google_per_min), env={}
         )
         self._stop = threading.Event()
         self._churn = threading.Thread(target=self._arrivals, daemon=True)
@@ -131,10 +116,8 @@ class Fleet:
         for i in range(workers):
             cmd = [sys.executable, "-m", "sheetsync", "--config", "sheetsync.toml", "worker",
                    "--name", f"w{i}", "--concurrency", str(CONCURRENCY)]  # fmt: skip
-            log = (self.folder / f"w{i}.log").open("wb")
-            self.procs.append(
-                subprocess.Popen(cmd, cwd=self.folder, env=env, stderr=log, stdout=log)
-            )
+            log = (self.dir / f"w{i}.log").open("wb")
+            self.procs.append(subprocess.Popen(cmd, cwd=self.dir, env=env, stderr=log, stdout=log))
         self._churn.start()
 
     def workers_cpu_s(self) -> float:
@@ -170,9 +153,7 @@ class Fleet:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(10)
-        self.emu.close()
-        self.server.close()
-        self.tmp.cleanup()
+        super().close()
 
 
 @dataclass(frozen=True)
@@ -304,7 +285,8 @@ def bench_failover(pg: Server, *, sheets: int, warmup_s: float) -> dict[str, Any
             "handed_on": len(waits),
             "max_wait_s": round(max(waits.values()), 1) if waits else None,
             "median_wait_s": round(statistics.median(waits.values()), 1) if waits else None,
-            "bound_s": failover_bound_s(fleet.config),  # failover_seconds + a keeper tick + a fetch
+            # failover_seconds + a keeper tick + a fetch
+            "bound_s": failover_bound_s(fleet.workers_config),
             "after_warmup_s": warmup_s,
         }
     finally:
