@@ -21,16 +21,17 @@ failover after kill -9; and what the PostgreSQL store costs a poll against SQLit
 from __future__ import annotations
 
 import collections
+import json
 import os
 import random
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,25 +40,16 @@ if __package__ in (None, ""):  # `python bench/workers.py`
 
 import psycopg  # noqa: E402
 
-from bench.fixtures import (  # noqa: E402
-    TOKEN,
-    UNLIMITED,
-    CountingSandbox,
-    World,
-    campaign_tabs,
-    prospect_row,
-    seed,
-)
+from bench.fixtures import TOKEN, UNLIMITED, World, campaign_tabs, prospect_row  # noqa: E402
 from bench.run import SHEET, changed_rows, measured, note, table  # noqa: E402
 from bench.run import main as run_main  # noqa: E402
 from sheetsync.app.worker import Runtime, failover_bound_s  # noqa: E402
-from sheetsync.clock import FakeClock  # noqa: E402
+from sheetsync.clock import FakeClock, SystemClock  # noqa: E402
 from sheetsync.config import Secret, load_config  # noqa: E402
-from sheetsync.sandbox import DEMO_KEY, Faults, SandboxServer  # noqa: E402
+from sheetsync.sandbox import DEMO_KEY  # noqa: E402
 from sheetsync.state.connect import open_state  # noqa: E402
 from sheetsync.state.postgres import connect_pool, open_postgres  # noqa: E402
 from sheetsync.testing.postgres import Server, TempPostgres  # noqa: E402
-from sheetsync.testing.sheets_emulator import SheetsEmulator  # noqa: E402
 
 LATENCY_S = 0.08
 SHEETS = 200
@@ -95,29 +87,24 @@ def write_config(folder: Path, urls: dict[str, str], sheets: list[str], poll_s: 
     return path
 
 
-class Fleet:
-    """PostgreSQL database + emulator + sandbox + `n` worker processes on one config."""
+class Fleet(World):
+    """The bench's World on the real clock, every answer after LATENCY_S, with a PostgreSQL
+    database, `sheets` empty sheets on one config file and `n` worker processes reading it."""
 
     def __init__(self, pg: Server, name: str, *, sheets: int, poll_s: int,
                  google_per_min: int, warmysender_per_min: int) -> None:  # fmt: skip
         self.url = pg.create_database(name)
-        self.emu = SheetsEmulator(
-            tokens={TOKEN}, read_quota_per_min=google_per_min, write_quota_per_min=google_per_min
+        super().__init__(
+            clock=SystemClock(), rate_limit=warmysender_per_min, google_quota=google_per_min
         )
         self.emu.hook = lambda kind, emu: time.sleep(LATENCY_S)  # every answer after LATENCY_S
-        self.sandbox = CountingSandbox(seed(warmysender_per_min), faults=Faults())
         self.sandbox.faults.latency_ms = int(LATENCY_S * 1000)
-        self.server = SandboxServer(self.sandbox)
-        self.tmp = tempfile.TemporaryDirectory(prefix="sheetsync-fleet-")
-        self.folder = Path(self.tmp.name)
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.server.start()
-        self.emu.start()
         self.sheets = [self.emu.create_spreadsheet(empty_tabs()) for _ in range(sheets)]
         self.rows = [1] * sheets
         urls = {"api": self.server.base_url, "sheets": self.emu.base_url, "state": self.url}
-        self.config = load_config(
-            write_config(self.folder, urls, self.sheets, poll_s, google_per_min), env={}
+        self.workers_config = load_config(
+            write_config(self.dir, urls, self.sheets, poll_s, google_per_min), env={}
         )
         self._stop = threading.Event()
         self._churn = threading.Thread(target=self._arrivals, daemon=True)
@@ -129,10 +116,8 @@ class Fleet:
         for i in range(workers):
             cmd = [sys.executable, "-m", "sheetsync", "--config", "sheetsync.toml", "worker",
                    "--name", f"w{i}", "--concurrency", str(CONCURRENCY)]  # fmt: skip
-            log = (self.folder / f"w{i}.log").open("wb")
-            self.procs.append(
-                subprocess.Popen(cmd, cwd=self.folder, env=env, stderr=log, stdout=log)
-            )
+            log = (self.dir / f"w{i}.log").open("wb")
+            self.procs.append(subprocess.Popen(cmd, cwd=self.dir, env=env, stderr=log, stdout=log))
         self._churn.start()
 
     def workers_cpu_s(self) -> float:
@@ -168,29 +153,48 @@ class Fleet:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(10)
-        self.emu.close()
-        self.server.close()
-        self.tmp.cleanup()
+        super().close()
 
 
-def runs(url: str, since: float) -> list[tuple[str, str, float, float, bool]]:
+@dataclass(frozen=True)
+class RunRecord:
+    """A row of the run records of a PostgreSQL state (what bench/ and tests/postgres read)."""
+
+    sheet: str
+    worker: str | None
+    ok: bool
+    started: float | None
+    finished: float
+    report: dict[str, Any] | None
+    message: str | None
+
+
+def runs(url: str, since: float = 0.0) -> list[RunRecord]:
+    """The run records of cycles finished at `since` or later, oldest first."""
     with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT sheet, worker, started, finished, ok = 1 FROM runs "
+        rows = conn.execute(
+            "SELECT sheet, worker, ok, started, finished, report, message FROM runs "
             "WHERE finished >= %s ORDER BY id",
             (since,),
         ).fetchall()
+    return [
+        RunRecord(r[0], r[1], bool(r[2]), r[3], r[4], json.loads(r[5]) if r[5] else None, r[6])
+        for r in rows
+    ]
 
 
-def overlapping(records: list[tuple[str, str, float, float, bool]]) -> int:
-    by_sheet: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
-    for sheet, _, started, finished, ok in records:
-        if ok and started is not None:
-            by_sheet[sheet].append((started, finished))
-    found = 0
+def overlaps(records: list[RunRecord]) -> list[tuple[RunRecord, RunRecord]]:
+    """Pairs of cycles of one sheet that were running at the same time."""
+    found = []
+    by_sheet: dict[str, list[RunRecord]] = collections.defaultdict(list)
+    for r in records:
+        if r.ok and r.started is not None:
+            by_sheet[r.sheet].append(r)
     for cycles in by_sheet.values():
-        cycles.sort()
-        found += sum(1 for a, b in zip(cycles, cycles[1:], strict=False) if b[0] < a[1])
+        cycles.sort(key=lambda r: r.started or 0.0)
+        for a, b in zip(cycles, cycles[1:], strict=False):
+            if b.started is not None and b.started < a.finished:
+                found.append((a, b))
     return found
 
 
@@ -214,7 +218,7 @@ def bench_fleet(pg: Server, setting: str, workers: int, *, sheets: int, window_s
         google = sum(fleet.emu.answered.values()) - google0
         reads = fleet.emu.reads - reads0
         records = runs(fleet.url, 0)
-        in_window = [r for r in records if r[2] is not None and t0 <= r[2] < t1]
+        in_window = [r for r in records if r.started is not None and t0 <= r.started < t1]
         per_min = 60.0 / (t1 - t0)
         return {
             "setting": setting,
@@ -228,11 +232,11 @@ def bench_fleet(pg: Server, setting: str, workers: int, *, sheets: int, window_s
             "google_requests_per_min": round(google * per_min, 1),
             "google_reads_per_min": round(reads * per_min, 1),
             "google_read_limit_per_min": limits["google_per_min"],
-            "failed_cycles": sum(1 for r in in_window if not r[4]),
-            "overlapping_cycles": overlapping(records),
+            "failed_cycles": sum(1 for r in in_window if not r.ok),
+            "overlapping_cycles": len(overlaps(records)),
             "http_429_warmysender": fleet.sandbox.statuses[429],
             "http_429_google": fleet.emu.answered[429],
-            "workers_seen": len({r[1] for r in in_window}),
+            "workers_seen": len({r.worker for r in in_window}),
             "workers_cores": round(cpu / (t1 - t0), 2),  # CPU used by the workers, in cores
             "worker_cpu_ms_per_poll": round(1000 * cpu / max(len(in_window), 1)),
             "servers_cores": round(servers / (t1 - t0), 2),  # by the emulator and the sandbox
@@ -272,16 +276,17 @@ def bench_failover(pg: Server, *, sheets: int, warmup_s: float) -> dict[str, Any
         waits: dict[str, float] = {}
         while len(waits) < len(held) and time.time() < killed + 120:
             time.sleep(0.2)
-            for sheet, _, started, _, ok in runs(fleet.url, killed):
-                if sheet in held and ok and started is not None and started > killed:
-                    waits.setdefault(sheet, started - killed)
+            for r in runs(fleet.url, killed):
+                if r.sheet in held and r.ok and r.started is not None and r.started > killed:
+                    waits.setdefault(r.sheet, r.started - killed)
         return {
             "sheets": sheets,
             "held_by_the_killed_worker": len(held),
             "handed_on": len(waits),
             "max_wait_s": round(max(waits.values()), 1) if waits else None,
             "median_wait_s": round(statistics.median(waits.values()), 1) if waits else None,
-            "bound_s": failover_bound_s(fleet.config),  # failover_seconds + a keeper tick + a fetch
+            # failover_seconds + a keeper tick + a fetch
+            "bound_s": failover_bound_s(fleet.workers_config),
             "after_warmup_s": warmup_s,
         }
     finally:

@@ -246,16 +246,12 @@ def _webhooks(r: _Reader, data: Mapping[str, Any]) -> WebhooksConfig | None:
             path=r.path,
             key="webhooks.public_url",
         )
-    try:
-        parts = urlsplit(url)
-        url_host = parts.hostname or ""
-    except ValueError:
-        parts, url_host = None, ""
-    if parts is None or not url_host or parts.scheme not in ("https", "http"):
+    fault = webhook_url_fault(url)
+    if fault in ("unparsable", "not https"):
         raise ConfigError(
             f"must be an https:// URL, got {url!r}", path=r.path, key="webhooks.public_url"
         )
-    if parts.scheme == "http" and not is_loopback(url_host):
+    if fault == "remote http":
         raise ConfigError(
             f"WarmySender only calls https URLs, got {url!r}; put a reverse proxy or tunnel "
             "with TLS in front of [webhooks] listen and give its https URL",
@@ -263,6 +259,22 @@ def _webhooks(r: _Reader, data: Mapping[str, Any]) -> WebhooksConfig | None:
             key="webhooks.public_url",
         )
     return WebhooksConfig(host=host, port=int(port), public_url=url)
+
+
+def webhook_url_fault(url: str) -> Literal["unparsable", "not https", "remote http"] | None:
+    """Why WarmySender cannot call `url` as a webhook, or None: `urlsplit` refuses it, it has
+    no host or a scheme other than https (or http), or it is plain http to a host that is not
+    this machine. `[webhooks] public_url` and the sandbox's POST /webhooks both check with it."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "unparsable"
+    if not host or parts.scheme not in ("https", "http"):
+        return "not https"
+    if parts.scheme == "http" and not is_loopback(host):
+        return "remote http"
+    return None
 
 
 def is_loopback(host: str) -> bool:

@@ -63,6 +63,11 @@ SHEET = '[[sheet]]\nname = "a"\nsource = "xlsx"\nspreadsheet = "a.xlsx"\n'
             "must be an https:// URL",
         ),
         (
+            '[webhooks]\npublic_url = "https://[::1/w"\n' + SHEET,
+            "webhooks.public_url",
+            "must be an https:// URL",
+        ),
+        (
             '[webhooks]\nlisten = "8788"\npublic_url = "https://s.example"\n' + SHEET,
             "webhooks.listen",
             'must be "host:port"',

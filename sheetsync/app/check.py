@@ -24,11 +24,11 @@ from sheetsync.clock import Clock
 from sheetsync.config import Config, SheetConfig, load_config
 from sheetsync.errors import AuthError, ConfigError, ScopeError, ServiceError, SheetsyncError
 from sheetsync.retry import RetryPolicy
-from sheetsync.rows import cells
+from sheetsync.rows import cells, prospects
 from sheetsync.sheet.aliases import looks_like
 from sheetsync.sheet.base import Row, SheetData, column_letter
 from sheetsync.sheet.connect import open_source
-from sheetsync.sheet.layout import TAB_ROLES, TabSpec, header_key, match_headers
+from sheetsync.sheet.layout import TAB_ROLES, TabSpec, describe_columns, header_key, match_headers
 
 # Every scope a sync uses (PRODUCT.md; the vendor guide names the campaign ones).
 REQUIRED_SCOPES = (
@@ -236,25 +236,20 @@ def _tab_problems(specs: list[TabSpec], data: SheetData) -> Iterator[tuple[str, 
             )
 
 
-# Prospects fields whose absence means empty merge fields: `check` names the missing ones.
-MERGE_FIELDS = ("first_name", "last_name", "company", "role", "phone", "linkedin_url")
-
-
 def _column_map(prefix: str, spec: TabSpec, header: Row) -> Iterator[Check]:
     """Which header feeds which field of one tab, which headers are ignored, and warnings."""
     found = match_headers(spec, header)
     texts = ["" if h is None else str(h).strip() for h in header]
     used = {i for cols in found.columns.values() for i in cols}
-    parts = []
-    for col in spec.inputs:
-        if cols := found.all(col.field):
-            parts.append(f"{col.header} \u2190 " + ", else ".join(repr(texts[i]) for i in cols))
     ignored = [i for i, t in enumerate(texts) if t and i not in used]
-    detail = "; ".join(parts) or "no known column"
+    detail = describe_columns(spec, found, header) or "no known column"
     if ignored:
         detail += "; ignored: " + ", ".join(repr(texts[i]) for i in ignored)
+    # Prospects fields whose absence means empty merge fields: named, so none goes unnoticed.
     missing = [
-        spec.column(f).header for f in MERGE_FIELDS if spec.role == "prospects" and not found.all(f)
+        spec.column(f).header
+        for f, _ in prospects.FIELDS
+        if spec.role == "prospects" and not found.all(f)
     ]
     if missing:
         detail += "; no column for " + ", ".join(missing)

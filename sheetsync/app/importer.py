@@ -35,7 +35,7 @@ from sheetsync.errors import UsageError
 from sheetsync.rows import cells
 from sheetsync.rows.reader import Line, Tab, find_tab
 from sheetsync.sheet.base import CellWrite, SheetData, SheetSource
-from sheetsync.sheet.layout import TabSpec, match_headers
+from sheetsync.sheet.layout import TabSpec, describe_columns, match_headers
 
 HEADER_SEARCH = 10  # rows looked at for the header row
 PROGRESS_EVERY = 500  # rows between progress callbacks
@@ -58,7 +58,7 @@ class ImportReport:
     already_enrolled: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     invalid: int = 0  # skipped for a missing or unusable email
-    columns: list[tuple[str, list[str]]] = field(default_factory=list)  # field header <- CSV
+    columns: str = ""  # which CSV headers feed which column of the tab (`describe_columns`)
     ignored: list[str] = field(default_factory=list)  # CSV headers not imported
     new_headers: list[str] = field(default_factory=list)  # headers added to the tab
 
@@ -72,22 +72,20 @@ def import_csv(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Append the lead export at `path` to the Prospects tab of `sheet` (and ticked Enrollments
-    rows for `campaign`), with one read and one write of `source`."""
+    rows for `campaign`), with one read and one write of `source`; the read asks for the
+    Campaigns and Enrollments tabs only with a `campaign`."""
     spec = sheet.tab("prospects")
     with _CsvFile(path) as csv_file:
         header, rows = csv_file.header_and_rows(spec)
         csv_map = match_headers(spec, header)
         csv_tab = Tab(spec, path.name, csv_map, list(header), [])  # a Line per row reads it
-        titles = [sheet.tab(r).title for r in ("prospects", "campaigns", "enrollments")]
-        data = source.read(titles)
+        roles = ["prospects"] + (["campaigns", "enrollments"] if campaign is not None else [])
+        data = source.read([sheet.tab(r).title for r in roles])
         prospects = find_tab(data, spec, sheet=sheet.name)
         assert prospects is not None
         plan = _Appender(prospects, [c.field for c in spec.inputs if csv_map.all(c.field)])
         report = ImportReport(tab=prospects.title, first_row=plan.next_row)
-        report.columns = [
-            (spec.column(f).header, [header[i].strip() for i in csv_map.all(f)])
-            for f in plan.fields
-        ]
+        report.columns = describe_columns(spec, csv_map, header)
         used = {i for f in plan.fields for i in csv_map.all(f)}
         report.ignored = [h.strip() for i, h in enumerate(header) if i not in used and h.strip()]
         enroll = _Enrollments(sheet, data, campaign) if campaign is not None else None
@@ -152,12 +150,7 @@ def summary(
         out += [f"    line {s.line}: {s.reason}" for s in report.skipped[:shown]]
         if len(report.skipped) > shown:
             out.append(f"    … and {len(report.skipped) - shown} more")
-    out.append(
-        "  columns: "
-        + "; ".join(
-            f"{name} \u2190 " + ", else ".join(repr(h) for h in hs) for name, hs in report.columns
-        )
-    )
+    out.append("  columns: " + report.columns)
     if report.new_headers:
         out.append(
             f"  added the column{'s' * (len(report.new_headers) != 1)} "

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from sheetsync.app.pace import Pace
+from sheetsync.rows import prospects
 from sheetsync.state.base import Store
 from sheetsync.sync.cycle import DryRun
 from sheetsync.sync.plan import Action
@@ -20,8 +21,6 @@ from sheetsync.sync.statuses import uncomputed
 
 # Prospect rows shown with their fields per kind (create, update); the rest are counted.
 SHOWN = 5
-# The body fields of a prospect, in the order `plan` counts them.
-PROSPECT_FIELDS = ("firstName", "lastName", "company", "role", "phone", "linkedinUrl")
 
 if TYPE_CHECKING:
     from sheetsync.app.worker import SheetView, WorkerView
@@ -69,7 +68,7 @@ def _prospect_lines(actions: list[Action], left_out: Mapping[str, tuple[str, ...
         out.append(line)
     if len(actions) > SHOWN:
         out.append(f"… and {len(actions) - SHOWN} more prospects to {verb}")
-    counts = [f"{f} {sum(1 for a in actions if a.fields.get(f))}" for f in PROSPECT_FIELDS]
+    counts = [f"{f} {sum(1 for a in actions if a.fields.get(f))}" for _, f in prospects.FIELDS]
     custom = sum(1 for a in actions if a.fields.get("customFields"))
     if custom:
         counts.append(f"customFields {custom}")

@@ -45,11 +45,15 @@ from sheetsync.rows.reader import Line, Tab
 from sheetsync.rows.records import ProspectRecord, RowIssue
 from sheetsync.sheet.base import CellValue
 
-TEXT_FIELDS = (
+# The fields of POST /prospects a row fills in besides email and customFields, in body order:
+# (sheet field, API field). `plan` counts them, `check` names the missing ones, errors map them.
+FIELDS = (
     ("first_name", "firstName"),
     ("last_name", "lastName"),
     ("company", "company"),
     ("role", "role"),
+    ("phone", "phone"),
+    ("linkedin_url", "linkedinUrl"),
 )
 CUSTOM = "custom:"
 # linkedin.com with no subdomain, www., m./mobile./touch. (mobile) or a country (uk., de.)
@@ -123,12 +127,11 @@ def prospect_body(line: Line, email: str) -> tuple[dict[str, Any], tuple[str, ..
             left_out.append(p.message)
             return None
 
+    parsers = {"phone": as_phone, "linkedin_url": _linkedin}  # the rest are names
     name = partial(as_text, limit=LIMIT_NAME)
     body: dict[str, Any] = {"email": email}
-    for field, api in TEXT_FIELDS:
-        body[api] = value(field, name)
-    body["phone"] = value("phone", as_phone)
-    body["linkedinUrl"] = value("linkedin_url", _linkedin)
+    for field, api in FIELDS:
+        body[api] = value(field, parsers.get(field, name))
     custom = {
         col.field[len(CUSTOM) :]: value(col.field, as_scalar)
         for col in line.tab.spec.inputs

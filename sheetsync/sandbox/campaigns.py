@@ -336,3 +336,20 @@ def app_edit(campaign: Campaign, body: JSON, mailbox_ids: list[str] | None) -> N
     campaign.channel = body.get("channel", campaign.channel)
     if mailbox_ids is not None:
         campaign.mailbox_ids = mailbox_ids
+
+
+# The fields of an `email.sent` webhook's data, in the order the sandbox sends them.
+SENT_EVENT = (
+    "prospectId",
+    "prospectEmail",
+    "campaignId",
+    "mailboxId",
+    "stepIndex",
+    "subject",
+    "sentAt",
+)
+
+
+def sent_event(line: JSON) -> JSON:
+    """The `email.sent` webhook data of a line of the sent log (`Campaign.record_send`)."""
+    return {k: line[k] for k in SENT_EVENT}

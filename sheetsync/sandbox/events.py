@@ -14,7 +14,7 @@ prospect in several campaigns, or in none, needs `campaign`).
 
 from __future__ import annotations
 
-from sheetsync.sandbox.campaigns import Campaign, Enrollment
+from sheetsync.sandbox.campaigns import Campaign, Enrollment, sent_event
 from sheetsync.sandbox.prospects import Prospect
 from sheetsync.sandbox.validate import JSON, invalid, normal_email, not_found, stamp
 from sheetsync.sandbox.webhooks import MADE
@@ -42,8 +42,7 @@ def apply_event(ws: Workspace, body: JSON, now: float) -> tuple[str, JSON]:
     data: JSON = {"prospectId": pid, "prospectEmail": email, "campaignId": campaign.id}
     mailbox = campaign.mailbox_ids[0] if campaign.mailbox_ids else None
     if kind == "email.sent":
-        sent = campaign.record_send(enr, step, now)
-        data.update(mailboxId=mailbox, stepIndex=step, subject=sent["subject"], sentAt=at)
+        data = sent_event(campaign.record_send(enr, step, now))
     elif kind == "email.opened":
         campaign.counters["opened"] += 1
         data.update(mailboxId=mailbox, stepIndex=step, openedAt=at)

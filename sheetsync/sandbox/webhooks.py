@@ -30,11 +30,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from sheetsync.config import is_loopback
+from sheetsync.config import webhook_url_fault
 from sheetsync.sandbox.validate import JSON, invalid, stamp
 
 # The events `POST /_sandbox/events` makes happen (events.py), then the others WarmySender
@@ -82,14 +81,12 @@ def check_url(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise invalid("url is required: the https URL WarmySender should call")
     url = value.strip()
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-    except ValueError:
-        raise invalid(f"url {url!r} is not a valid URL") from None
-    if not host or parts.scheme not in ("https", "http"):
+    fault = webhook_url_fault(url)
+    if fault == "unparsable":
+        raise invalid(f"url {url!r} is not a valid URL")
+    if fault == "not https":
         raise invalid(f"url {url!r} must be an https:// URL")
-    if parts.scheme == "http" and not is_loopback(host):
+    if fault == "remote http":
         raise invalid(
             f"url {url!r} must use https; plain http is accepted only for a loopback address "
             "(127.0.0.1, ::1, localhost)"

@@ -7,7 +7,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sheetsync.sandbox.campaigns import Campaign, Enrollment, app_edit, apply_patch, new_campaign
+from sheetsync.sandbox.campaigns import (
+    Campaign,
+    Enrollment,
+    app_edit,
+    apply_patch,
+    new_campaign,
+    sent_event,
+)
 from sheetsync.sandbox.prospects import Prospect, apply_update, new_prospect
 from sheetsync.sandbox.validate import (
     JSON,
@@ -169,9 +176,7 @@ class Workspace:
         for campaign in self.campaigns.values():
             campaign.tick(now)
             for line in campaign.new_sends:
-                data = {k: line[k] for k in ("prospectId", "prospectEmail", "campaignId")}
-                data.update({k: line[k] for k in ("mailboxId", "stepIndex", "subject", "sentAt")})
-                self.events.append(("email.sent", data, now))
+                self.events.append(("email.sent", sent_event(line), now))
             campaign.new_sends.clear()
 
     def sent_emails(self, campaign_id: str | None) -> list[JSON]:

@@ -240,3 +240,14 @@ def match_headers(spec: TabSpec, header_row: Sequence[object]) -> HeaderMap:
             columns[col.field] = tuple(found)
     index = {field: cols[0] for field, cols in columns.items()}
     return HeaderMap(index=index, width=len(header_row), duplicates=dups, columns=columns)
+
+
+def describe_columns(spec: TabSpec, found: HeaderMap, header_row: Sequence[object]) -> str:
+    """Which headers feed which input field, in the spec's order, as `check` and `import` show
+    it: `Email \u2190 'E-mail'; First Name \u2190 'first', else 'Given Name'` ("" for none)."""
+    texts = ["" if h is None else str(h).strip() for h in header_row]
+    return "; ".join(
+        f"{col.header} \u2190 " + ", else ".join(repr(texts[i]) for i in cols)
+        for col in spec.inputs
+        if (cols := found.all(col.field))
+    )

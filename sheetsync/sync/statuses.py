@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from sheetsync.rows import prospects
 from sheetsync.sheet.layout import CAMPAIGNS, PROSPECTS, STEPS
 
 SYNCED = "synced"
@@ -207,18 +208,7 @@ COLUMNS: dict[str, str] = {
             ("endDate", "end_date"),
         )
     },
-    **{
-        api: PROSPECTS.column(f).header
-        for api, f in (
-            ("email", "email"),
-            ("firstName", "first_name"),
-            ("lastName", "last_name"),
-            ("company", "company"),
-            ("role", "role"),
-            ("phone", "phone"),
-            ("linkedinUrl", "linkedin_url"),
-        )
-    },
+    **{api: PROSPECTS.column(f).header for f, api in (("email", "email"), *prospects.FIELDS)},
     "customFields": "custom field columns",
 }
 STEP_COLUMNS = {

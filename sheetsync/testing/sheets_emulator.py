@@ -10,7 +10,8 @@ Quotas are per user (token): at most `read_quota_per_min` reads and `write_quota
 in any 60 s, then 429 RESOURCE_EXHAUSTED as Google sends it. Google refills its per-minute
 quotas every minute; a sliding 60 s window is stricter, so a client that never gets a 429 here
 never gets one from Google (its per-project quota, 300 a minute, is not enforced).
-`answered` counts the HTTP statuses answered (e.g. `answered[429]`).
+`answered` counts the HTTP statuses answered (e.g. `answered[429]`); `ranges_read` lists the
+ranges values reads asked for (`Prospects!1:1`, `'Q4 Leads'`), in order.
 
     with SheetsEmulator(clock=FakeClock()) as emu:
         sid = emu.create_spreadsheet({"Prospects": [["Email"], ["a@x.io"]]})
@@ -81,6 +82,7 @@ class SheetsEmulator:
         self.tokens = tokens
         self.counts: collections.Counter[str] = collections.Counter()
         self.answered: collections.Counter[int] = collections.Counter()
+        self.ranges_read: list[str] = []
         self.hook: Callable[[str, SheetsEmulator], None] | None = None
         self.formula_value = "#ERROR!"  # what an opaque (non-arithmetic) formula reads as
         self._books: dict[str, Book] = {}
@@ -277,6 +279,7 @@ class SheetsEmulator:
         with self._lock:
             self.counts.clear()
             self.answered.clear()
+            self.ranges_read.clear()
 
     def fail_next(self, kind: str, status: int, n: int = 1) -> None:
         """Answer the next `n` requests of `kind` ("values.batchGet", or "*" for any) with a
@@ -374,6 +377,8 @@ class SheetsEmulator:
         ranges = parse_qs(query, keep_blank_values=True).get("ranges", [])
         with self._lock:
             self.counts[kind] += 1
+            if kind in ("values.get", "values.batchGet"):
+                self.ranges_read.extend(ranges if kind == "values.batchGet" else [rng])
         hook = self.hook
         if hook is not None:
             hook(kind, self)

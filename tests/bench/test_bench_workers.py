@@ -1,11 +1,12 @@
-"""bench/workers.py's code paths on tiny sizes: the overlap count it reports from the run
-records, and the store comparison on both stores (the fleet and failover runs start worker
-processes for minutes: they stay in the benchmark)."""
+"""bench/workers.py's code paths on tiny sizes: the overlaps it finds in the run records, and
+the store comparison on both stores (the fleet and failover runs start worker processes for
+minutes: they stay in the benchmark)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: `bench` imports
 
@@ -13,15 +14,18 @@ from bench import workers  # noqa: E402
 from sheetsync.testing.postgres import Server  # noqa: E402
 
 
-def test_overlapping_counts_cycles_of_one_sheet_running_at_once() -> None:
+def test_overlaps_are_cycles_of_one_sheet_running_at_once() -> None:
+    def record(sheet: str, worker: str, started: float, finished: float, ok: bool = True) -> Any:
+        return workers.RunRecord(sheet, worker, ok, started, finished, None, None)
+
     records = [
-        ("a", "w0", 0.0, 1.0, True),
-        ("a", "w1", 0.9, 2.0, True),  # starts before the previous one ended: one overlap
-        ("a", "w0", 2.0, 3.0, True),  # starts as it ended: none
-        ("b", "w1", 0.5, 1.5, True),  # another sheet at the same time: none
-        ("a", "w1", 2.5, 2.6, False),  # a failure has no cycle to overlap
+        record("a", "w0", 0.0, 1.0),
+        record("a", "w1", 0.9, 2.0),  # starts before the previous one ended: one overlap
+        record("a", "w0", 2.0, 3.0),  # starts as it ended: none
+        record("b", "w1", 0.5, 1.5),  # another sheet at the same time: none
+        record("a", "w1", 2.5, 2.6, ok=False),  # a failure has no cycle to overlap
     ]
-    assert workers.overlapping(records) == 1  # type: ignore[arg-type]
+    assert workers.overlaps(records) == [(records[0], records[1])]
 
 
 def test_the_store_comparison_runs_on_both_stores(pg_server: Server) -> None:

@@ -3,6 +3,7 @@ what the tabs hold afterwards, exit codes, and one clear line for every file it 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import openpyxl
@@ -13,23 +14,30 @@ from sheetsync.app.cli import cli
 from sheetsync.app.importer import import_csv
 from sheetsync.app.lock import SheetLock
 from sheetsync.config import load_config
+from sheetsync.sheet.base import SheetData
 from sheetsync.sheet.xlsx import XlsxSource
+from sheetsync.testing.sheets_emulator import SheetsEmulator
+
+from .conftest import GOOGLE_TOKEN
 
 EXPORTS = Path(__file__).resolve().parents[1] / "exports"
 DRAFT = "Q4 Agencies"
+
+
+BOOK: dict[str, list[list[object]]] = {
+    "Prospects": [["Email", "First Name", "Last Name", "Company", "Industry", "Sync Status"],
+                  ["maria.gonzalez@brightpath.io", "Maria", "", "", "", "synced"]],
+    "Campaigns": [["Campaign", "Mailboxes"], [DRAFT, "alex@outreach-demo.example"]],
+    "Steps": [["Campaign", "Step", "Subject", "Body"], [DRAFT, 1, "Hi", "Hello"]],
+    "Enrollments": [["Email", "List ID", "Campaign", "Enrolled"]],
+}  # fmt: skip
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
-    for title, rows in {
-        "Prospects": [["Email", "First Name", "Last Name", "Company", "Industry", "Sync Status"],
-                      ["maria.gonzalez@brightpath.io", "Maria", "", "", "", "synced"]],
-        "Campaigns": [["Campaign", "Mailboxes"], [DRAFT, "alex@outreach-demo.example"]],
-        "Steps": [["Campaign", "Step", "Subject", "Body"], [DRAFT, 1, "Hi", "Hello"]],
-        "Enrollments": [["Email", "List ID", "Campaign", "Enrolled"]],
-    }.items():  # fmt: skip
+    for title, rows in BOOK.items():
         ws = wb.create_sheet(title)
         for row in rows:
             ws.append(row)
@@ -207,3 +215,45 @@ def test_a_large_file_streams_with_progress(config: Path, tmp_path: Path) -> Non
     rows = tab(config, "Prospects")
     header = [str(h) for h in rows[0]]
     assert dict(zip(header, rows[-1], strict=False))["Phone"] == "+1 555 010 2999"
+
+
+def test_import_reads_the_campaign_tabs_only_with_a_campaign(
+    tmp_path: Path, emulator: SheetsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Google: without --campaign, one range is read (the Prospects tab); with it, the Campaigns
+    and Enrollments tabs too."""
+    sid = emulator.create_spreadsheet(BOOK)
+    path = tmp_path / "google.toml"
+    path.write_text(
+        f'[warmysender]\nbase_url = "http://127.0.0.1:9/api/v1"\n[google]\nauth = "token"\n'
+        f'sheets_base_url = "{emulator.base_url}"\n'
+        f'[[sheet]]\nname = "g"\nsource = "google"\nspreadsheet = "{sid}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SHEETSYNC_GOOGLE_TOKEN", GOOGLE_TOKEN)
+    code, out = run(path, str(EXPORTS / "hunter.csv"))
+    assert code == 0, out
+    assert emulator.ranges_read == ["'Prospects'"]
+    assert emulator.values(sid, "Prospects")[-1][0] == "ben.carter@fieldnote.io"
+    assert emulator.values(sid, "Enrollments") == BOOK["Enrollments"]
+    emulator.reset_counts()
+    code, out = run(path, str(EXPORTS / "hunter.csv"), "--campaign", DRAFT)
+    assert code == 0, out
+    assert emulator.ranges_read == ["'Prospects'", "'Campaigns'", "'Enrollments'"]
+    assert emulator.values(sid, "Enrollments")[1:] == [["ben.carter@fieldnote.io", "", DRAFT, True]]
+
+
+def test_xlsx_import_reads_the_campaign_tabs_only_with_a_campaign(config: Path) -> None:
+    asked: list[list[str]] = []
+
+    class Reads(XlsxSource):
+        """The real xlsx source, noting the tabs each read asks for."""
+
+        def read(self, tabs: Sequence[str]) -> SheetData:
+            asked.append(list(tabs))
+            return super().read(tabs)
+
+    sheet = load_config(config).sheets[0]
+    import_csv(Reads(config.parent / "book.xlsx"), sheet, EXPORTS / "hunter.csv")
+    import_csv(Reads(config.parent / "book.xlsx"), sheet, EXPORTS / "zoominfo.csv", campaign=DRAFT)
+    assert asked == [["Prospects"], ["Prospects", "Campaigns", "Enrollments"]]

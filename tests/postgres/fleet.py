@@ -1,21 +1,17 @@
 """Real `sheetsync worker` processes on one config: xlsx workbooks in a folder, the sandbox served
 from the test process, the state on the throwaway PostgreSQL server; and what the tests read
-back (the run records, the sandbox's objects)."""
+back (the sandbox's objects; the run records are read with bench/workers.py's `runs`)."""
 
 from __future__ import annotations
 
 import collections
-import json
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 
 from sheetsync.data.demo_workbook import build_workbook
@@ -101,46 +97,9 @@ class Worker(Daemon):
         return self.finish()
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    sheet: str
-    worker: str | None
-    ok: bool
-    started: float | None
-    finished: float
-    report: dict[str, Any] | None
-    message: str | None
-
-
-def runs(url: str) -> list[RunRecord]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT sheet, worker, ok, started, finished, report, message FROM runs ORDER BY id"
-        ).fetchall()
-    return [
-        RunRecord(r[0], r[1], bool(r[2]), r[3], r[4], json.loads(r[5]) if r[5] else None, r[6])
-        for r in rows
-    ]
-
-
 def wait_until(check: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + WAIT_S
     while not check():
         if time.monotonic() > deadline:
             pytest.fail(f"not within {WAIT_S}s: {what}")
         time.sleep(0.1)
-
-
-def overlaps(records: list[RunRecord]) -> list[tuple[RunRecord, RunRecord]]:
-    """Pairs of cycles of one sheet that were running at the same time."""
-    found = []
-    by_sheet: dict[str, list[RunRecord]] = collections.defaultdict(list)
-    for r in records:
-        if r.ok and r.started is not None:
-            by_sheet[r.sheet].append(r)
-    for cycles in by_sheet.values():
-        cycles.sort(key=lambda r: r.started or 0.0)
-        for a, b in zip(cycles, cycles[1:], strict=False):
-            if b.started is not None and b.started < a.finished:
-                found.append((a, b))
-    return found

@@ -15,17 +15,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bench.workers import overlaps, runs
 from sheetsync.app.worker import failover_bound_s
 from sheetsync.config import load_config
 from sheetsync.sandbox.server import SandboxServer
-from tests.postgres.fleet import (
-    FleetSandbox,
-    Worker,
-    overlaps,
-    runs,
-    wait_until,
-    write_config,
-)
+from tests.postgres.fleet import FleetSandbox, Worker, wait_until, write_config
 
 pytestmark = pytest.mark.slow
 POLL_S = 3

@@ -95,6 +95,7 @@ def test_webhook_endpoints_scopes_and_the_https_rule(env: Env) -> None:
     for url, why in [
         ("http://hooks.example.com/x", "must use https"),
         ("ftp://hooks.example.com/x", "must be an https:// URL"),
+        ("https://[::1/x", "is not a valid URL"),
         ("", "url is required"),
     ]:
         bad = env.api.post("/webhooks", json={"url": url, "events": ALL})
@@ -230,6 +231,28 @@ def test_sent_emails_list_the_simulated_sends(env: Env) -> None:
     assert page["pagination"] == {"has_more": False, "next_cursor": None}
     assert env.api.get("/emails/sent").status_code == 422
     assert env.api.get("/emails/sent", params={"campaignId": "cmp_x"}).status_code == 404
+
+
+def test_email_sent_has_one_shape_whether_simulated_or_made(env: Env, catcher: Catcher) -> None:
+    """The data of an email.sent from the sending simulation and from POST /_sandbox/events:
+    the same fields in the same order, each the sent email's (GET /emails/sent)."""
+    register(env, catcher.url, ["email.sent"])
+    cid = running_campaign(env, "lena@umbrella.example")
+    env.admin.post("/webhooks/deliver")  # step 1, sent by the simulation
+    made = env.admin.post(
+        "/events", json={"type": "email.sent", "email": "lena@umbrella.example", "stepIndex": 1}
+    )
+    assert made.status_code == 200, made.text
+    data = [json.loads(body)["data"] for _, body in catcher.requests]
+    page = env.api.get("/emails/sent", params={"campaignId": cid}).json()["data"]
+    assert len(data) == len(page) == 2
+    for sent, line in zip(data, page, strict=True):
+        assert list(sent) == ["prospectId", "prospectEmail", "campaignId", "mailboxId",
+                              "stepIndex", "subject", "sentAt"]  # fmt: skip
+        assert sent == {k: v for k, v in line.items() if k != "id"}
+        assert (sent["prospectEmail"], sent["campaignId"]) == ("lena@umbrella.example", cid)
+    assert [sent["stepIndex"] for sent in data] == [0, 1]
+    assert data[1] == made.json()["event"]["data"]
 
 
 @pytest.mark.parametrize(
