@@ -15,13 +15,14 @@ from typing import Any
 from sheetsync.api.client import Request, create_prospect_request, update_prospect_request
 from sheetsync.api.models import Prospect
 from sheetsync.api.parse import present
+from sheetsync.rows import prospects
 from sheetsync.rows.records import ProspectRecord
 from sheetsync.state import Intent, Item, fresh_key
 from sheetsync.sync import statuses
 from sheetsync.sync.execute.executor import Executor
 from sheetsync.sync.plan import Action, prospect_changes, prospect_differences
 
-FIELDS = ("firstName", "lastName", "company", "role", "phone", "linkedinUrl", "customFields")
+HELD = (*(api for _, api in prospects.FIELDS), "customFields")  # what a prospect read holds
 UNREAD = "unread"  # data flag: linked by `exists`, its fields not read yet
 
 
@@ -108,7 +109,7 @@ def _reconcile(ex: Executor, r: ProspectRecord, it: Item) -> None:
 
 def held(raw: dict[str, Any]) -> dict[str, Any]:
     """The fields of a prospect as WarmySender sent them (null ones left out)."""
-    out = {f: v for f, v in present(raw, FIELDS).items() if v is not None}
+    out = {f: v for f, v in present(raw, HELD).items() if v is not None}
     if not isinstance(out.get("customFields", {}), dict):
         del out["customFields"]
     return out
