@@ -417,13 +417,19 @@ def status(ctx: Ctx) -> None:
     """
     from rich.console import Console
 
+    from sheetsync.api.ratelimit import MARGIN_S
     from sheetsync.app.pace import paces
     from sheetsync.app.report import status_tables
     from sheetsync.state.connect import open_state
 
     config = ctx.load()
     console = Console(highlight=False)
-    pace = paces(config)
+    margin = MARGIN_S
+    if config.state_url is not None:  # polled by workers, which pace for their own margin
+        from sheetsync.app.worker import GOOGLE_MARGIN_S
+
+        margin = GOOGLE_MARGIN_S
+    pace = paces(config, margin_s=margin)
     with open_state(config, read_only=True) as state:
         for sheet in config.sheets:
             for table in status_tables(state, sheet.name, pace[sheet.name]):

@@ -57,7 +57,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from sheetsync.api.client import WarmySenderClient
-from sheetsync.api.ratelimit import RateLimiter, limiter_for
+from sheetsync.api.ratelimit import MARGIN_S, RateLimiter, limiter_for
 from sheetsync.app.logs import redact, secrets_of
 from sheetsync.app.pace import Pace, paces, stretch_note
 from sheetsync.app.webhooks import receiving
@@ -113,7 +113,7 @@ def google_quota(config: Config, clock: Clock) -> Quota:
     """The per-minute read and write budget of the daemon's Google credential."""
     g = config.google
     return Quota(
-        reads=RateLimiter(g.reads_per_minute, clock=clock),  # slots held as app.pace assumes
+        reads=RateLimiter(g.reads_per_minute, clock=clock, margin_s=MARGIN_S),  # as paced
         writes=RateLimiter(g.writes_per_minute, clock=clock),
     )
 
@@ -191,7 +191,7 @@ class Daemon:
         self._secrets = secrets_of(config)
         self.quota = google_quota(config, self.clock)
         start = self.clock.monotonic()
-        pace = paces(config)
+        pace = paces(config, margin_s=MARGIN_S)
         self.runs = {
             s.name: SheetRun(s, pace[s.name], next_fire=start + pace[s.name].offset_s)
             for s in config.sheets
@@ -293,7 +293,7 @@ class Daemon:
         sync of a sheet whose settings changed (or of every sheet, when [warmysender],
         [google] or [state] changed) is opened again at its next poll."""
         now = self.clock.monotonic()
-        pace = paces(config)
+        pace = paces(config, margin_s=MARGIN_S)
         with self._lock:
             old = self.config
             shared = (config.warmysender, config.google, config.state_path) != (
@@ -324,8 +324,8 @@ class Daemon:
 
     def _note_pace(self, old: Config | None) -> None:
         """Say once that the Google sheets are polled less often than configured."""
-        note = stretch_note(self.config)
-        if note is not None and (old is None or note != stretch_note(old)):
+        note = stretch_note(self.config, margin_s=MARGIN_S)
+        if note is not None and (old is None or note != stretch_note(old, margin_s=MARGIN_S)):
             log.warning(note)
 
     def _failed(self, run: SheetRun, started: float, message: str, exc: Exception | None) -> None:

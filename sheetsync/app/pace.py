@@ -1,16 +1,18 @@
-"""How often `sheetsync run` polls each sheet: its `poll_seconds`, stretched when the daemon's
-Google sheets would need more reads than Google's per-user quota allows.
+"""How often `sheetsync run` (or a worker) polls each sheet: its `poll_seconds`, stretched when
+the config's Google sheets would need more reads than Google's per-user quota allows.
 
 Every Google sheet of a daemon signs in with the one credential of `[google]`, and Google allows
 a user (a service account is one) `reads_per_minute` read and `writes_per_minute` write requests
 a minute (60 and 60 by default). An unchanged poll costs one read (one values.batchGet), so
 sheets polled every P_i seconds need Σ 60 / P_i reads a minute. When that is more than the quota
-(less the limiter's margin: a slot is held for 60.5 s), every Google sheet's interval is
-multiplied by the same factor, so that together they use the quota and no more. The first polls
-are spread out (sheet i of n starts i/n of the way into the interval), so the reads come evenly
-rather than in a burst at start. Requests beyond one read a poll (the key re-read and the write
-of a poll that changed something, the metadata read of a sheet just opened) wait for the
-daemon's quota limiter (sheet/google/quota.Quota), so a healthy daemon never causes a 429.
+(less the margin of the limiter the reads wait for: a slot is held 60 s plus `margin_s`, the
+daemon's api.ratelimit.MARGIN_S or the workers' app.worker.GOOGLE_MARGIN_S, which the caller
+passes), every Google sheet's interval is multiplied by the same factor, so that together they
+use the quota and no more. The first polls are spread out (sheet i of n starts i/n of the way
+into the interval), so the reads come evenly rather than in a burst at start. Requests beyond
+one read a poll (the key re-read and the write of a poll that changed something, the metadata
+read of a sheet just opened) wait for the credential's quota limiter (sheet/google/quota.Quota),
+so a healthy daemon never causes a 429.
 xlsx sheets keep their poll_seconds.
 """
 
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sheetsync.api.ratelimit import MARGIN_S
 from sheetsync.config import Config
 
 QUOTA_WINDOW_S = 60.0
@@ -52,15 +53,17 @@ def reads_per_minute(config: Config) -> float:
     return sum(60.0 / s.poll_seconds for s in config.sheets if s.source == "google")
 
 
-def capacity(config: Config) -> float:
-    """The reads a minute the credential's quota limiter lets through."""
-    return config.google.reads_per_minute * QUOTA_WINDOW_S / (QUOTA_WINDOW_S + MARGIN_S)
+def capacity(config: Config, *, margin_s: float) -> float:
+    """The reads a minute the credential's quota limiter lets through, holding each slot
+    QUOTA_WINDOW_S + `margin_s`."""
+    return config.google.reads_per_minute * QUOTA_WINDOW_S / (QUOTA_WINDOW_S + margin_s)
 
 
-def paces(config: Config) -> dict[str, Pace]:
-    """Each sheet's pace (by name), the Google sheets stretched evenly to fit the quota."""
+def paces(config: Config, *, margin_s: float) -> dict[str, Pace]:
+    """Each sheet's pace (by name), the Google sheets stretched evenly to fit the quota of a
+    limiter holding each slot QUOTA_WINDOW_S + `margin_s`."""
     demand = reads_per_minute(config)
-    factor = max(1.0, demand / capacity(config)) if demand else 1.0
+    factor = max(1.0, demand / capacity(config, margin_s=margin_s)) if demand else 1.0
     spacing = 60.0 * factor / demand if demand else 0.0  # seconds between two polls' reads
     out: dict[str, Pace] = {}
     google = 0
@@ -74,13 +77,13 @@ def paces(config: Config) -> dict[str, Pace]:
     return out
 
 
-def stretch_note(config: Config) -> str | None:
+def stretch_note(config: Config, *, margin_s: float) -> str | None:
     """The log line saying that the Google sheets are polled less often, or None."""
     demand = reads_per_minute(config)
     limit = config.google.reads_per_minute
-    if demand <= capacity(config):
+    if demand <= capacity(config, margin_s=margin_s):
         return None
-    pace = paces(config)
+    pace = paces(config, margin_s=margin_s)
     n = sum(1 for s in config.sheets if s.source == "google")
     first = next(s for s in config.sheets if s.source == "google")
     return (

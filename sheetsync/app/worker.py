@@ -91,7 +91,8 @@ BUSY_RETRY_S = 5.0  # a sheet held by a worker taken for dead is tried again thi
 WARMYSENDER_DEFAULT_LIMIT = 60  # until X-RateLimit-Limit says otherwise
 MAX_BLOCK_S = 5.0  # a call that would wait longer for the shared budget waits for the next poll
 # Google counts a request when it arrives, and requests from several machines arrive after
-# uneven delays: each slot of its quota is held this much longer than the minute.
+# uneven delays: each slot of its quota is held this much longer than the minute (the workers'
+# polls are paced for it: app.pace).
 GOOGLE_MARGIN_S = 2.0
 RESCUED_PRIORITY = 1  # the polls of a dead worker's sheets go before the others due
 KEEPER_PRIORITY = 2  # and the keeper before everything: a backlog of polls must not delay it
@@ -292,7 +293,7 @@ def build_app(rt: Runtime) -> procrastinate.App:
     )
     app = procrastinate.App(connector=connector)
     sheets = {s.name: s for s in rt.config.sheets}
-    pace = paces(rt.config)
+    pace = paces(rt.config, margin_s=GOOGLE_MARGIN_S)
     failover = rt.config.workers.failover_seconds
     every = keeper_seconds(failover)
 
@@ -429,7 +430,7 @@ async def _serve(app: procrastinate.App, rt: Runtime, concurrency: int) -> bool:
             worker_id = worker.worker_id
             if worker_id is not None:
                 await asyncio.to_thread(rt.register, worker_id)
-                pace = paces(rt.config)
+                pace = paces(rt.config, margin_s=GOOGLE_MARGIN_S)
                 names = ", ".join(f"{n} every {p.poll_s:.0f}s" for n, p in pace.items())
                 log.info(
                     "%s: worker %d on %s, %d at a time: %s; SIGINT or SIGTERM stops",
@@ -439,7 +440,7 @@ async def _serve(app: procrastinate.App, rt: Runtime, concurrency: int) -> bool:
                     concurrency,
                     names,
                 )
-                note = stretch_note(rt.config)
+                note = stretch_note(rt.config, margin_s=GOOGLE_MARGIN_S)
                 if note is not None:
                     log.warning(note)
             await running

@@ -32,6 +32,7 @@ from sheetsync.sync.diff import Diff, diff
 from sheetsync.sync.statuses import SETTLING
 
 RUNNING = ("running", "active", "scheduled")
+EDITABLE = ("draft", "paused")  # PATCH works on these (and WarmySender's app may change them)
 MAILBOX_CHECKED = "mailbox_checked_at"  # campaign data: when a mailbox refusal was last checked
 BRAKE_MIN = 10
 HOLDS = "holds"  # the state role of the safety brake's records (see _brake)
@@ -284,12 +285,15 @@ def make_plan(
     plan.actions.extend(after_pause)
 
     # --- monitoring ---
+    # every campaign whose settings can still change (in WarmySender's app too), unless a call
+    # of this cycle reads it anyway
+    read = {a.key for a in plan.actions if a.kind in ("start", "pause", "reconcile")}
     for c in rows.campaigns:
         item = citems.get(c.key)
-        if item is None or item.remote_id is None:
+        if item is None or item.remote_id is None or c.key in read:
             continue
-        if str(item.data.get("api_status", "")) not in RUNNING:
-            continue
+        if str(item.data.get("api_status", "")) not in (*RUNNING, *EDITABLE):
+            continue  # completed (or archived): nothing can change any more
         if now - float(item.data.get("monitored_at", 0)) >= sheet.monitor_seconds:
             plan.actions.append(Action("monitor", c.key))
     return plan

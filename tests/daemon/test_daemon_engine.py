@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from sheetsync.api.ratelimit import MARGIN_S
 from sheetsync.app.daemon import Daemon
 from sheetsync.app.pace import paces
 from sheetsync.clock import FakeClock
@@ -163,7 +164,7 @@ def test_google_sheets_beyond_the_quota_poll_evenly_less_often_without_a_429(
         daemon = Daemon(config, clock=clock)
     stretched = [r.getMessage() for r in caplog.records if "less often" in r.getMessage()]
     assert len(stretched) == 1 and "the 4 Google sheets need 240 reads a minute" in stretched[0]
-    pace = paces(config)
+    pace = paces(config, margin_s=MARGIN_S)
     assert {round(p.poll_s, 1) for p in pace.values()} == {12.1}  # 1 s x 240 / (20 x 60/60.5)
     assert sorted(round(p.offset_s, 1) for p in pace.values()) == [0.0, 3.0, 6.0, 9.1]
     try:

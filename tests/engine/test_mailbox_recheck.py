@@ -78,12 +78,15 @@ def test_a_still_broken_mailbox_is_read_once_per_cycle_for_all_its_campaigns(
     assert mailbox_reads(h) == 2
 
 
-def test_an_unchanged_sheet_without_refusals_never_calls(h: Harness) -> None:
+def test_an_unchanged_sheet_without_refusals_never_checks_mailboxes(h: Harness) -> None:
     h.make(default_tabs(state="Draft"), monitor_seconds=MONITOR)
     assert h.sync().campaigns_created == 1
+    reads = mailbox_reads(h)
+    assert h.poll().api_calls == 0
     for _ in range(3):
         h.clock.advance(5 * MONITOR)
-        assert h.poll().api_calls == 0
+        assert h.poll().api_calls == 1  # the draft's monitor read, nothing else
+    assert mailbox_reads(h) == reads
 
 
 def test_sandbox_mailbox_route_refuses_unknown_mailboxes_and_non_booleans(h: Harness) -> None:

@@ -58,18 +58,24 @@ def only_campaign(h: Harness) -> dict[str, Any]:
     return camp
 
 
-# --- identity: a renamed row is the same campaign -------------------------------------------
-
-
-@pytest.mark.parametrize("state", ["draft", "paused", "running"])
-def test_renaming_a_campaign_renames_it_and_enrolls_nobody_twice(h: Harness, state: str) -> None:
-    h.make(default_tabs(state="" if state == "draft" else "Running"))
+def campaign_in(h: Harness, state: str, **sheet: Any) -> dict[str, Any]:
+    """The sheet's campaign, made and brought to `state` (draft, paused or running)."""
+    h.make(default_tabs(state="" if state == "draft" else "Running"), **sheet)
     h.sync()
     if state == "paused":
         set_cell(h, "Campaigns", 2, "State", "Paused")
         h.poll()
     camp = only_campaign(h)
     assert camp["status"] == state
+    return camp
+
+
+# --- identity: a renamed row is the same campaign -------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["draft", "paused", "running"])
+def test_renaming_a_campaign_renames_it_and_enrolls_nobody_twice(h: Harness, state: str) -> None:
+    camp = campaign_in(h, state)
     before = endpoint_calls(h)
     rename(h, NEW)
     r = h.poll()
@@ -372,6 +378,58 @@ def test_a_monitor_read_finds_mailboxes_changed_in_warmysender(h: Harness) -> No
     h.clock.advance(300)
     h.sync()
     assert h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == "synced"
+
+
+def get_campaign_calls(h: Harness) -> int:
+    return endpoint_calls(h).get("GET /campaigns/{id}", 0)
+
+
+@pytest.mark.parametrize("state", ["draft", "paused"])
+def test_a_monitor_read_of_a_campaign_not_running_sends_the_sheets_settings_back(
+    h: Harness, state: str
+) -> None:
+    """Changed in WarmySender's app while draft or paused: the monitor read finds it and, the
+    sheet being the source of truth, sends the row's values back (PATCH works then)."""
+    cid = campaign_in(h, state, monitor_seconds=300)["id"]
+    sandbox_admin(h, "campaigns", {"id": cid, "name": NEW, "dailySendLimit": 99})
+    h.clock.advance(200)
+    assert h.sync().api_calls == 0  # not due yet
+    reads = get_campaign_calls(h)
+    h.clock.advance(100)
+    r = h.sync()
+    assert get_campaign_calls(h) == reads + 1
+    assert (r.api_calls, r.campaigns_updated) == (2, 1)  # the read and the PATCH
+    camp = only_campaign(h)
+    assert (camp["name"], camp["dailySendLimit"], camp["status"]) == (LAUNCH, 50, state)
+    assert h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == "synced"
+    assert h.poll().api_calls == 0
+
+
+def test_a_monitor_read_of_a_paused_campaign_says_what_the_api_cannot_change(h: Harness) -> None:
+    cid = campaign_in(h, "paused", monitor_seconds=300)["id"]
+    sandbox_admin(h, "campaigns", {"id": cid, "mailboxIds": ["mbx_demo_2"]})
+    h.clock.advance(300)
+    r = h.sync()
+    assert r.api_calls == 2  # the monitor read, and GET /mailboxes for the new address
+    status = str(h.row("Campaigns", "Campaign", LAUNCH)["Sync Status"])
+    assert status.startswith("error: the API cannot change Mailboxes")
+    assert f"{SAM} in WarmySender" in status
+
+
+def test_a_completed_campaign_is_not_read_again(h: Harness) -> None:
+    h.make(monitor_seconds=300)
+    h.sync()
+    cid = only_campaign(h)["id"]
+    sandbox_admin(h, "campaigns", {"id": cid, "endDate": "2000-01-01"})  # ended in the app
+    h.clock.advance(300)
+    h.sync()
+    assert only_campaign(h)["status"] == "completed"
+    assert h.row("Campaigns", "Campaign", LAUNCH)["API Status"] == "completed"
+    reads = get_campaign_calls(h)
+    sandbox_admin(h, "campaigns", {"id": cid, "dailySendLimit": 99})
+    h.clock.advance(3000)
+    h.sync()
+    assert get_campaign_calls(h) == reads
 
 
 # --- scopes ----------------------------------------------------------------------------------

@@ -75,6 +75,20 @@ def test_status_shows_the_last_cycle_the_next_poll_and_failures(cfg: Path, pg_ur
     assert "Google said 503 again" in out
 
 
+def test_status_shows_the_workers_pace(tmp_path: Path, pg_url: str) -> None:
+    """100 Google sheets at 60 s on one credential: workers hold each quota slot 62 s (the
+    daemon 60.5 s), so each sheet is polled every 60 x 100 / (60 x 60 / 62) = 103.3 s."""
+    path = tmp_path / "sheetsync.toml"
+    lines = [f'[google]\nauth = "token"\n[state]\nurl = "{pg_url}"\n']
+    for i in range(100):
+        lines.append(f'[[sheet]]\nname = "g{i}"\nspreadsheet = "sheet{i}"\npoll_seconds = 60\n')
+    path.write_text("".join(lines), encoding="utf-8")
+    result = invoke(path, "status")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert text.count("│ 103 s (poll_seconds = 60, stretched") == 100
+
+
 def test_workers_lists_none_before_any_started(cfg: Path) -> None:
     result = invoke(cfg, "workers")
     assert result.exit_code == 0 and "none" in result.output

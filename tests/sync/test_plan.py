@@ -165,20 +165,30 @@ def test_settings_change_while_running_asks_to_pause_and_while_paused_is_sent() 
     assert running.notes == [Note("campaigns", "q1", pause_first)]
     assert [a.kind for a in running.actions] == ["monitor"]
     paused = plan(rows, {"campaigns": [item("paused")]}, sheet)
-    assert paused.actions == [Action("update_campaign", "q1", fields={"dailySendLimit": 80})]
+    assert paused.actions == [
+        Action("update_campaign", "q1", fields={"dailySendLimit": 80}),
+        Action("monitor", "q1"),  # never read before: a paused campaign is monitored too
+    ]
 
 
-def test_a_running_campaign_is_monitored_every_monitor_seconds_and_paused_when_asked() -> None:
+def test_a_campaign_that_can_change_is_monitored_every_monitor_seconds() -> None:
+    def kinds(state: str, api_status: str, ago: float) -> list[str]:
+        rows = SheetRows(campaigns=[campaign("q1", state=state)])
+        data = {"api_status": api_status, "monitored_at": NOW - ago, "wanted": state}
+        item = done("campaigns", "q1", "c1", remote_id="cmp_1", data=data)
+        return [a.kind for a in plan(rows, {"campaigns": [item]}).actions]
+
+    for api_status in ("running", "scheduled", "paused", "draft"):
+        assert kinds("running", api_status, 301) == ["monitor"], api_status
+        assert kinds("running", api_status, 10) == [], api_status
+    assert kinds("running", "completed", 3001) == []  # nothing can change any more
+    # the pause answers with the campaign: no read of it besides
     rows = SheetRows(campaigns=[campaign("q1", state="paused")])
     data = {"api_status": "running", "monitored_at": NOW - 301, "wanted": "running"}
     item = done("campaigns", "q1", "c1", remote_id="cmp_1", data=data)
-    got = plan(rows, {"campaigns": [item]})
-    assert got.actions == [
-        Action("pause", "q1", fields={"wanted": "paused"}),
-        Action("monitor", "q1"),
+    assert plan(rows, {"campaigns": [item]}).actions == [
+        Action("pause", "q1", fields={"wanted": "paused"})
     ]
-    item.data["monitored_at"] = NOW - 10
-    assert [a.kind for a in plan(rows, {"campaigns": [item]}).actions] == ["pause"]
 
 
 def test_enrollments_are_batched_per_campaign_and_unticked_ones_unenrolled() -> None:
@@ -219,7 +229,13 @@ def test_the_safety_brake_holds_a_mass_unenroll_until_confirmed() -> None:
     active = {"active": True, "target": "sheet:q1"}
     known = {
         "campaigns": [
-            done("campaigns", "q1", "c1", remote_id="cmp_1", data={"api_status": "draft"})
+            done(
+                "campaigns",
+                "q1",
+                "c1",
+                remote_id="cmp_1",
+                data={"api_status": "draft", "monitored_at": NOW},
+            )
         ],
         "enrollments": [
             done("enrollments", f"{e}|q1", "on", statuses.ENROLLED, data=dict(active))

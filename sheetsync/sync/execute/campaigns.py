@@ -27,7 +27,7 @@ from sheetsync.rows.records import CampaignRecord
 from sheetsync.state import Intent, Item, fresh_key
 from sheetsync.sync import statuses
 from sheetsync.sync.execute.executor import Executor
-from sheetsync.sync.plan import MAILBOX_CHECKED, RUNNING, Action, drift
+from sheetsync.sync.plan import EDITABLE, MAILBOX_CHECKED, RUNNING, Action, drift
 
 # The PATCH-able fields a campaign read reports (the guide's PATCH list, plus the stop-on
 # settings the sandbox documents as PATCH-able); anything else cannot change once created.
@@ -44,7 +44,6 @@ SETTINGS = (
     "startDate",
     "endDate",
 )
-EDITABLE = ("draft", "paused")
 
 
 def resolve_mailboxes(c: CampaignRecord, boxes: Sequence[Mailbox]) -> list[Mailbox] | str:
@@ -252,6 +251,7 @@ def _created(ex: Executor, intent: Intent, camp: Campaign) -> None:
     if "fixed" in b:  # (an intent of an older sheetsync has none: read back when it matters)
         it.data["fixed"] = b["fixed"]
     it.data.update(api_status=camp.status, stats=dict(camp.stats), enrolled=0)
+    it.data["monitored_at"] = ex.clock.time()  # the answer is the campaign as made
     ex.set_status(it, statuses.SYNCED)
     ex.counts.campaigns_created += 1
     if window:  # the create body does not carry the sending window: PATCH it right after
@@ -399,7 +399,9 @@ def _changed_state(ex: Executor, intent: Intent, camp: Campaign) -> None:
 def act_monitor(ex: Executor, a: Action) -> None:
     """GET /campaigns/{id}: progress counts, and the row compared with the campaign as read, so
     a change made in WarmySender's app is seen (kind `monitor`, every monitor_seconds for a
-    running campaign, and `reconcile`, once for a row linked by an older sheetsync)."""
+    draft, paused, scheduled or running campaign: a draft or paused one gets the row's
+    differences sent back, a running one says to pause it first; and `reconcile`, once for a
+    row linked by an older sheetsync)."""
     it = ex.item("campaigns", a.key)
     c = ex.campaigns[a.key]
     camp = _read(ex, it, c)

@@ -17,12 +17,14 @@ Opens, clicks and replies only come with webhooks ([webhooks] in the config).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sheetsync.clock import utc_iso
 from sheetsync.config import SheetConfig
 from sheetsync.errors import NotFound, RateLimited, RowError
 from sheetsync.rows.records import SheetRows
+from sheetsync.state import Item
 from sheetsync.sync import statuses
 from sheetsync.sync.execute.executor import Executor, Stop
 from sheetsync.sync.outcomes import RANK, Outcome, Rows, advance, utc
@@ -42,8 +44,8 @@ def refresh(ex: Executor, rows: SheetRows, sheet: SheetConfig) -> None:
         for key, it in ex.items["campaigns"].items()
         if it.remote_id and it.data.get("api_status") in RUNNING
     }
-    if not running:
-        return
+    if not running or not _due(ex, running.values(), sheet):
+        return  # (the marks say so first: the rows are scanned only when a read may happen)
     eitems = ex.items["enrollments"]
     recs = {c.key: c for c in rows.campaigns}
     live = any(
@@ -69,6 +71,41 @@ def refresh(ex: Executor, rows: SheetRows, sheet: SheetConfig) -> None:
         return  # the budget is spent: the reads resume from their marks next cycle
 
 
+def _due(ex: Executor, running: Iterable[Item], sheet: SheetConfig) -> bool:
+    """Whether the marks let a read (or the first prospects mark) happen this cycle."""
+    now = ex.clock.time()
+    mark = _load(ex, PROSPECTS_MARK)
+    if mark is None or _pass_due(mark, now, sheet):
+        return True
+    if not _sent_offered(ex, now):
+        return False
+    for it in running:
+        sent = (it.data.get("stats") or {}).get("sent")
+        if isinstance(sent, int) and _sweep_due(_sent_mark(ex, it.remote_id or ""), sent):
+            return True
+    return False
+
+
+def _pass_due(mark: dict[str, Any], now: float, sheet: SheetConfig) -> bool:
+    """A prospects pass is under way, or one is to start."""
+    return bool(mark["running"]) or now - float(mark["started"]) >= sheet.monitor_seconds
+
+
+def _sweep_due(mark: dict[str, Any], sent: int) -> bool:
+    """A sent read of a campaign is under way, or its `sent` count grew since the last one."""
+    return bool(mark["running"]) or sent > int(mark["swept"])
+
+
+def _sent_mark(ex: Executor, campaign_id: str) -> dict[str, Any]:
+    return _load(ex, SENT_MARK + campaign_id) or {"cursor": None, "swept": 0, "running": False}
+
+
+def _sent_offered(ex: Executor, now: float) -> bool:
+    """False for a day after the API answered that it has no GET /emails/sent."""
+    refused = _load(ex, NO_SENT_MARK)
+    return refused is None or now - float(refused["at"]) >= NOT_OFFERED_S
+
+
 def _prospects(
     ex: Executor, match: Rows, known: dict[str, Outcome], sheet: SheetConfig, budget: list[int]
 ) -> None:
@@ -77,7 +114,7 @@ def _prospects(
     if mark is None:  # enrolled rows just appeared: the first pass waits a monitor interval
         _save(ex, PROSPECTS_MARK, {"cursor": None, "started": now, "running": False}, {}, known)
         return
-    if not mark["running"] and now - float(mark["started"]) >= sheet.monitor_seconds:
+    if not mark["running"] and _pass_due(mark, now, sheet):
         mark = {"cursor": None, "started": now, "running": True}
     while mark["running"] and budget[0] > 0:
         ex.slot()
@@ -105,12 +142,10 @@ def _sent(
     budget: list[int],
 ) -> None:
     now = ex.clock.time()
-    refused = _load(ex, NO_SENT_MARK)
-    if refused is not None and now - float(refused["at"]) < NOT_OFFERED_S:
+    if not _sent_offered(ex, now):
         return
-    name = SENT_MARK + campaign_id
-    mark = _load(ex, name) or {"cursor": None, "swept": 0, "running": False}
-    if not mark["running"] and sent > int(mark["swept"]):
+    mark = _sent_mark(ex, campaign_id)
+    if not mark["running"] and _sweep_due(mark, sent):
         mark = {"cursor": None, "swept": sent, "running": True}
     while mark["running"] and budget[0] > 0:
         ex.slot()
@@ -131,7 +166,7 @@ def _sent(
                 if after != current:
                     changed[key] = after
         mark = {**mark, "cursor": cursor, "running": cursor is not None}
-        _save(ex, name, mark, changed, known)
+        _save(ex, SENT_MARK + campaign_id, mark, changed, known)
 
 
 def _load(ex: Executor, name: str) -> dict[str, Any] | None:
