@@ -277,6 +277,41 @@ def webhook_url_fault(url: str) -> Literal["unparsable", "not https", "remote ht
     return None
 
 
+# Excel refuses these in a tab name, and names longer than this (so openpyxl and LibreOffice do)
+XLSX_TITLE_CHARS = "[]:*?/\\"
+XLSX_TITLE_MAX = 31
+
+
+def _tab_title(r: _Reader, key: str, title: str, source: str, taken_by: str | None) -> None:
+    """A tab title a workbook (or a spreadsheet) can hold, and no other role's."""
+    if not title:
+        raise ConfigError("must be the tab's name, not empty", path=r.path, key=key)
+    if taken_by is not None:
+        raise ConfigError(
+            f"{title!r} is already the {taken_by} tab; give each tab its own name",
+            path=r.path,
+            key=key,
+        )
+    if source != "xlsx":
+        return
+    bad = " ".join(sorted({c for c in title if c in XLSX_TITLE_CHARS}))
+    if bad:
+        why = f"it has {bad}"
+    elif len(title) > XLSX_TITLE_MAX:
+        why = f"it has {len(title)} characters"
+    elif title.startswith("'") or title.endswith("'"):
+        why = "it starts or ends with '"
+    else:
+        return
+    raise ConfigError(
+        f"{title!r} cannot name a tab of an xlsx workbook ({why}): Excel allows at most "
+        f"{XLSX_TITLE_MAX} characters, none of {' '.join(XLSX_TITLE_CHARS)}, and no ' at either "
+        "end",
+        path=r.path,
+        key=key,
+    )
+
+
 def is_loopback(host: str) -> bool:
     """A host name or address of this machine: where plain http is allowed for webhooks (a
     receiver tried against `sheetsync sandbox`; WarmySender itself calls https only)."""
@@ -398,8 +433,11 @@ def _sheet(r: _Reader, s: Any, i: int) -> SheetConfig:
     cols_cfg = r.table(s, "columns")
     r.only(cols_cfg, f"{where}.columns", set(TAB_ROLES))
     tabs: dict[str, TabSpec] = {}
+    titles: dict[str, str] = {}  # casefolded title -> role
     for role, spec in TAB_ROLES.items():
         title = r.string(tabs_cfg, f"{where}.tabs.{role}", spec.title)
+        _tab_title(r, f"{where}.tabs.{role}", title, source, titles.get(title.casefold()))
+        titles[title.casefold()] = role
         renames = r.table(cols_cfg, role)
         fields = {c.field for c in spec.columns}
         for k, v in renames.items():

@@ -73,6 +73,12 @@ SHEET = '[[sheet]]\nname = "a"\nsource = "xlsx"\nspreadsheet = "a.xlsx"\n'
             'must be "host:port"',
         ),
         ('[webhooks]\nsecret = "x"\n' + SHEET, "webhooks.secret", "unknown key"),
+        # tab titles a workbook cannot hold (openpyxl raised mid-`init`), or that two tabs share
+        (SHEET + "[sheet.tabs]\nprospects = 'Leads: Q1/Q2'\n", "tabs.prospects", "it has / :"),
+        (SHEET + "[sheet.tabs]\nsteps = '" + "S" * 32 + "'\n", "tabs.steps", "32 characters"),
+        (SHEET + "[sheet.tabs]\ncampaigns = \"'Camps'\"\n", "tabs.campaigns", "ends with '"),
+        (SHEET + "[sheet.tabs]\nsteps = ' '\n", "tabs.steps", "not empty"),
+        (SHEET + "[sheet.tabs]\nsteps = 'prospects'\n", "tabs.steps", "already the prospects"),
     ],
 )
 def test_bad_values_name_key_and_fix(text: str, key: str | None, fix: str) -> None:
@@ -81,6 +87,14 @@ def test_bad_values_name_key_and_fix(text: str, key: str | None, fix: str) -> No
     assert "/x/sheetsync.toml" in str(info.value)
     if key:
         assert info.match(key)
+
+
+def test_a_google_tab_may_have_what_excel_refuses_in_its_title() -> None:
+    import tomllib
+
+    text = '[[sheet]]\nname = "g"\nspreadsheet = "1AbC"\n[sheet.tabs]\nprospects = "Leads: Q1/Q2"\n'
+    cfg = parse_config(tomllib.loads(text), path=Path("/x/sheetsync.toml"), env={})
+    assert cfg.sheets[0].tab("prospects").title == "Leads: Q1/Q2"
 
 
 def test_google_url_reduced_to_id() -> None:
