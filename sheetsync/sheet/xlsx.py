@@ -308,9 +308,10 @@ class XlsxSource:
                 f"it is open there, or give sheetsync write access to the file and its folder",
                 sheet=self.label,
             )
+        kept = "the workbook was left as it was" if os.path.exists(self.path) else "none was made"
         return SheetError(
-            f"cannot save workbook {self.label}: {exc.strerror or exc}; the workbook was "
-            f"left as it was. Check the disk space and the folder's permissions.",
+            f"cannot save workbook {self.label}: {exc.strerror or exc}; {kept}. Check the disk "
+            f"space and the folder's permissions.",
             sheet=self.label,
         )
 
