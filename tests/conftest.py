@@ -14,8 +14,14 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from hypothesis import settings
 
 from sheetsync.testing.postgres import NoPostgres, Server, TempPostgres
+
+# Hypothesis checks properties, not speed: no per-example deadline, which a busy CI machine
+# would turn into a failure (speed is bench/'s).
+settings.register_profile("sheetsync", deadline=None)
+settings.load_profile("sheetsync")
 
 REQUIRE_ENV = "SHEETSYNC_REQUIRE_POSTGRES"
 URL_ENV = "SHEETSYNC_TEST_DATABASE_URL"
