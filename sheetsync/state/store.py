@@ -204,8 +204,9 @@ class State:
             if not read_only:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA busy_timeout=5000")
-                # WAL + NORMAL: never corrupt; a power cut may lose the last commits, which the
-                # content-derived keys and intent replay make safe to redo.
+                # WAL + NORMAL: never corrupt; a power cut may lose the last commits. Their work
+                # is planned again: a create finds what it made (a prospect by email, a campaign
+                # by name), the other writes leave WarmySender as they found it when repeated.
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except StateError:

@@ -19,7 +19,7 @@ from sheetsync.api.client import WarmySenderClient
 from sheetsync.api.ratelimit import Limiter
 from sheetsync.clock import Clock, SystemClock, utc_iso
 from sheetsync.config import Config, SheetConfig
-from sheetsync.errors import ApiError, RateLimited, SheetChanged, StateError
+from sheetsync.errors import ApiError, SheetChanged, StateError
 from sheetsync.rows.parse import parse_sheet
 from sheetsync.rows.records import RowIssue, SheetRows, WaitingRow
 from sheetsync.sheet.base import SheetData, SheetSource
@@ -31,7 +31,7 @@ from sheetsync.state.connect import open_state
 from sheetsync.sync.counts import CycleReport, sync_log_row
 from sheetsync.sync.execute import outcomes as rest_outcomes
 from sheetsync.sync.execute.campaigns import resolve_mailboxes
-from sheetsync.sync.execute.executor import Executor, Stop
+from sheetsync.sync.execute.executor import Executor
 from sheetsync.sync.execute.steps import STEPS
 from sheetsync.sync.outcomes import project_events, ticked
 from sheetsync.sync.plan import HOLDS, Note, Plan, make_plan, steps_locked
@@ -209,10 +209,7 @@ class SheetSync:
         confirmed: set[str] = set()  # Confirm boxes acted on: the write-back clears them
         stops = rows.stopped | ticks  # emails whose Stop box is ticked, or is to be
         try:
-            try:
-                ex.replay()
-            except (Stop, RateLimited):
-                pass  # the plan below finds no budget either and defers its work
+            ex.replay()  # when cut short by the budget, the plan below is deferred whole
             # Quiet rows the plan must see after all: their items changed (a replay, an event's
             # Outcome), their Stop box is to be ticked, or their person is stopped.
             touched = self.state.written(name) | {("prospects", k) for k in ticks}

@@ -18,6 +18,7 @@ from sheetsync.sandbox import Faults
 from sheetsync.sandbox.service import Reply
 from sheetsync.sync import statuses
 from tests.engine.conftest import Harness, default_tabs
+from tests.engine.test_truth import only_campaign, set_cell
 from tests.reliability.conftest import REUSED, HookedSandbox
 
 LAUNCH = "Q1 Launch"
@@ -198,3 +199,64 @@ def test_the_request_kept_is_the_one_sent(hx: Harness) -> None:
     ids = {p["email"]: p["id"] for p in hx.ws()["prospects"]}
     wanted = [ids[f"p{i}@example.com"] for i in (2, 0, 1)]
     assert content == ('{"prospectIds":["' + '","'.join(wanted) + '"]}').encode()
+
+
+def test_a_create_left_open_by_a_429_is_replayed_before_anything_is_planned_again(
+    hx: Harness,
+) -> None:
+    """The campaign's create meets a long 429, and so does its replay next poll: the rest of
+    that poll waits (a plan made while the create is open would create the campaign again,
+    under a key of its own), and once the budget is back the one create is replayed."""
+    hx.make(unsorted_tabs())
+    limited = Reply(
+        429,
+        json.dumps({"error": {"code": "rate_limited", "message": "slow down"}}).encode(),
+        {"Retry-After": "3600"},
+    )
+    posts: list[str] = []
+
+    def limit_twice(method: str, route: str) -> Reply | None:
+        if method == "POST" and route == "/campaigns":
+            posts.append(route)
+            return limited if len(posts) <= 2 else None
+        return None
+
+    sandbox(hx).before = limit_twice
+    for _ in range(4):
+        hx.sync()
+        hx.clock.advance(3600)
+    assert len(posts) == 3  # the create, its replay refused, its replay answered
+    assert_converged(hx)
+    [camp] = hx.ws()["campaigns"]
+    assert [r["Campaign ID"] for r in hx.table("Campaigns")] == [camp["id"]]
+
+
+def test_a_patch_refused_after_a_monitor_read_is_not_sent_again_until_something_changes(
+    hx: Harness,
+) -> None:
+    """A draft campaign's Daily Send Limit changed in WarmySender's app; the monitor read sends
+    the row's value back and WarmySender refuses it. The next reads say so without sending it
+    again; a new value in the row goes at once."""
+    hx.make(default_tabs(2, state="Draft"), monitor_seconds=300)
+    hx.sync()
+    [camp] = hx.ws()["campaigns"]
+    sandbox(hx).workspace().edit_campaign(camp["id"], {"dailySendLimit": 30})  # in the app
+    refused = Reply(
+        422,
+        json.dumps({"error": {"code": "validation_error", "message": "not now"}}).encode(),
+    )
+    sandbox(hx).before = lambda m, route: refused if m == "PATCH" else None
+    seen = len(sandbox(hx).received)
+    patches: list[int] = []
+    for _ in range(4):
+        hx.clock.advance(301)
+        hx.sync()
+        patches.append(sum(1 for m, _, _ in sandbox(hx).received[seen:] if m == "PATCH"))
+    assert patches == [1, 1, 1, 1]  # sent once, at the first read after the change
+    shown = hx.row("Campaigns", "Campaign", LAUNCH)["Sync Status"]
+    assert str(shown).startswith("error:") and "not now" in str(shown), shown
+    sandbox(hx).before = None
+    set_cell(hx, "Campaigns", 2, "Daily Send Limit", 70)
+    hx.sync()
+    assert only_campaign(hx)["dailySendLimit"] == 70
+    assert hx.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == "synced"

@@ -10,6 +10,7 @@ API cannot change) and `steps_hash`. `plan.drift` compares a row with it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +45,11 @@ SETTINGS = (
     "startDate",
     "endDate",
 )
+
+
+# campaign data: the differences (the row's values and WarmySender's) whose PATCH was refused,
+# so the next monitor reads do not send it again while neither side changed
+REFUSED = "refused_patch"
 
 
 def resolve_mailboxes(c: CampaignRecord, boxes: Sequence[Mailbox]) -> list[Mailbox] | str:
@@ -198,9 +204,17 @@ def _reconcile(ex: Executor, it: Item, c: CampaignRecord, camp: Campaign) -> Non
     _hold(ex, it, camp)
     patch, locked = drift(c, it.data)
     if patch and camp.status in EDITABLE:
+        fields = {f: mine for f, mine, _ in patch}
+        asked = json.dumps(patch, default=str)  # the row's values, and WarmySender's
+        if statuses.is_error(it.status) and it.data.get(REFUSED) == asked:
+            ex.save(it)  # refused as it stands: sent again once the row or WarmySender changes
+            return
         it.hash = None  # acted on once the PATCH lands
         ex.save(it)
-        _send_update(ex, c, it, {f: mine for f, mine, _ in patch})
+        _send_update(ex, c, it, fields)
+        if statuses.is_error(it.status):
+            it.data[REFUSED] = asked
+            ex.save(it)
         return
     if locked:
         status = statuses.locked(locked)

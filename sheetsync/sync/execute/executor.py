@@ -123,6 +123,7 @@ class Executor:
         self._mailboxes: list[Mailbox] | None = None
         self._remote: list[Campaign] | None = None
         self.missing_scopes: set[str] = set()  # scopes the key was refused for this cycle
+        self.replay_cut = False  # the budget ran out before every open intent was replayed
 
     # --- budget and state ----------------------------------------------------------------------
 
@@ -181,15 +182,20 @@ class Executor:
         self._perform(self.state.add_intent(self.sheet, pending))
 
     def replay(self) -> None:
-        """Re-send the intents a previous cycle left open: their bytes, with their keys."""
-        for intent in self.state.pending_intents(self.sheet):
-            self.slot()
-            if intent.content is None:  # kept by an older sheetsync: the request is rebuilt
-                intent = self._rekeyed(intent, intent.idempotency_key)
-            try:
-                self._perform(intent)
-            except ScopeError as exc:
-                self._refused(exc, SCOPES.get(intent.op, ""), self._rows_of(intent))
+        """Re-send the intents a previous cycle left open: their bytes, with their keys. When
+        the budget runs out first, the rest stay open and `run` sends nothing new this cycle:
+        a plan made while an intent is open would do its work again, under a key of its own."""
+        try:
+            for intent in self.state.pending_intents(self.sheet):
+                self.slot()
+                if intent.content is None:  # kept by an older sheetsync: the request is rebuilt
+                    intent = self._rekeyed(intent, intent.idempotency_key)
+                try:
+                    self._perform(intent)
+                except ScopeError as exc:
+                    self._refused(exc, SCOPES.get(intent.op, ""), self._rows_of(intent))
+        except (Stop, RateLimited):
+            self.replay_cut = True
 
     def call(self, intent: Intent) -> Answer:
         """Send the intent's request, as kept, with its key."""
@@ -306,6 +312,9 @@ class Executor:
                 it = self.item("campaigns", a.key)
                 it.data["wanted"] = a.fields["wanted"]
                 self.save(it)
+        if self.replay_cut:
+            self._defer(work)
+            return
         for i, action in enumerate(work):
             scope = SCOPES.get(action.kind, "")
             try:
