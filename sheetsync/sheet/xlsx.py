@@ -55,7 +55,7 @@ from sheetsync.sheet.base import (
     trim_row,
 )
 from sheetsync.sheet.xlsx_read import Package, PackageError
-from sheetsync.sheet.xlsx_tabs import add_tabs, new_workbook
+from sheetsync.sheet.xlsx_tabs import TabClash, add_tabs, missing_tabs, new_workbook
 from sheetsync.sheet.xlsx_write import PatchError, Value, patch_package
 
 TMP_SUFFIX = ".sheetsync-tmp"
@@ -168,8 +168,11 @@ class XlsxSource:
             self._seen = self._save(lambda fh: fh.write(new_workbook(layouts)), expect=None)
             return [layout.title for layout in layouts]
         pkg, now = self._load()
-        titles = list(pkg.sheets)
-        missing = [lay for lay in layouts if match_titles([lay.title], titles)[0] not in titles]
+        try:
+            with self._readable():
+                missing = missing_tabs(pkg, layouts)
+        except TabClash as exc:
+            raise SheetError(f"workbook {self.label}: {exc}", sheet=self.label) from None
         if not missing:
             return []
 
