@@ -131,9 +131,10 @@ class _Graft:
     def __init__(self, pkg: Package, src: Package) -> None:
         self.pkg, self.src = pkg, src
         self.out: dict[str, bytes] = {}
-        self.taken = {name.casefold() for name in pkg.zip.namelist()}  # part names ignore case
+        overrides, self.defaults = _content_types(pkg)  # extension -> type, as pkg says
+        # Part names ignore case; an Override may name a part the package no longer holds.
+        self.taken = {name.casefold() for name in pkg.zip.namelist()} | set(overrides)
         self.src_types = _content_types(src)
-        self.defaults = _content_types(pkg)[1]  # extension -> type, as the package says
         self.type_xml: list[str] = []  # Default / Override elements to add, without a prefix
         workbook = pkg.xml(pkg.workbook)
         if workbook.tag != f"{{{MAIN}}}workbook":  # Strict Open XML: sheetsync reads no tab

@@ -22,6 +22,7 @@ from sheetsync.sheet.base import column_letter
 from sheetsync.sheet.layout import TAB_ROLES
 from sheetsync.sheet.xlsx import XlsxSource
 from sheetsync.testing.sheets_emulator import SheetsEmulator
+from tests.sources.test_xlsx import package_problems
 from tests.xlsx_books import F, excel_book, formulas, literal
 
 from .conftest import GOOGLE_TOKEN
@@ -294,6 +295,7 @@ def test_init_on_a_workbook_with_formulas_keeps_every_formula_and_its_result(
     with zipfile.ZipFile(book) as z:
         changed = {name for name, data in parts.items() if z.read(name) != data}
     assert changed == {"xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml"}
+    assert package_problems(book) == []
     data = XlsxSource(book).read(["Prospects", "Scores"])
     assert data.uncomputed == frozenset()
     assert data.tabs["Scores"][1] == ["ann@formulas.example", 40]
