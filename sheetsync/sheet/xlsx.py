@@ -276,8 +276,11 @@ class XlsxSource:
                 os.fsync(fh.fileno())
                 fh.seek(0)
                 written = _snapshot(fh.read(), os.fstat(fh.fileno()))
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(tmp, stat.S_IMODE(os.stat(self.path).st_mode))
+            try:
+                mode = stat.S_IMODE(os.stat(self.path).st_mode)
+            except FileNotFoundError:  # a new workbook: the mode any new file gets, not 0600
+                mode = 0o666 & ~_umask()
+            os.chmod(tmp, mode)
             if expect is not None and self._saved_since(expect):
                 raise self._changed()
             os.replace(tmp, self.path)
@@ -347,6 +350,12 @@ def _copy_with(pkg: Package, parts: Mapping[str, bytes | None], fh: IO[bytes]) -
         for name, data in parts.items():
             if data is not None and name not in pkg.zip.NameToInfo:
                 out.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the one way to read it: set one, put it back
+    os.umask(mask)
+    return mask
 
 
 def _alive(pid: int) -> bool:

@@ -224,6 +224,17 @@ def test_file_mode_is_kept(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o640
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_a_new_workbook_gets_the_mode_of_a_new_file(tmp_path: Path, umask: int) -> None:
+    path = tmp_path / "new.xlsx"
+    mask = os.umask(umask)
+    try:
+        XlsxSource(path).create_tabs([TabLayout("Prospects", ["Email"], [], [], "n")])
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_create_tabs_in_a_new_workbook(tmp_path: Path) -> None:
     path = tmp_path / "new.xlsx"
     src = XlsxSource(path)
