@@ -406,47 +406,40 @@ def test_init_in_a_folder_it_may_not_use_says_so(tmp_path: Path, mode: int, line
     assert out.splitlines()[-1].startswith(line.format(book)), out
 
 
-def test_init_adds_no_tab_whose_title_another_sheet_holds(tmp_path: Path) -> None:
-    """Sheet names differ in more than case: a chart sheet "Steps", or two tabs that both read
-    as "Prospects" (one of them "prospects"), leave the workbook as it was, with one line
-    saying what to rename."""
+@pytest.mark.parametrize(
+    ("sheets", "line"),
+    [
+        (
+            {"Prospects": "tab", "Steps": "chart"},
+            "sheet 'Steps' is a chart sheet, not a tab of rows, and no tab 'Steps' can be added "
+            "beside it; rename the chart sheet, or give sheetsync's tab another title in "
+            "[sheet.tabs]",
+        ),
+        (
+            {"Pro spects": "tab", "prospects": "tab"},
+            "tabs 'Pro spects' and 'prospects' each read as 'Prospects' (tab titles match "
+            "ignoring case and spaces), so sheetsync would read none of them; rename or remove "
+            "all but one",
+        ),
+    ],
+    ids=["chart sheet", "two tabs read as one"],
+)
+def test_init_adds_no_tab_whose_title_another_sheet_holds(
+    tmp_path: Path, sheets: dict[str, str], line: str
+) -> None:
+    """Sheet names differ in more than case: a title another sheet holds but for case leaves
+    the workbook as it was, with one line saying what to rename."""
     book = tmp_path / "leads.xlsx"
     wb = openpyxl.Workbook()
-    wb.active.title = "Prospects"
-    wb.create_chartsheet("Steps")
+    wb.remove(wb.active)
+    for title, kind in sheets.items():
+        if kind == "chart":
+            wb.create_chartsheet(title)
+        else:
+            wb.create_sheet(title)
     wb.save(book)
     before = book.read_bytes()
     code, out = invoke("init", "--xlsx", "leads.xlsx")
     assert code == 3, out
-    assert out.splitlines()[-1] == (
-        f"error: workbook {book}: sheet 'Steps' is a chart sheet, not a tab of rows, and no tab "
-        "'Steps' can be added beside it; rename the chart sheet, or give sheetsync's tab "
-        "another title in [sheet.tabs]"
-    )
+    assert out.splitlines()[-1] == f"error: workbook {book}: {line}"
     assert book.read_bytes() == before
-
-    wb = openpyxl.Workbook()
-    wb.active.title = "Pro spects"
-    wb.create_sheet("prospects")
-    wb.save(book)
-    before = book.read_bytes()
-    code, out = invoke("init")
-    assert code == 3, out
-    assert out.splitlines()[-1] == (
-        f"error: workbook {book}: tabs 'Pro spects' and 'prospects' each read as 'Prospects' "
-        "(tab titles match ignoring case and spaces), so sheetsync would read none of them; "
-        "rename or remove all but one"
-    )
-    assert book.read_bytes() == before
-
-    wb = openpyxl.load_workbook(book)
-    wb.remove(wb["Pro spects"])
-    wb.save(book)
-    code, out = invoke("init")
-    assert code == 0, out
-    assert "kept tab 'Prospects' as it is" in out
-    wb = openpyxl.load_workbook(book)
-    try:
-        assert wb.sheetnames == ["prospects", *TITLES[1:]]
-    finally:
-        wb.close()
