@@ -55,7 +55,7 @@ from sheetsync.sheet.base import (
     trim_row,
 )
 from sheetsync.sheet.xlsx_read import Package, PackageError
-from sheetsync.sheet.xlsx_tabs import add_tabs, new_workbook
+from sheetsync.sheet.xlsx_tabs import TabClash, add_tabs, missing_tabs, new_workbook
 from sheetsync.sheet.xlsx_write import PatchError, Value, patch_package
 
 TMP_SUFFIX = ".sheetsync-tmp"
@@ -168,8 +168,11 @@ class XlsxSource:
             self._seen = self._save(lambda fh: fh.write(new_workbook(layouts)), expect=None)
             return [layout.title for layout in layouts]
         pkg, now = self._load()
-        titles = list(pkg.sheets)
-        missing = [lay for lay in layouts if match_titles([lay.title], titles)[0] not in titles]
+        try:
+            with self._readable():
+                missing = missing_tabs(pkg, layouts)
+        except TabClash as exc:
+            raise SheetError(f"workbook {self.label}: {exc}", sheet=self.label) from None
         if not missing:
             return []
 
@@ -273,8 +276,11 @@ class XlsxSource:
                 os.fsync(fh.fileno())
                 fh.seek(0)
                 written = _snapshot(fh.read(), os.fstat(fh.fileno()))
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(tmp, stat.S_IMODE(os.stat(self.path).st_mode))
+            try:
+                mode = stat.S_IMODE(os.stat(self.path).st_mode)
+            except FileNotFoundError:  # a new workbook: the mode any new file gets, not 0600
+                mode = 0o666 & ~_umask()
+            os.chmod(tmp, mode)
             if expect is not None and self._saved_since(expect):
                 raise self._changed()
             os.replace(tmp, self.path)
@@ -344,6 +350,12 @@ def _copy_with(pkg: Package, parts: Mapping[str, bytes | None], fh: IO[bytes]) -
         for name, data in parts.items():
             if data is not None and name not in pkg.zip.NameToInfo:
                 out.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the one way to read it: set one, put it back
+    os.umask(mask)
+    return mask
 
 
 def _alive(pid: int) -> bool:

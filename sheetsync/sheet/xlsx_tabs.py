@@ -19,6 +19,11 @@ other tabs. `docProps/app.xml` (the list of tab titles that Excel and LibreOffic
 they save, and do not read when they open) is left as it was: out of date until the next save
 in Excel, never inconsistent with itself (an app.xml whose counts and titles disagree is what
 makes Excel offer to repair a workbook).
+
+A tab is missing when no worksheet reads as its title (`missing_tabs`). A missing title that
+another sheet's name already holds but for case (a chart sheet "Steps", or "prospects" beside
+"Pro spects", which both read as "Prospects") is never added: Excel repairs a workbook whose
+sheet names differ in case only. `init` says what to rename instead.
 """
 
 from __future__ import annotations
@@ -36,11 +41,65 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.writer.excel import ExcelWriter
 
-from sheetsync.sheet.base import CellValue, TabLayout
+from sheetsync.sheet.base import CellValue, TabLayout, match_titles
 from sheetsync.sheet.xlsx_read import MAIN, PKG_REL, REL, Package, PackageError, rels_path
 from sheetsync.sheet.xlsx_write import clean_text, escape_xml
 
 TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
+# The last word of a <sheet>'s relationship type -> what Excel calls that kind of sheet.
+KINDS = {
+    "worksheet": "tab",
+    "chartsheet": "chart sheet",
+    "dialogsheet": "dialog sheet",
+    "xlMacrosheet": "macro sheet",
+    "xlIntlMacrosheet": "macro sheet",
+}
+
+
+class TabClash(Exception):
+    """A missing tab's title is taken by a sheet sheetsync cannot read as that tab."""
+
+
+def missing_tabs(pkg: Package, layouts: Sequence[TabLayout]) -> list[TabLayout]:
+    """The layouts whose tab `pkg` lacks: none of its worksheets reads as the title (the exact
+    title, else the one title equal but for case and spaces: `match_titles`). A missing title
+    that equals (ignoring case) the name of a sheet already there cannot be added, since a
+    workbook's sheet names differ in more than case: TabClash says why and what to do."""
+    titles = list(pkg.sheets)
+    names = _sheet_names(pkg)
+    missing = []
+    for layout in layouts:
+        title = layout.title
+        if match_titles([title], titles)[0] in titles:
+            continue
+        taken = names.get(title.casefold())
+        if taken is None:
+            missing.append(layout)
+            continue
+        name, kind = taken
+        if kind != "tab":
+            raise TabClash(
+                f"sheet {name!r} is a {kind}, not a tab of rows, and no tab {title!r} can "
+                f"be added beside it; rename the {kind}, or give sheetsync's tab another "
+                f"title in [sheet.tabs]"
+            )
+        hits = " and ".join(repr(t) for t in titles if match_titles([title], [t]) == [t])
+        raise TabClash(
+            f"tabs {hits} each read as {title!r} (tab titles match ignoring case and spaces), "
+            f"so sheetsync would read none of them; rename or remove all but one"
+        )
+    return missing
+
+
+def _sheet_names(pkg: Package) -> dict[str, tuple[str, str]]:
+    """Every sheet of the workbook, tabs or not: its name casefolded -> (name, kind)."""
+    workbook = pkg.xml(pkg.workbook)
+    out = {}
+    for sheet in workbook.iterfind(f"{{{MAIN}}}sheets/{{{MAIN}}}sheet"):
+        rel = pkg.workbook_rels.get(sheet.get(f"{{{REL}}}id", ""), ("", ""))
+        kind = KINDS.get(rel[0].rsplit("/", 1)[-1], "sheet")
+        out[sheet.get("name", "").casefold()] = (sheet.get("name", ""), kind)
+    return out
 
 
 def new_workbook(layouts: Sequence[TabLayout]) -> bytes:
@@ -72,9 +131,10 @@ class _Graft:
     def __init__(self, pkg: Package, src: Package) -> None:
         self.pkg, self.src = pkg, src
         self.out: dict[str, bytes] = {}
-        self.taken = {name.casefold() for name in pkg.zip.namelist()}  # part names ignore case
+        overrides, self.defaults = _content_types(pkg)  # extension -> type, as pkg says
+        # Part names ignore case; an Override may name a part the package no longer holds.
+        self.taken = {name.casefold() for name in pkg.zip.namelist()} | set(overrides)
         self.src_types = _content_types(src)
-        self.defaults = _content_types(pkg)[1]  # extension -> type, as the package says
         self.type_xml: list[str] = []  # Default / Override elements to add, without a prefix
         workbook = pkg.xml(pkg.workbook)
         if workbook.tag != f"{{{MAIN}}}workbook":  # Strict Open XML: sheetsync reads no tab

@@ -22,6 +22,7 @@ from sheetsync.sheet.base import column_letter
 from sheetsync.sheet.layout import TAB_ROLES
 from sheetsync.sheet.xlsx import XlsxSource
 from sheetsync.testing.sheets_emulator import SheetsEmulator
+from tests.sources.test_xlsx import package_problems
 from tests.xlsx_books import F, excel_book, formulas, literal
 
 from .conftest import GOOGLE_TOKEN
@@ -294,6 +295,7 @@ def test_init_on_a_workbook_with_formulas_keeps_every_formula_and_its_result(
     with zipfile.ZipFile(book) as z:
         changed = {name for name, data in parts.items() if z.read(name) != data}
     assert changed == {"xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml"}
+    assert package_problems(book) == []
     data = XlsxSource(book).read(["Prospects", "Scores"])
     assert data.uncomputed == frozenset()
     assert data.tabs["Scores"][1] == ["ann@formulas.example", 40]
@@ -402,3 +404,42 @@ def test_init_in_a_folder_it_may_not_use_says_so(tmp_path: Path, mode: int, line
         folder.chmod(0o755)
     assert code == 3, out
     assert out.splitlines()[-1].startswith(line.format(book)), out
+
+
+@pytest.mark.parametrize(
+    ("sheets", "line"),
+    [
+        (
+            {"Prospects": "tab", "Steps": "chart"},
+            "sheet 'Steps' is a chart sheet, not a tab of rows, and no tab 'Steps' can be added "
+            "beside it; rename the chart sheet, or give sheetsync's tab another title in "
+            "[sheet.tabs]",
+        ),
+        (
+            {"Pro spects": "tab", "prospects": "tab"},
+            "tabs 'Pro spects' and 'prospects' each read as 'Prospects' (tab titles match "
+            "ignoring case and spaces), so sheetsync would read none of them; rename or remove "
+            "all but one",
+        ),
+    ],
+    ids=["chart sheet", "two tabs read as one"],
+)
+def test_init_adds_no_tab_whose_title_another_sheet_holds(
+    tmp_path: Path, sheets: dict[str, str], line: str
+) -> None:
+    """Sheet names differ in more than case: a title another sheet holds but for case leaves
+    the workbook as it was, with one line saying what to rename."""
+    book = tmp_path / "leads.xlsx"
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, kind in sheets.items():
+        if kind == "chart":
+            wb.create_chartsheet(title)
+        else:
+            wb.create_sheet(title)
+    wb.save(book)
+    before = book.read_bytes()
+    code, out = invoke("init", "--xlsx", "leads.xlsx")
+    assert code == 3, out
+    assert out.splitlines()[-1] == f"error: workbook {book}: {line}"
+    assert book.read_bytes() == before

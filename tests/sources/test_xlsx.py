@@ -4,11 +4,14 @@ corrupt files, what a write keeps intact, and `init`'s tab creation."""
 from __future__ import annotations
 
 import os
+import posixpath
 import signal
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
+from xml.etree.ElementTree import fromstring
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -29,6 +32,57 @@ def make_book(path: Path, rows: list[list[object]], title: str = "Prospects") ->
         ws.append(row)
     wb.save(path)
     return path
+
+
+def package_problems(path: Path) -> list[str]:
+    """What makes Excel offer to repair the workbook at `path`, of what `init` could break: a
+    part without a content type (no Override, no Default for its extension), two Overrides of
+    one part, a relationship to no part, an r:id (in the workbook, a worksheet …) that its
+    part's relationships lack, two sheets of one sheetId or of one name ignoring case."""
+    ns_types = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+    ns_pkg = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+    ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    problems = []
+    with zipfile.ZipFile(path) as z:
+        parts = {n.casefold(): n for n in z.namelist() if not n.endswith("/")}
+        types = fromstring(z.read("[Content_Types].xml"))
+        defaults = {d.get("Extension", "").lower() for d in types.iter(f"{ns_types}Default")}
+        overrides = [o.get("PartName", "").lstrip("/").casefold() for o in types.iter()]
+        overrides = [o for o in overrides if o]
+        if len(overrides) != len(set(overrides)):
+            problems.append(f"an Override twice: {sorted(overrides)}")
+        for key, name in parts.items():
+            ext = name.rsplit(".", 1)[-1].lower()  # not splitext: ".rels" has extension rels
+            if key not in overrides and ext not in defaults and name != "[Content_Types].xml":
+                problems.append(f"no content type: {name}")
+        for rels in [n for n in parts.values() if n.endswith(".rels")]:
+            folder = posixpath.dirname(posixpath.dirname(rels))
+            source = posixpath.join(folder, posixpath.basename(rels)[: -len(".rels")])
+            ids = set()
+            for rel in fromstring(z.read(rels)).iter(f"{ns_pkg}Relationship"):
+                ids.add(rel.get("Id"))
+                target = rel.get("Target", "")
+                if rel.get("TargetMode") == "External":
+                    continue
+                if target.startswith("/"):
+                    part = posixpath.normpath(target[1:])
+                else:
+                    part = posixpath.normpath(posixpath.join(folder, target))
+                if part.casefold() not in parts:
+                    problems.append(f"{rels}: {target} is no part")
+            if source.endswith(".xml") and source.casefold() in parts:
+                for element in fromstring(z.read(parts[source.casefold()])).iter():
+                    for attr, value in element.attrib.items():
+                        if attr.startswith(ns_rel) and value not in ids:
+                            problems.append(f"{source}: r:id {value} is not in {rels}")
+        workbook = fromstring(z.read("xl/workbook.xml"))
+        sheets = list(workbook.iter(f"{ns_main}sheet"))
+        ids = [s.get("sheetId") for s in sheets]
+        names = [s.get("name", "").casefold() for s in sheets]
+        if len(set(ids)) != len(ids) or len(set(names)) != len(names):
+            problems.append(f"sheetIds {ids}, names {names}")
+    return problems
 
 
 def crash_child(path: Path, mode: str) -> subprocess.Popen[bytes]:
@@ -170,6 +224,17 @@ def test_file_mode_is_kept(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o640
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_a_new_workbook_gets_the_mode_of_a_new_file(tmp_path: Path, umask: int) -> None:
+    path = tmp_path / "new.xlsx"
+    mask = os.umask(umask)
+    try:
+        XlsxSource(path).create_tabs([TabLayout("Prospects", ["Email"], [], [], "n")])
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_create_tabs_in_a_new_workbook(tmp_path: Path) -> None:
     path = tmp_path / "new.xlsx"
     src = XlsxSource(path)
@@ -221,11 +286,32 @@ def test_create_tabs_beside_parts_and_tabs_of_the_same_names(tmp_path: Path) -> 
         TabLayout("Steps & <Notes>", ["Campaign", "Sync Status"], [], [1], "n"),
     ]
     assert XlsxSource(path).create_tabs(layouts) == ["Steps & <Notes>"]
+    assert package_problems(path) == []
     wb = load_workbook(path)
     assert wb.sheetnames == ["prospects", "Steps & <Notes>"]
     assert wb["prospects"]["A1"].comment.text == "mine"
     assert wb["Steps & <Notes>"]["B1"].comment.text == "n"
     assert [c.value for c in wb["Steps & <Notes>"][1]] == ["Campaign", "Sync Status"]
+
+
+def test_create_tabs_beside_an_override_whose_part_is_gone(tmp_path: Path) -> None:
+    """A content type Override left behind for a part the workbook no longer holds keeps its
+    name: a new tab's part takes another, with an Override of its own."""
+    book = make_book(tmp_path / "old.xlsx", [["Email"]])
+    stale = '<Override PartName="/xl/worksheets/sheet2.xml" ContentType="text/plain"/>'
+    path = tmp_path / "book.xlsx"
+    with zipfile.ZipFile(book) as old, zipfile.ZipFile(path, "w") as new:
+        for name in old.namelist():
+            data = old.read(name)
+            if name == "[Content_Types].xml":
+                data = data.replace(b"</Types>", stale.encode() + b"</Types>")
+            new.writestr(name, data)
+    layouts = [TabLayout("Steps", ["Campaign", "Sync Status"], [], [1], "n")]
+    assert XlsxSource(path).create_tabs(layouts) == ["Steps"]
+    assert package_problems(path) == []
+    with zipfile.ZipFile(path) as z:
+        assert "xl/worksheets/sheet2.xml" not in z.namelist()
+    assert XlsxSource(path).read(["Steps"]).tabs["Steps"] == [["Campaign", "Sync Status"]]
 
 
 def test_time_and_control_characters(tmp_path: Path) -> None:
