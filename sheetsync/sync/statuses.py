@@ -276,6 +276,14 @@ def locked(diffs: Sequence[Difference]) -> str:
     )
 
 
+def not_taken(diffs: Sequence[Difference]) -> str:
+    """A PATCH WarmySender answered but did not apply: its answer holds its own value."""
+    return (
+        f"error: WarmySender did not take the change ({differences(diffs)}); change it in "
+        f"WarmySender, or put its value in the sheet"
+    )
+
+
 def is_drift(status: str) -> bool:
     """A status saying what differs from WarmySender: replaced when a read finds it settled."""
     return status == SYNCED or status.startswith((PAUSE_FIRST, LOCKED_PREFIX))

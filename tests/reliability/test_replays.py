@@ -260,3 +260,33 @@ def test_a_patch_refused_after_a_monitor_read_is_not_sent_again_until_something_
     hx.sync()
     assert only_campaign(hx)["dailySendLimit"] == 70
     assert hx.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == "synced"
+
+
+def test_a_patch_answered_but_not_applied_says_so_instead_of_synced(hx: Harness) -> None:
+    """WarmySender answers a PATCH 200 with the campaign as it was (the change not taken): the
+    row says what WarmySender kept, not `synced`, and the next polls do not send it again."""
+    hx.make(default_tabs(2, state="Draft"), monitor_seconds=300)
+    hx.sync()
+    [camp] = hx.ws()["campaigns"]
+
+    def ignore(method: str, route: str) -> Reply | None:
+        if method != "PATCH":
+            return None
+        as_it_was = sandbox(hx).workspace().campaigns[camp["id"]].to_json()
+        return Reply(200, json.dumps({"data": as_it_was}).encode())
+
+    sandbox(hx).before = ignore
+    set_cell(hx, "Campaigns", 2, "Daily Send Limit", 70)
+    r = hx.sync()
+    assert r.campaigns_updated == 0 and only_campaign(hx)["dailySendLimit"] != 70
+    kept = only_campaign(hx)["dailySendLimit"]
+    assert hx.row("Campaigns", "Campaign", LAUNCH)["Sync Status"] == (
+        f"error: WarmySender did not take the change (Daily Send Limit: 70 in the sheet, {kept} "
+        "in WarmySender); change it in WarmySender, or put its value in the sheet"
+    )
+    seen = len(sandbox(hx).received)
+    for _ in range(3):
+        hx.clock.advance(301)
+        hx.sync()
+    patches = [m for m, _, _ in sandbox(hx).received[seen:] if m == "PATCH"]
+    assert len(patches) == 1  # once more, from the first monitor read; then no more

@@ -28,7 +28,7 @@ from sheetsync.rows.records import CampaignRecord
 from sheetsync.state import Intent, Item, fresh_key
 from sheetsync.sync import statuses
 from sheetsync.sync.execute.executor import Executor
-from sheetsync.sync.plan import EDITABLE, MAILBOX_CHECKED, RUNNING, Action, drift
+from sheetsync.sync.plan import EDITABLE, MAILBOX_CHECKED, RUNNING, Action, drift, same_setting
 
 # The PATCH-able fields a campaign read reports (the guide's PATCH list, plus the stop-on
 # settings the sandbox documents as PATCH-able); anything else cannot change once created.
@@ -314,14 +314,24 @@ def do_update(ex: Executor, intent: Intent) -> None:
     camp = ex.call(intent).campaign()
     it = ex.item("campaigns", b["key"])
     it.hash = b["hash"]
-    it.data["settings"] = b["settings"]
+    # the answer, where it carries a field sent, says what WarmySender holds now
+    held = present(camp.raw, tuple(b["fields"]))
+    kept = [
+        (f, mine, held[f])
+        for f, mine in b["fields"].items()
+        if f in held and not same_setting(f, mine, held[f])
+    ]
+    it.data["settings"] = {**b["settings"], **held}
     it.data["api_status"] = camp.status
     it.data.pop("window_pending", None)
     c = ex.campaigns.get(b["key"])
     locked = drift(c, it.data)[1] if c is not None else []
-    ex.set_status(it, statuses.locked(locked) if locked else statuses.SYNCED)
-    if not b.get("window"):
-        ex.counts.campaigns_updated += 1
+    if kept:
+        ex.set_status(it, statuses.not_taken(kept))
+    else:
+        ex.set_status(it, statuses.locked(locked) if locked else statuses.SYNCED)
+        if not b.get("window"):
+            ex.counts.campaigns_updated += 1
     ex.done(intent, it)
 
 
