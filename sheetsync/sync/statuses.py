@@ -54,6 +54,7 @@ NO_PROSPECT_ROUTE = (
     "in WarmySender by hand, or put the old value back"
 )
 LOCKED_PREFIX = "error: the API cannot change "
+NOT_TAKEN_PREFIX = "error: WarmySender did not take the change"
 
 
 OPEN_AND_SAVE = "open the workbook in Excel or LibreOffice and save it"
@@ -279,14 +280,14 @@ def locked(diffs: Sequence[Difference]) -> str:
 def not_taken(diffs: Sequence[Difference]) -> str:
     """A PATCH WarmySender answered but did not apply: its answer holds its own value."""
     return (
-        f"error: WarmySender did not take the change ({differences(diffs)}); change it in "
-        f"WarmySender, or put its value in the sheet"
+        f"{NOT_TAKEN_PREFIX} ({differences(diffs)}); change it in WarmySender, or put its value "
+        f"in the sheet"
     )
 
 
 def is_drift(status: str) -> bool:
     """A status saying what differs from WarmySender: replaced when a read finds it settled."""
-    return status == SYNCED or status.startswith((PAUSE_FIRST, LOCKED_PREFIX))
+    return status == SYNCED or status.startswith((PAUSE_FIRST, LOCKED_PREFIX, NOT_TAKEN_PREFIX))
 
 
 _EXISTS_DIFFERS = "waiting: WarmySender already had this email with other values"

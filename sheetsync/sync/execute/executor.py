@@ -149,8 +149,11 @@ class Executor:
     def supersede(self, it: Item, status: str) -> None:
         """After an action that succeeded without redoing the row (a start, a pause): `status`
         replaces what the action made obsolete, its earlier refusal (`error:`) or its deferral,
-        and nothing else (`waiting: pause the campaign…` still holds after a pause)."""
-        if statuses.is_error(it.status) or it.status == statuses.DEFERRED:
+        and nothing else: a status about the row's fields (`waiting: pause the campaign…`, a
+        field the API cannot change) still holds after a start or a pause."""
+        if (statuses.is_error(it.status) and not statuses.is_drift(it.status)) or (
+            it.status == statuses.DEFERRED
+        ):
             self.set_status(it, status)
 
     def save(self, *its: Item) -> None:
