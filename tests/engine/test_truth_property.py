@@ -16,8 +16,9 @@ from tests.engine.conftest import MBX, Harness, default_tabs
 SAM = "sam@outreach-demo.example"
 NAMES = ("Q1 Launch", "Spring Promo", "Autumn")
 
-# an edit: (tab, row, header, value); "rename" renames the campaign on every tab; "lose" deletes
-# the state file (a restart that rebuilds from WarmySender)
+# an edit: (tab, row, header, value), a step's subject among them (a started campaign's steps
+# cannot change: its row must say so, never `synced`); "rename" renames the campaign on every
+# tab; "lose" deletes the state file (a restart that rebuilds from WarmySender)
 edits = st.one_of(
     st.tuples(
         st.just("Prospects"),
@@ -31,6 +32,12 @@ edits = st.one_of(
         st.just(2),
         st.sampled_from(["Daily Send Limit", "State", "Window Start", "Mailboxes"]),
         st.sampled_from([None, 0, 1, 2]),  # picked per header below
+    ),
+    st.tuples(
+        st.just("Steps"),
+        st.integers(2, 3),
+        st.just("Subject"),
+        st.sampled_from(["Hello {{firstName}}", "Following up", "Quick question"]),
     ),
     st.tuples(st.just("rename"), st.sampled_from(NAMES), st.just(""), st.none()),
     st.tuples(st.just("lose"), st.just(0), st.just(""), st.none()),
