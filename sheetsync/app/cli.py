@@ -299,14 +299,13 @@ def run(ctx: Ctx, verbose: bool, log_format: str) -> None:
     config = ctx.load()
     _setup_logging(config, verbose, log_format)
     config.warmysender.require_key()
+    collector_policy()
     if config.state_url is not None:  # one worker of many: PostgreSQL keeps them apart
         from sheetsync.app.worker import run_worker
 
-        collector_policy()
         run_worker(config)
         return
     _writing(config, config.sheets, "run")
-    collector_policy()
     Daemon(config).run_forever()
 
 

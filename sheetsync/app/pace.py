@@ -38,8 +38,8 @@ class Pace:
         return self.poll_s > self.configured_s
 
     def describe(self) -> str:
-        """`every 101 s (poll_seconds = 60, stretched to share Google's read quota)`."""
-        text = f"every {self.poll_s:.0f} s"
+        """`101 s (poll_seconds = 60, stretched …)`: the interval, for `status`'s Every column."""
+        text = f"{self.poll_s:.0f} s"
         if self.stretched:
             text += (
                 f" (poll_seconds = {self.configured_s}, stretched so that the Google sheets "

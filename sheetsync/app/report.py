@@ -90,7 +90,7 @@ def status_tables(state: Store, sheet: str, pace: Pace, *, runs: int = 5) -> lis
     out: list[Table] = []
     schedule = Table(title=f"{sheet}: sheetsync run polls it", title_justify="left")
     schedule.add_column("Every")
-    schedule.add_row(pace.describe().removeprefix("every "))
+    schedule.add_row(pace.describe())
     out.append(schedule)
     recent = Table(title=f"{sheet}: recent runs", title_justify="left")
     for col in ("When", "Result", "Created", "Enrolled", "Errors", "Deferred", "API calls"):

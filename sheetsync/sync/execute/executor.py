@@ -5,10 +5,10 @@ exactly as it goes on the wire) BEFORE it is sent, and resolved together with it
 transaction. Pending intents of a crashed or cut-off cycle are replayed first: the SAME bytes
 with the SAME key, so the server answers with the original result and nothing is created twice.
 Every intent gets a fresh key (`state.fresh_key`; why not one derived from the content: see
-there). Should WarmySender still refuse a key as used with
-another body (409; an intent kept by an older sheetsync, or a key the server forgot and another
-request reused), the intent heals: the object is read back, or the request is sent again under
-a fresh key; it is never turned into a row error.
+there). Should WarmySender still refuse a key as used with another body (409; an intent kept by
+an older sheetsync, or a key the server forgot and another request reused), the intent heals:
+the object is read back, or the request is sent again under a fresh key; it is never turned
+into a row error.
 
 This module keeps the order of the work (`run`), the rate budget (`slot`), the intents (`send`,
 `replay`, `done`) and the reads shared by the roles; what each role sends and how its answer
