@@ -80,10 +80,15 @@ class Package:
         pr = root.find(f"{{{MAIN}}}workbookPr")
         self.date1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
         self.sheets: dict[str, str] = {}  # tab title -> worksheet part, in tab order
+        # every sheet's name -> its kind (the relationship type's last word: worksheet,
+        # chartsheet, …; "" without one)
+        self.kinds: dict[str, str] = {}
         for sheet in root.iterfind(f"{{{MAIN}}}sheets/{{{MAIN}}}sheet"):
+            name = sheet.get("name", "")
             rel = self.workbook_rels.get(sheet.get(f"{{{REL}}}id", ""))
+            self.kinds[name] = rel[0].rsplit("/", 1)[-1] if rel is not None else ""
             if rel is not None and rel[0].endswith("/worksheet"):
-                self.sheets[sheet.get("name", "")] = rel[1]
+                self.sheets[name] = rel[1]
         self.uncomputed: set[str] = set()  # titles of the tabs read that hold UNCOMPUTED cells
         self._strings: list[str] | None = None
         self._styles: tuple[frozenset[int], frozenset[int]] | None = None

@@ -93,13 +93,7 @@ def missing_tabs(pkg: Package, layouts: Sequence[TabLayout]) -> list[TabLayout]:
 
 def _sheet_names(pkg: Package) -> dict[str, tuple[str, str]]:
     """Every sheet of the workbook, tabs or not: its name casefolded -> (name, kind)."""
-    workbook = pkg.xml(pkg.workbook)
-    out = {}
-    for sheet in workbook.iterfind(f"{{{MAIN}}}sheets/{{{MAIN}}}sheet"):
-        rel = pkg.workbook_rels.get(sheet.get(f"{{{REL}}}id", ""), ("", ""))
-        kind = KINDS.get(rel[0].rsplit("/", 1)[-1], "sheet")
-        out[sheet.get("name", "").casefold()] = (sheet.get("name", ""), kind)
-    return out
+    return {name.casefold(): (name, KINDS.get(k, "sheet")) for name, k in pkg.kinds.items()}
 
 
 def new_workbook(layouts: Sequence[TabLayout]) -> bytes:

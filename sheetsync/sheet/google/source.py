@@ -237,8 +237,7 @@ class GoogleSource:
                 lambda: self.client.values_batch_update(self.spreadsheet_id, body),
             )
         except GridError:
-            self._meta = None  # the tab shrank under us: look again, grow, write once more
-            self._meta_with([])
+            self._fresh_meta()  # the tab shrank under us: look again, grow, write once more
             self._grow(cells, fresh=True)
             self._call(
                 "values.batchUpdate",
@@ -247,8 +246,7 @@ class GoogleSource:
             )
 
     def create_tabs(self, layouts: Sequence[TabLayout]) -> list[str]:
-        self._meta = None
-        meta = self._meta_with([])
+        meta = self._fresh_meta()
         todo = [lay for lay in layouts if lay.title not in meta]
         if not todo:
             return []
@@ -322,6 +320,11 @@ class GoogleSource:
                 self._absent_checked[t] = now
         return meta
 
+    def _fresh_meta(self) -> dict[str, TabMeta]:
+        """The metadata read again now, whatever is cached."""
+        self._meta = None
+        return self._meta_with([])
+
     def _grow(self, cells: Sequence[CellWrite], *, fresh: bool) -> None:
         """Append the rows and columns `cells` need beyond the grid. The grid's size is taken
         from metadata read for this write (`fresh`), else read again first: people and other
@@ -336,8 +339,7 @@ class GoogleSource:
         if not fresh and any(
             rows > meta[tab].rows or cols > meta[tab].cols for tab, (rows, cols) in need.items()
         ):
-            self._meta = None
-            meta = self._meta_with([])
+            meta = self._fresh_meta()
         reqs: list[dict[str, Any]] = []
         for tab, (rows, cols) in need.items():
             if tab not in meta:  # deleted since
@@ -377,8 +379,7 @@ class GoogleSource:
         try:
             return cast(list[list[list[Any]] | None], self._get(ranges, remember=remember))
         except (RangeError, GridError):
-            self._meta = None
-            meta = self._meta_with([])
+            meta = self._fresh_meta()
             keep = [i for i, t in enumerate(tabs) if t in meta]
             got = self._get([ranges[i] for i in keep]) if keep else []
             by_index = dict(zip(keep, got, strict=True))
